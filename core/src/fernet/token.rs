@@ -1,0 +1,427 @@
+//! Fernet tokens: encrypt into, and decrypt from, caller-owned buffers.
+//!
+//! `token = base64url(0x80 | timestamp u64 BE | IV 16 | AES-128-CBC(PKCS#7) | HMAC-SHA256 32)`
+
+use super::key::Key;
+use crate::frame::MAX_FRAME;
+use aes::Aes128;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE;
+use cbc::cipher::block_padding::Pkcs7;
+use cbc::cipher::{Block, BlockModeDecrypt, BlockModeEncrypt, InnerIvInit};
+use hmac::Mac;
+
+/// The version byte every token starts with.
+pub const VERSION: u8 = 0x80;
+/// Bytes before the ciphertext: version, timestamp, IV.
+pub const HEADER_LEN: usize = 1 + 8 + IV_LEN;
+/// Length of the CBC initialisation vector.
+pub const IV_LEN: usize = 16;
+/// Length of the HMAC-SHA256 tag.
+pub const TAG_LEN: usize = 32;
+/// AES block length.
+pub const BLOCK_LEN: usize = 16;
+/// How far in the future a token's timestamp may be, in seconds.
+pub const MAX_CLOCK_SKEW: u64 = 60;
+/// The shortest decoded token: header, one block, tag.
+pub const MIN_TOKEN_BYTES: usize = HEADER_LEN + BLOCK_LEN + TAG_LEN;
+/// The longest token text that fits in a frame (a frame ends with LF, and
+/// padded base64 comes in groups of 4 characters).
+pub const MAX_TOKEN_CHARS: usize = (MAX_FRAME - 1) / 4 * 4;
+/// Bytes a buffer must hold to decode any token that fits in a frame.
+pub const DECODE_BUF_LEN: usize = MAX_TOKEN_CHARS / 4 * 3;
+/// The longest ciphertext that fits in a frame.
+pub const MAX_CIPHERTEXT: usize = (DECODE_BUF_LEN - HEADER_LEN - TAG_LEN) / BLOCK_LEN * BLOCK_LEN;
+/// The longest plaintext that fits in one frame (PKCS#7 always adds a byte).
+pub const MAX_PLAINTEXT: usize = MAX_CIPHERTEXT - 1;
+
+/// Why a token was refused. To a peer every variant is the same "invalid
+/// token"; the variant is kept for local counters and logs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenError {
+    /// Not canonical padded base64url, wrong version, or impossible length.
+    Malformed,
+    /// No key's HMAC matches (a forgery, a corruption or another key).
+    BadMac,
+    /// The MAC matched but the PKCS#7 padding did not.
+    BadPadding,
+    /// Timestamp more than [`MAX_CLOCK_SKEW`] seconds ahead of now.
+    FromTheFuture,
+    /// Timestamp older than the TTL allows.
+    Expired,
+    /// A token already seen inside the freshness window.
+    Replayed,
+    /// The plaintext is longer than [`MAX_PLAINTEXT`].
+    PlaintextTooLong,
+    /// The caller's output buffer is too small.
+    BufferTooSmall,
+}
+
+impl core::fmt::Display for TokenError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            TokenError::Malformed => "malformed token",
+            TokenError::BadMac => "bad MAC (forged, corrupted or another key)",
+            TokenError::BadPadding => "bad padding",
+            TokenError::FromTheFuture => "timestamp too far in the future",
+            TokenError::Expired => "expired",
+            TokenError::Replayed => "replayed",
+            TokenError::PlaintextTooLong => "plaintext too long for one frame",
+            TokenError::BufferTooSmall => "output buffer too small",
+        })
+    }
+}
+
+/// A decrypted token: its verified timestamp, plaintext and tag.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Decrypted<'b> {
+    /// Unix seconds, as written by the sender (read after the MAC verified).
+    pub timestamp: u64,
+    /// The plaintext, inside the caller's buffer.
+    pub plaintext: &'b [u8],
+    /// The HMAC tag, which identifies the token (for replay caches).
+    pub tag: [u8; TAG_LEN],
+}
+
+/// Length of the token text for a plaintext of `plaintext_len` bytes.
+pub const fn token_len(plaintext_len: usize) -> usize {
+    let decoded = HEADER_LEN + (plaintext_len / BLOCK_LEN + 1) * BLOCK_LEN + TAG_LEN;
+    decoded.div_ceil(3) * 4
+}
+
+impl Key {
+    /// Encrypts `plaintext` at Unix time `now` with `iv` into `out`, giving
+    /// the token text (a prefix of `out`, [`token_len`] bytes).
+    ///
+    /// CBC, HMAC and base64 run together in small chunks, so no scratch
+    /// buffer of the token's size is needed. Never panics.
+    pub fn encrypt<'o>(
+        &self,
+        plaintext: &[u8],
+        now: u64,
+        iv: [u8; IV_LEN],
+        out: &'o mut [u8],
+    ) -> Result<&'o [u8], TokenError> {
+        if plaintext.len() > MAX_PLAINTEXT {
+            return Err(TokenError::PlaintextTooLong);
+        }
+        let len = token_len(plaintext.len());
+        let out = out.get_mut(..len).ok_or(TokenError::BufferTooSmall)?;
+        let mut sink = Base64Sink::new(self.mac.clone(), out);
+        sink.push_header(now, &iv);
+        let mut cbc = cbc::Encryptor::<Aes128>::inner_iv_init(self.aes.clone(), &iv.into());
+        let (blocks, tail) = Block::<Aes128>::slice_as_chunks(plaintext);
+        let mut ciphertext = Block::<Aes128>::default();
+        for block in blocks {
+            cbc.encrypt_block_b2b(block, &mut ciphertext);
+            sink.push(&ciphertext);
+        }
+        let mut last = [(BLOCK_LEN - tail.len()) as u8; BLOCK_LEN];
+        last[..tail.len()].copy_from_slice(tail);
+        cbc.encrypt_block_b2b(&last.into(), &mut ciphertext);
+        sink.push(&ciphertext);
+        sink.finish()?;
+        Ok(out)
+    }
+
+    /// Decrypts `token` into `buf` at Unix time `now`, with an optional TTL
+    /// in seconds. `buf` must hold [`DECODE_BUF_LEN`] bytes (or 3/4 of the
+    /// token's length); the plaintext is written inside it, from offset
+    /// [`HEADER_LEN`].
+    ///
+    /// Checks, in order: length and alphabet, version, MAC (constant time),
+    /// timestamp, padding. Never panics, whatever the input: a timestamp near
+    /// `u64::MAX` is a clean [`TokenError::FromTheFuture`].
+    pub fn decrypt<'b>(
+        &self,
+        token: &[u8],
+        now: u64,
+        ttl: Option<u64>,
+        buf: &'b mut [u8],
+    ) -> Result<Decrypted<'b>, TokenError> {
+        let len = decode_and_check(token, buf)?;
+        if !self.verify_mac(&buf[..len]) {
+            return Err(TokenError::BadMac);
+        }
+        open_verified(self, &mut buf[..len], now, ttl)
+    }
+
+    /// True when `decoded`'s tag is this key's HMAC of the rest (constant time).
+    /// `decoded` must be at least [`TAG_LEN`] bytes.
+    pub(super) fn verify_mac(&self, decoded: &[u8]) -> bool {
+        let Some(signed_len) = decoded.len().checked_sub(TAG_LEN) else {
+            return false;
+        };
+        let (signed, tag) = decoded.split_at(signed_len);
+        let mut mac = self.mac.clone();
+        mac.update(signed);
+        mac.verify_slice(tag).is_ok()
+    }
+}
+
+/// Checks a token's shape with no key, as a blind relay does: canonical padded
+/// base64url that decodes, version byte, length at least 73 bytes and
+/// `(length - 57)` a multiple of 16. Never panics; uses 48 bytes of stack.
+pub fn check_shape(token: &[u8]) -> Result<(), TokenError> {
+    check_text_len(token)?;
+    let mut decoded_len = 0;
+    let mut chunk_buf = [0u8; 48];
+    for chunk in token.chunks(64) {
+        let n = URL_SAFE
+            .decode_slice(chunk, &mut chunk_buf)
+            .map_err(|_| TokenError::Malformed)?;
+        if decoded_len == 0 && chunk_buf[0] != VERSION {
+            return Err(TokenError::Malformed);
+        }
+        decoded_len += n;
+    }
+    check_decoded_len(decoded_len)
+}
+
+/// Decodes `token` into `buf` and checks length and version; gives the
+/// decoded length.
+pub(super) fn decode_and_check(token: &[u8], buf: &mut [u8]) -> Result<usize, TokenError> {
+    check_text_len(token)?;
+    let need = token.len() / 4 * 3;
+    let buf = buf.get_mut(..need).ok_or(TokenError::BufferTooSmall)?;
+    let len = URL_SAFE
+        .decode_slice(token, buf)
+        .map_err(|_| TokenError::Malformed)?;
+    check_decoded_len(len)?;
+    if buf[0] != VERSION {
+        return Err(TokenError::Malformed);
+    }
+    Ok(len)
+}
+
+/// Checks the timestamp of a token whose MAC verified, then decrypts it in
+/// place.
+pub(super) fn open_verified<'b>(
+    key: &Key,
+    decoded: &'b mut [u8],
+    now: u64,
+    ttl: Option<u64>,
+) -> Result<Decrypted<'b>, TokenError> {
+    let len = decoded.len();
+    let mut timestamp_bytes = [0u8; 8];
+    timestamp_bytes.copy_from_slice(&decoded[1..9]);
+    let timestamp = u64::from_be_bytes(timestamp_bytes);
+    if timestamp > now.saturating_add(MAX_CLOCK_SKEW) {
+        return Err(TokenError::FromTheFuture);
+    }
+    if let Some(ttl) = ttl {
+        if timestamp.saturating_add(ttl) < now {
+            return Err(TokenError::Expired);
+        }
+    }
+    let mut iv = [0u8; IV_LEN];
+    iv.copy_from_slice(&decoded[9..HEADER_LEN]);
+    let mut tag = [0u8; TAG_LEN];
+    tag.copy_from_slice(&decoded[len - TAG_LEN..]);
+    let ciphertext = &mut decoded[HEADER_LEN..len - TAG_LEN];
+    let plaintext = cbc::Decryptor::<Aes128>::inner_iv_init(key.aes.clone(), &iv.into())
+        .decrypt_padded::<Pkcs7>(ciphertext)
+        .map_err(|_| TokenError::BadPadding)?;
+    Ok(Decrypted {
+        timestamp,
+        plaintext,
+        tag,
+    })
+}
+
+fn check_text_len(token: &[u8]) -> Result<(), TokenError> {
+    let min_chars = MIN_TOKEN_BYTES.div_ceil(3) * 4;
+    if token.len() % 4 != 0 || token.len() < min_chars || token.len() > MAX_TOKEN_CHARS {
+        return Err(TokenError::Malformed);
+    }
+    Ok(())
+}
+
+fn check_decoded_len(len: usize) -> Result<(), TokenError> {
+    if len < MIN_TOKEN_BYTES || (len - HEADER_LEN - TAG_LEN) % BLOCK_LEN != 0 {
+        return Err(TokenError::Malformed);
+    }
+    Ok(())
+}
+
+/// Bytes of a token on their way out: MAC'd, then base64url-encoded in
+/// chunks of whole 3-byte groups.
+struct Base64Sink<'o> {
+    mac: hmac::Hmac<sha2::Sha256>,
+    out: &'o mut [u8],
+    written: usize,
+    stage: [u8; STAGE_LEN],
+    staged: usize,
+    /// Staged bytes already fed to the MAC (the carried-over ones).
+    maced: usize,
+}
+
+/// Staging room: a multiple of 3 and of 16 so that full flushes leave nothing over.
+const STAGE_LEN: usize = 240;
+
+impl<'o> Base64Sink<'o> {
+    fn new(mac: hmac::Hmac<sha2::Sha256>, out: &'o mut [u8]) -> Self {
+        Base64Sink {
+            mac,
+            out,
+            written: 0,
+            stage: [0; STAGE_LEN],
+            staged: 0,
+            maced: 0,
+        }
+    }
+
+    fn push_header(&mut self, now: u64, iv: &[u8; IV_LEN]) {
+        self.stage[0] = VERSION;
+        self.stage[1..9].copy_from_slice(&now.to_be_bytes());
+        self.stage[9..HEADER_LEN].copy_from_slice(iv);
+        self.staged = HEADER_LEN;
+    }
+
+    /// Stages one ciphertext block, flushing first if it would not fit.
+    fn push(&mut self, block: &[u8]) {
+        if self.staged + block.len() > STAGE_LEN {
+            self.flush();
+        }
+        self.stage[self.staged..self.staged + block.len()].copy_from_slice(block);
+        self.staged += block.len();
+    }
+
+    /// MACs what is staged and encodes its whole 3-byte groups.
+    fn flush(&mut self) {
+        self.mac.update(&self.stage[self.maced..self.staged]);
+        let whole = self.staged / 3 * 3;
+        self.encode(whole);
+        self.stage.copy_within(whole..self.staged, 0);
+        self.staged -= whole;
+        self.maced = self.staged;
+    }
+
+    fn encode(&mut self, len: usize) {
+        let written = URL_SAFE
+            .encode_slice(&self.stage[..len], &mut self.out[self.written..])
+            .unwrap_or(0);
+        self.written += written;
+    }
+
+    /// Appends the tag and encodes the rest, with padding.
+    fn finish(mut self) -> Result<(), TokenError> {
+        self.mac.update(&self.stage[self.maced..self.staged]);
+        self.maced = self.staged;
+        let tag = self.mac.clone().finalize().into_bytes();
+        self.push(&tag);
+        self.encode(self.staged);
+        if self.written == self.out.len() {
+            Ok(())
+        } else {
+            Err(TokenError::BufferTooSmall)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_max_plaintext_pinned() {
+        assert_eq!(MAX_TOKEN_CHARS, 4092);
+        assert_eq!(DECODE_BUF_LEN, 3069);
+        assert_eq!(MAX_CIPHERTEXT, 3008);
+        assert_eq!(MAX_PLAINTEXT, 3007);
+        assert_eq!(token_len(MAX_PLAINTEXT), 4088);
+        assert!(token_len(MAX_PLAINTEXT) < MAX_FRAME);
+        // One byte more needs another block, and that no longer fits a frame.
+        assert!(token_len(MAX_PLAINTEXT + 1) > MAX_FRAME - 1);
+    }
+
+    #[test]
+    fn test_token_len() {
+        assert_eq!(token_len(0), 100);
+        assert_eq!(token_len(5), 100);
+        assert_eq!(token_len(16), 120);
+    }
+
+    #[test]
+    fn test_too_long_plaintext_rejected() {
+        let key = Key::from_bytes([7; 32]);
+        let mut out = [0u8; 8192];
+        let long = [0u8; MAX_PLAINTEXT + 1];
+        assert_eq!(
+            key.encrypt(&long, 0, [0; 16], &mut out).unwrap_err(),
+            TokenError::PlaintextTooLong
+        );
+    }
+
+    #[test]
+    fn test_small_buffers_rejected() {
+        let key = Key::from_bytes([7; 32]);
+        let mut out = [0u8; 99];
+        assert_eq!(
+            key.encrypt(b"hi", 0, [0; 16], &mut out).unwrap_err(),
+            TokenError::BufferTooSmall
+        );
+        let mut out = [0u8; 100];
+        let token: [u8; 100] = key
+            .encrypt(b"hi", 0, [0; 16], &mut out)
+            .unwrap()
+            .try_into()
+            .unwrap();
+        let mut buf = [0u8; 74];
+        assert_eq!(
+            key.decrypt(&token, 0, None, &mut buf).unwrap_err(),
+            TokenError::BufferTooSmall
+        );
+    }
+
+    #[test]
+    fn test_timestamp_near_max_is_clean_rejection() {
+        let key = Key::from_bytes([9; 32]);
+        let mut out = [0u8; 100];
+        let token: [u8; 100] = key
+            .encrypt(b"x", u64::MAX, [1; 16], &mut out)
+            .unwrap()
+            .try_into()
+            .unwrap();
+        let mut buf = [0u8; DECODE_BUF_LEN];
+        assert_eq!(
+            key.decrypt(&token, 1_700_000_000, Some(u64::MAX), &mut buf)
+                .unwrap_err(),
+            TokenError::FromTheFuture
+        );
+        // Accepted when "now" is also near the end of time, TTL or not.
+        let opened = key
+            .decrypt(&token, u64::MAX, Some(u64::MAX), &mut buf)
+            .unwrap();
+        assert_eq!(opened.plaintext, b"x");
+        let token0: [u8; 100] = key
+            .encrypt(b"x", 0, [1; 16], &mut out)
+            .unwrap()
+            .try_into()
+            .unwrap();
+        assert_eq!(
+            key.decrypt(&token0, u64::MAX, Some(u64::MAX - 1), &mut buf)
+                .unwrap_err(),
+            TokenError::Expired
+        );
+    }
+
+    #[test]
+    fn test_shape_check() {
+        let key = Key::from_bytes([3; 32]);
+        let mut out = [0u8; 4096];
+        for len in [0, 15, 16, 17, 100, 3007] {
+            let plaintext = [b'a'; 3007];
+            let token = key
+                .encrypt(&plaintext[..len], 5, [2; 16], &mut out)
+                .unwrap();
+            assert_eq!(check_shape(token), Ok(()));
+        }
+        assert_eq!(check_shape(b""), Err(TokenError::Malformed));
+        let token = key.encrypt(b"", 5, [2; 16], &mut out).unwrap();
+        let mut bad = [0u8; 100];
+        bad.copy_from_slice(token);
+        bad[0] = b'A'; // version byte no longer 0x80
+        assert_eq!(check_shape(&bad), Err(TokenError::Malformed));
+    }
+}

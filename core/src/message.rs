@@ -1,0 +1,265 @@
+//! The payload inside a token (PROTOCOL section 5): `nick LF body`, with the
+//! events `/join`, `/leave`, `/me TEXT` and the `//` escape.
+
+use core::fmt;
+
+/// The most bytes in a nick.
+pub const MAX_NICK: usize = 32;
+/// The nick shown for a payload that names no valid sender.
+pub const UNNAMED: &str = "?";
+
+/// Why a nick was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NickError {
+    /// Empty, or longer than [`MAX_NICK`] bytes.
+    BadLength,
+    /// Holds whitespace or a control character.
+    BadCharacter,
+}
+
+impl fmt::Display for NickError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            NickError::BadLength => "a nick is 1 to 32 bytes",
+            NickError::BadCharacter => "a nick has no spaces and no control characters",
+        })
+    }
+}
+
+/// A valid nick: 1 to 32 bytes of UTF-8, no whitespace, no control characters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Nick<'a>(&'a str);
+
+impl<'a> Nick<'a> {
+    /// Checks `text` as a nick.
+    pub fn new(text: &'a str) -> Result<Nick<'a>, NickError> {
+        if text.is_empty() || text.len() > MAX_NICK {
+            return Err(NickError::BadLength);
+        }
+        if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(NickError::BadCharacter);
+        }
+        Ok(Nick(text))
+    }
+
+    /// The nick's text.
+    pub fn as_str(&self) -> &'a str {
+        self.0
+    }
+}
+
+/// What a payload's body means.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Body<'a> {
+    /// A message to show as it is (`//TEXT` arrives here as `/TEXT`).
+    Text(&'a [u8]),
+    /// `/me TEXT`: an action, shown as `* nick TEXT`.
+    Me(&'a [u8]),
+    /// `/join`: the sender joined.
+    Join,
+    /// `/leave`: the sender left.
+    Leave,
+}
+
+/// A parsed payload: who sent it and what it says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Payload<'a> {
+    /// The sender, or `None` for an unnamed sender (shown as `?`).
+    pub nick: Option<Nick<'a>>,
+    /// The body.
+    pub body: Body<'a>,
+}
+
+impl<'a> Payload<'a> {
+    /// Parses a decrypted plaintext. Never fails and never panics: no LF, or
+    /// a first line that is not a valid nick, gives an unnamed sender whose
+    /// body is the whole plaintext; invalid UTF-8 is kept for lossy display.
+    pub fn parse(plaintext: &'a [u8]) -> Payload<'a> {
+        let named = plaintext.iter().position(|&b| b == b'\n').and_then(|lf| {
+            let nick = core::str::from_utf8(&plaintext[..lf]).ok()?;
+            Some((Nick::new(nick).ok()?, &plaintext[lf + 1..]))
+        });
+        match named {
+            Some((nick, body)) => Payload {
+                nick: Some(nick),
+                body: Body::parse(body),
+            },
+            None => Payload {
+                nick: None,
+                body: Body::parse(plaintext),
+            },
+        }
+    }
+
+    /// The nick to show: the sender's, or `?`.
+    pub fn shown_nick(&self) -> &'a str {
+        self.nick.map_or(UNNAMED, |nick| nick.as_str())
+    }
+
+    /// Writes the payload as `nick LF body` into `out`, escaping a text that
+    /// starts with `/`; gives the bytes written, or `None` if `out` is too small.
+    pub fn encode<'o>(&self, out: &'o mut [u8]) -> Option<&'o [u8]> {
+        let mut writer = SliceWriter { out, len: 0 };
+        if let Some(nick) = self.nick {
+            writer.put(nick.as_str().as_bytes())?;
+            writer.put(b"\n")?;
+        }
+        match self.body {
+            Body::Join => writer.put(b"/join")?,
+            Body::Leave => writer.put(b"/leave")?,
+            Body::Me(text) => {
+                writer.put(b"/me ")?;
+                writer.put(text)?;
+            }
+            Body::Text(text) => {
+                if text.starts_with(b"/") {
+                    writer.put(b"/")?;
+                }
+                writer.put(text)?;
+            }
+        }
+        let SliceWriter { out, len } = writer;
+        Some(&out[..len])
+    }
+}
+
+impl<'a> Body<'a> {
+    /// Reads the events out of a body; anything else is text.
+    pub fn parse(body: &'a [u8]) -> Body<'a> {
+        match body {
+            b"/join" => Body::Join,
+            b"/leave" => Body::Leave,
+            b"/me" => Body::Me(b""),
+            _ => {
+                if let Some(action) = body.strip_prefix(b"/me ") {
+                    Body::Me(action)
+                } else if let Some(escaped) =
+                    body.strip_prefix(b"/").filter(|t| t.starts_with(b"/"))
+                {
+                    Body::Text(escaped)
+                } else {
+                    Body::Text(body)
+                }
+            }
+        }
+    }
+}
+
+/// Displays bytes as UTF-8, with U+FFFD for each invalid sequence.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Lossy<'a>(pub &'a [u8]);
+
+impl fmt::Display for Lossy<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for chunk in self.0.utf8_chunks() {
+            f.write_str(chunk.valid())?;
+            if !chunk.invalid().is_empty() {
+                f.write_str("\u{FFFD}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Payload<'_> {
+    /// `<nick> text`, `* nick action`, `nick joined`, `nick left`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let nick = self.shown_nick();
+        match self.body {
+            Body::Text(text) => write!(f, "<{nick}> {}", Lossy(text)),
+            Body::Me(action) => write!(f, "* {nick} {}", Lossy(action)),
+            Body::Join => write!(f, "{nick} joined"),
+            Body::Leave => write!(f, "{nick} left"),
+        }
+    }
+}
+
+struct SliceWriter<'o> {
+    out: &'o mut [u8],
+    len: usize,
+}
+
+impl SliceWriter<'_> {
+    fn put(&mut self, bytes: &[u8]) -> Option<()> {
+        let end = self.len.checked_add(bytes.len())?;
+        self.out.get_mut(self.len..end)?.copy_from_slice(bytes);
+        self.len = end;
+        Some(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_parse_text() {
+        let p = Payload::parse(b"ann\nhello\nworld");
+        assert_eq!(p.nick, Some(Nick("ann")));
+        assert_eq!(p.body, Body::Text(b"hello\nworld"));
+    }
+
+    #[test]
+    fn test_parse_events() {
+        assert_eq!(Payload::parse(b"a\n/join").body, Body::Join);
+        assert_eq!(Payload::parse(b"a\n/leave").body, Body::Leave);
+        assert_eq!(Payload::parse(b"a\n/me waves").body, Body::Me(b"waves"));
+        assert_eq!(Payload::parse(b"a\n//etc").body, Body::Text(b"/etc"));
+        assert_eq!(Payload::parse(b"a\n/other x").body, Body::Text(b"/other x"));
+        assert_eq!(Payload::parse(b"a\n").body, Body::Text(b""));
+    }
+
+    #[test]
+    fn test_parse_unnamed() {
+        let p = Payload::parse(b"no line feed");
+        assert_eq!(p.nick, None);
+        assert_eq!(p.shown_nick(), "?");
+        assert_eq!(p.body, Body::Text(b"no line feed"));
+        let bad_nick = Payload::parse(b"two words\nhi");
+        assert_eq!(bad_nick.nick, None);
+        assert_eq!(bad_nick.body, Body::Text(b"two words\nhi"));
+    }
+
+    #[test]
+    fn test_nick_rules() {
+        assert!(Nick::new("ann").is_ok());
+        assert!(Nick::new("äöü-日本").is_ok());
+        assert_eq!(Nick::new(""), Err(NickError::BadLength));
+        assert_eq!(Nick::new(&"x".repeat(33)), Err(NickError::BadLength));
+        assert_eq!(Nick::new("a b"), Err(NickError::BadCharacter));
+        assert_eq!(Nick::new("a\tb"), Err(NickError::BadCharacter));
+        assert_eq!(Nick::new("a\u{7}"), Err(NickError::BadCharacter));
+    }
+
+    #[test]
+    fn test_encode_escapes_slash() {
+        let mut out = [0u8; 64];
+        let p = Payload {
+            nick: Some(Nick("ann")),
+            body: Body::Text(b"/etc/passwd"),
+        };
+        let bytes = p.encode(&mut out).unwrap();
+        assert_eq!(bytes, b"ann\n//etc/passwd");
+        assert_eq!(Payload::parse(bytes), p);
+    }
+
+    #[test]
+    fn test_encode_too_small() {
+        let mut out = [0u8; 4];
+        let p = Payload {
+            nick: Some(Nick("ann")),
+            body: Body::Join,
+        };
+        assert_eq!(p.encode(&mut out), None);
+    }
+
+    #[test]
+    fn test_lossy_display() {
+        let p = Payload::parse(b"ann\nbad \xff byte");
+        assert_eq!(p.to_string(), "<ann> bad \u{FFFD} byte");
+        assert_eq!(Payload::parse(b"bob\n/me naps").to_string(), "* bob naps");
+    }
+
+    extern crate std;
+    use std::string::ToString;
+}
