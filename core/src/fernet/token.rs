@@ -209,10 +209,8 @@ pub(super) fn open_verified<'b>(
     if timestamp > now.saturating_add(MAX_CLOCK_SKEW) {
         return Err(TokenError::FromTheFuture);
     }
-    if let Some(ttl) = ttl {
-        if timestamp.saturating_add(ttl) < now {
-            return Err(TokenError::Expired);
-        }
+    if ttl.is_some_and(|ttl| timestamp.saturating_add(ttl) < now) {
+        return Err(TokenError::Expired);
     }
     let mut iv = [0u8; IV_LEN];
     iv.copy_from_slice(&decoded[9..HEADER_LEN]);
@@ -231,14 +229,14 @@ pub(super) fn open_verified<'b>(
 
 fn check_text_len(token: &[u8]) -> Result<(), TokenError> {
     let min_chars = MIN_TOKEN_BYTES.div_ceil(3) * 4;
-    if token.len() % 4 != 0 || token.len() < min_chars || token.len() > MAX_TOKEN_CHARS {
+    if !token.len().is_multiple_of(4) || token.len() < min_chars || token.len() > MAX_TOKEN_CHARS {
         return Err(TokenError::Malformed);
     }
     Ok(())
 }
 
 fn check_decoded_len(len: usize) -> Result<(), TokenError> {
-    if len < MIN_TOKEN_BYTES || (len - HEADER_LEN - TAG_LEN) % BLOCK_LEN != 0 {
+    if len < MIN_TOKEN_BYTES || !(len - HEADER_LEN - TAG_LEN).is_multiple_of(BLOCK_LEN) {
         return Err(TokenError::Malformed);
     }
     Ok(())
