@@ -141,3 +141,102 @@ pub fn encode_frame<'o>(token: &[u8], out: &'o mut [u8]) -> Option<&'o [u8]> {
     out[token.len()] = b'\n';
     Some(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    extern crate std;
+    use std::vec::Vec;
+
+    /// Every frame token or error found in `stream`, fed in `chunk`-byte pieces.
+    fn decode_all(stream: &[u8], chunk: usize) -> Vec<Result<Vec<u8>, FrameError>> {
+        let mut decoder = FrameDecoder::new();
+        let mut found = Vec::new();
+        for piece in stream.chunks(chunk) {
+            let mut rest = piece;
+            while !rest.is_empty() {
+                let (n, item) = decoder.decode(rest);
+                rest = &rest[n..];
+                if let Some(item) = item {
+                    found.push(item.map(|f| f.token.to_vec()));
+                }
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn test_parse_frames_and_keepalives() {
+        let found = decode_all(b"abc\n\n\r\nde=\r\nf-_\n", 64);
+        assert_eq!(
+            found,
+            [Ok(b"abc".to_vec()), Ok(b"de=".to_vec()), Ok(b"f-_".to_vec())]
+        );
+    }
+
+    #[test]
+    fn test_raw_keeps_line_ending() {
+        let mut decoder = FrameDecoder::new();
+        let (n, frame) = decoder.decode(b"xy\r\nzz\n");
+        assert_eq!(n, 4);
+        let frame = frame.unwrap().unwrap();
+        assert_eq!(frame.raw, b"xy\r\n");
+        assert_eq!(frame.token, b"xy");
+    }
+
+    #[test]
+    fn test_bad_alphabet_rejected() {
+        let found = decode_all(b"ab+c\nok\n", 3);
+        assert_eq!(found, [Err(FrameError::InvalidFrame), Ok(b"ok".to_vec())]);
+        // A lone CR in the middle is not base64url either.
+        assert_eq!(decode_all(b"a\rb\n", 10), [Err(FrameError::InvalidFrame)]);
+    }
+
+    #[test]
+    fn test_longest_frame_accepted() {
+        let mut stream = [b'A'; MAX_FRAME];
+        stream[MAX_FRAME - 1] = b'\n';
+        let found = decode_all(&stream, 1000);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].as_ref().unwrap().len(), MAX_FRAME - 1);
+    }
+
+    #[test]
+    fn test_too_long_rejected_then_resync() {
+        let mut stream = Vec::new();
+        stream.extend_from_slice(&[b'A'; MAX_FRAME]);
+        stream.extend_from_slice(b"BBBB\nnext\n");
+        for chunk in [1, 7, 4096, 10_000] {
+            let found = decode_all(&stream, chunk);
+            assert_eq!(
+                found,
+                [Err(FrameError::FrameTooLong), Ok(b"next".to_vec())],
+                "chunk {chunk}"
+            );
+        }
+        // 4095 bytes and a CR make 4097 with the LF: too long as well.
+        let mut crlf = Vec::new();
+        crlf.extend_from_slice(&[b'A'; MAX_FRAME - 1]);
+        crlf.extend_from_slice(b"\r\nok\n");
+        assert_eq!(decode_all(&crlf, 100), [Err(FrameError::FrameTooLong), Ok(b"ok".to_vec())]);
+    }
+
+    #[test]
+    fn test_encode_frame() {
+        let mut out = [0u8; 8];
+        assert_eq!(encode_frame(b"abc", &mut out), Some(&b"abc\n"[..]));
+        assert_eq!(encode_frame(b"too long for it", &mut out), None);
+        let mut big = [0u8; MAX_FRAME + 1];
+        assert!(encode_frame(&[b'A'; MAX_FRAME], &mut big).is_none());
+    }
+
+    #[test]
+    fn test_pending() {
+        let mut decoder = FrameDecoder::new();
+        assert_eq!(decoder.decode(b"abc").0, 3);
+        assert_eq!(decoder.pending(), 3);
+        let _ = decoder.decode(b"\n");
+        assert_eq!(decoder.pending(), 0);
+    }
+}

@@ -185,3 +185,124 @@ impl<const K: usize, const R: usize> Keyed<K, R> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fernet::Key;
+    use crate::frame::MAX_FRAME;
+    use crate::session::Session;
+
+    extern crate std;
+    use std::vec::Vec;
+
+    #[derive(Debug, PartialEq)]
+    enum Seen {
+        Forward(Vec<u8>),
+        Reject(RejectReason),
+        Disconnect(RejectReason),
+    }
+
+    fn run(policy: &mut RelayPolicy<2, 8>, conn: &mut Inbound, bytes: &[u8], now: u64) -> Vec<Seen> {
+        let mut rest = bytes;
+        let mut seen = Vec::new();
+        while !rest.is_empty() {
+            let (n, verdict) = policy.receive(conn, rest, now);
+            rest = &rest[n..];
+            match verdict {
+                Some(Verdict::Forward(raw)) => seen.push(Seen::Forward(raw.to_vec())),
+                Some(Verdict::Reject(r)) => seen.push(Seen::Reject(r)),
+                Some(Verdict::Disconnect(r)) => seen.push(Seen::Disconnect(r)),
+                None => {}
+            }
+        }
+        seen
+    }
+
+    fn ann(key: u8) -> Session<2, 8> {
+        Session::new(KeySet::single(Key::from_bytes([key; 32])), "ann", None).unwrap()
+    }
+
+    #[test]
+    fn test_blind_forwards_valid_shapes_unchanged() {
+        let mut policy = RelayPolicy::<2, 8>::blind();
+        let mut conn = Inbound::new();
+        let mut out = [0u8; MAX_FRAME];
+        let mut frame = ann(1).say(b"hi", 5, [0; 16], &mut out).unwrap().to_vec();
+        frame.insert(frame.len() - 1, b'\r');
+        let seen = run(&mut policy, &mut conn, &frame, 0);
+        assert_eq!(seen, [Seen::Forward(frame.clone())]);
+        let seen = run(&mut policy, &mut conn, b"QUJD\n", 0);
+        assert_eq!(seen, [Seen::Reject(RejectReason::Token(TokenError::Malformed))]);
+        assert_eq!(conn.nick(), None);
+    }
+
+    #[test]
+    fn test_sixteen_invalid_in_a_row_disconnect() {
+        let mut policy = RelayPolicy::<2, 8>::blind();
+        let mut conn = Inbound::new();
+        let mut out = [0u8; MAX_FRAME];
+        let good = ann(1).say(b"hi", 5, [0; 16], &mut out).unwrap().to_vec();
+        let mut wire = Vec::new();
+        for _ in 0..15 {
+            wire.extend_from_slice(b"!\n");
+        }
+        wire.extend_from_slice(&good); // resets the run
+        for _ in 0..16 {
+            wire.extend_from_slice(b"!\n");
+        }
+        let seen = run(&mut policy, &mut conn, &wire, 0);
+        let invalid = RejectReason::Frame(FrameError::InvalidFrame);
+        assert_eq!(seen[14], Seen::Reject(invalid));
+        assert_eq!(seen[15], Seen::Forward(good));
+        assert_eq!(seen[30], Seen::Reject(invalid));
+        assert_eq!(seen[31], Seen::Disconnect(invalid));
+    }
+
+    #[test]
+    fn test_keyed_checks_mac_replay_and_learns_nick() {
+        let keys = KeySet::single(Key::from_bytes([1; 32]));
+        let mut policy = RelayPolicy::<2, 8>::keyed(keys, 300);
+        let mut conn = Inbound::new();
+        let mut out = [0u8; MAX_FRAME];
+        let good = ann(1).say(b"hi", 1000, [0; 16], &mut out).unwrap().to_vec();
+        let forged = ann(2).say(b"hi", 1000, [0; 16], &mut out).unwrap().to_vec();
+        let stale = ann(1).say(b"old", 600, [0; 16], &mut out).unwrap().to_vec();
+        let mut wire = good.clone();
+        wire.extend_from_slice(&forged);
+        wire.extend_from_slice(&good);
+        wire.extend_from_slice(&stale);
+        let seen = run(&mut policy, &mut conn, &wire, 1000);
+        assert_eq!(
+            seen,
+            [
+                Seen::Forward(good),
+                Seen::Reject(RejectReason::Token(TokenError::BadMac)),
+                Seen::Reject(RejectReason::Token(TokenError::Replayed)),
+                Seen::Reject(RejectReason::Token(TokenError::Expired)),
+            ]
+        );
+        assert_eq!(conn.nick(), Some("ann"));
+
+        // The relay can say goodbye for ann, in a token the room can read.
+        let leave = policy.leave_on_behalf(&conn, 1001, [9; 16], &mut out).unwrap().to_vec();
+        let mut bob = Session::<2, 8>::new(KeySet::single(Key::from_bytes([1; 32])), "bob", None).unwrap();
+        let (_, got) = bob.receive(&leave, 1001);
+        let got = got.unwrap();
+        assert_eq!(got.payload.shown_nick(), "ann");
+        assert_eq!(got.payload.body, Body::Leave);
+
+        // After ann's own /leave there is nothing to send for her.
+        let bye = ann(1).leave(1002, [3; 16], &mut out).unwrap().to_vec();
+        assert_eq!(run(&mut policy, &mut conn, &bye, 1002).len(), 1);
+        assert_eq!(conn.nick(), None);
+        assert!(policy.leave_on_behalf(&conn, 1003, [9; 16], &mut out).is_none());
+    }
+
+    #[test]
+    fn test_blind_sends_no_leave() {
+        let policy = RelayPolicy::<2, 8>::blind();
+        let mut out = [0u8; MAX_FRAME];
+        assert!(policy.leave_on_behalf(&Inbound::new(), 1, [0; 16], &mut out).is_none());
+    }
+}

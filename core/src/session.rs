@@ -179,3 +179,96 @@ impl<const K: usize, const R: usize> Session<K, R> {
         self.dropped.take()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fernet::Key;
+    use crate::frame::MAX_FRAME;
+
+    extern crate std;
+    use std::string::ToString;
+    use std::vec::Vec;
+
+    fn session(nick: &str, key: u8) -> Session<2, 8> {
+        Session::new(KeySet::single(Key::from_bytes([key; 32])), nick, Some(300)).unwrap()
+    }
+
+    /// Every message `to` takes from `bytes`, formatted for display.
+    fn shown(to: &mut Session<2, 8>, bytes: &[u8], now: u64) -> Vec<std::string::String> {
+        let mut rest = bytes;
+        let mut shown = Vec::new();
+        while let (n, Some(message)) = to.receive(rest, now) {
+            shown.push(message.payload.to_string());
+            rest = &rest[n..];
+        }
+        shown
+    }
+
+    #[test]
+    fn test_join_say_act_leave() {
+        let ann = session("ann", 1);
+        let mut bob = session("bob", 1);
+        let mut wire = Vec::new();
+        let mut out = [0u8; MAX_FRAME];
+        wire.extend_from_slice(ann.join(100, [1; 16], &mut out).unwrap());
+        wire.extend_from_slice(ann.say(b"hi /all", 100, [2; 16], &mut out).unwrap());
+        wire.extend_from_slice(ann.say(b"/not a command", 100, [3; 16], &mut out).unwrap());
+        wire.extend_from_slice(ann.act(b"waves", 100, [4; 16], &mut out).unwrap());
+        wire.extend_from_slice(ann.leave(100, [5; 16], &mut out).unwrap());
+        assert_eq!(
+            shown(&mut bob, &wire, 101),
+            ["ann joined", "<ann> hi /all", "<ann> /not a command", "* ann waves", "ann left"]
+        );
+        assert_eq!(bob.take_dropped(), None);
+    }
+
+    #[test]
+    fn test_drops_counted_once_per_burst() {
+        let ann = session("ann", 1);
+        let eve = session("eve", 2);
+        let mut bob = session("bob", 1);
+        let mut out = [0u8; MAX_FRAME];
+        let good = ann.say(b"ok", 100, [1; 16], &mut out).unwrap().to_vec();
+        let other_key = eve.say(b"x", 100, [1; 16], &mut out).unwrap().to_vec();
+        let mut wire = Vec::new();
+        wire.extend_from_slice(&other_key);
+        wire.extend_from_slice(&good);
+        wire.extend_from_slice(&good); // a replay
+        assert_eq!(shown(&mut bob, &wire, 100), ["<ann> ok"]);
+        let dropped = bob.take_dropped().unwrap();
+        assert_eq!(dropped.count, 2);
+        assert_eq!(dropped.reason, DropReason::Token(TokenError::Replayed));
+        assert_eq!(bob.take_dropped(), None);
+    }
+
+    #[test]
+    fn test_expired_and_future_dropped() {
+        let ann = session("ann", 1);
+        let mut bob = session("bob", 1);
+        let mut out = [0u8; MAX_FRAME];
+        let old = ann.say(b"old", 100, [1; 16], &mut out).unwrap().to_vec();
+        assert!(shown(&mut bob, &old, 401).is_empty());
+        assert_eq!(bob.take_dropped().unwrap().reason, DropReason::Token(TokenError::Expired));
+        let future = ann.say(b"soon", 1000, [1; 16], &mut out).unwrap().to_vec();
+        assert!(shown(&mut bob, &future, 939).is_empty());
+        assert_eq!(bob.take_dropped().unwrap().reason, DropReason::Token(TokenError::FromTheFuture));
+    }
+
+    #[test]
+    fn test_too_long_text_refused() {
+        let ann = session("ann", 1);
+        let mut out = [0u8; MAX_FRAME];
+        let text = [b'a'; 3007];
+        assert_eq!(ann.say(&text, 1, [0; 16], &mut out), Err(TokenError::PlaintextTooLong));
+        // The longest that fits: nick, LF and text make 3007 bytes.
+        let frame = ann.say(&text[..3003], 1, [0; 16], &mut out).unwrap();
+        assert_eq!(frame.len(), 4089);
+    }
+
+    #[test]
+    fn test_bad_nick_refused() {
+        let keys = KeySet::<2>::single(Key::from_bytes([1; 32]));
+        assert!(Session::<2, 8>::new(keys, "two words", None).is_err());
+    }
+}

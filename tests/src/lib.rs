@@ -1,1 +1,3 @@
-//! Helpers shared by the cross-part tests.
+//! Helpers shared by fernchat's cross-part tests.
+
+pub mod python;
