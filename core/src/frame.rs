@@ -171,7 +171,11 @@ mod tests {
         let found = decode_all(b"abc\n\n\r\nde=\r\nf-_\n", 64);
         assert_eq!(
             found,
-            [Ok(b"abc".to_vec()), Ok(b"de=".to_vec()), Ok(b"f-_".to_vec())]
+            [
+                Ok(b"abc".to_vec()),
+                Ok(b"de=".to_vec()),
+                Ok(b"f-_".to_vec())
+            ]
         );
     }
 
@@ -219,7 +223,10 @@ mod tests {
         let mut crlf = Vec::new();
         crlf.extend_from_slice(&[b'A'; MAX_FRAME - 1]);
         crlf.extend_from_slice(b"\r\nok\n");
-        assert_eq!(decode_all(&crlf, 100), [Err(FrameError::FrameTooLong), Ok(b"ok".to_vec())]);
+        assert_eq!(
+            decode_all(&crlf, 100),
+            [Err(FrameError::FrameTooLong), Ok(b"ok".to_vec())]
+        );
     }
 
     #[test]

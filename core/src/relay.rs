@@ -203,7 +203,12 @@ mod tests {
         Disconnect(RejectReason),
     }
 
-    fn run(policy: &mut RelayPolicy<2, 8>, conn: &mut Inbound, bytes: &[u8], now: u64) -> Vec<Seen> {
+    fn run(
+        policy: &mut RelayPolicy<2, 8>,
+        conn: &mut Inbound,
+        bytes: &[u8],
+        now: u64,
+    ) -> Vec<Seen> {
         let mut rest = bytes;
         let mut seen = Vec::new();
         while !rest.is_empty() {
@@ -233,7 +238,10 @@ mod tests {
         let seen = run(&mut policy, &mut conn, &frame, 0);
         assert_eq!(seen, [Seen::Forward(frame.clone())]);
         let seen = run(&mut policy, &mut conn, b"QUJD\n", 0);
-        assert_eq!(seen, [Seen::Reject(RejectReason::Token(TokenError::Malformed))]);
+        assert_eq!(
+            seen,
+            [Seen::Reject(RejectReason::Token(TokenError::Malformed))]
+        );
         assert_eq!(conn.nick(), None);
     }
 
@@ -285,8 +293,12 @@ mod tests {
         assert_eq!(conn.nick(), Some("ann"));
 
         // The relay can say goodbye for ann, in a token the room can read.
-        let leave = policy.leave_on_behalf(&conn, 1001, [9; 16], &mut out).unwrap().to_vec();
-        let mut bob = Session::<2, 8>::new(KeySet::single(Key::from_bytes([1; 32])), "bob", None).unwrap();
+        let leave = policy
+            .leave_on_behalf(&conn, 1001, [9; 16], &mut out)
+            .unwrap()
+            .to_vec();
+        let mut bob =
+            Session::<2, 8>::new(KeySet::single(Key::from_bytes([1; 32])), "bob", None).unwrap();
         let (_, got) = bob.receive(&leave, 1001);
         let got = got.unwrap();
         assert_eq!(got.payload.shown_nick(), "ann");
@@ -296,13 +308,21 @@ mod tests {
         let bye = ann(1).leave(1002, [3; 16], &mut out).unwrap().to_vec();
         assert_eq!(run(&mut policy, &mut conn, &bye, 1002).len(), 1);
         assert_eq!(conn.nick(), None);
-        assert!(policy.leave_on_behalf(&conn, 1003, [9; 16], &mut out).is_none());
+        assert!(
+            policy
+                .leave_on_behalf(&conn, 1003, [9; 16], &mut out)
+                .is_none()
+        );
     }
 
     #[test]
     fn test_blind_sends_no_leave() {
         let policy = RelayPolicy::<2, 8>::blind();
         let mut out = [0u8; MAX_FRAME];
-        assert!(policy.leave_on_behalf(&Inbound::new(), 1, [0; 16], &mut out).is_none());
+        assert!(
+            policy
+                .leave_on_behalf(&Inbound::new(), 1, [0; 16], &mut out)
+                .is_none()
+        );
     }
 }

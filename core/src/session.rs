@@ -218,7 +218,13 @@ mod tests {
         wire.extend_from_slice(ann.leave(100, [5; 16], &mut out).unwrap());
         assert_eq!(
             shown(&mut bob, &wire, 101),
-            ["ann joined", "<ann> hi /all", "<ann> /not a command", "* ann waves", "ann left"]
+            [
+                "ann joined",
+                "<ann> hi /all",
+                "<ann> /not a command",
+                "* ann waves",
+                "ann left"
+            ]
         );
         assert_eq!(bob.take_dropped(), None);
     }
@@ -249,10 +255,16 @@ mod tests {
         let mut out = [0u8; MAX_FRAME];
         let old = ann.say(b"old", 100, [1; 16], &mut out).unwrap().to_vec();
         assert!(shown(&mut bob, &old, 401).is_empty());
-        assert_eq!(bob.take_dropped().unwrap().reason, DropReason::Token(TokenError::Expired));
+        assert_eq!(
+            bob.take_dropped().unwrap().reason,
+            DropReason::Token(TokenError::Expired)
+        );
         let future = ann.say(b"soon", 1000, [1; 16], &mut out).unwrap().to_vec();
         assert!(shown(&mut bob, &future, 939).is_empty());
-        assert_eq!(bob.take_dropped().unwrap().reason, DropReason::Token(TokenError::FromTheFuture));
+        assert_eq!(
+            bob.take_dropped().unwrap().reason,
+            DropReason::Token(TokenError::FromTheFuture)
+        );
     }
 
     #[test]
@@ -260,7 +272,10 @@ mod tests {
         let ann = session("ann", 1);
         let mut out = [0u8; MAX_FRAME];
         let text = [b'a'; 3007];
-        assert_eq!(ann.say(&text, 1, [0; 16], &mut out), Err(TokenError::PlaintextTooLong));
+        assert_eq!(
+            ann.say(&text, 1, [0; 16], &mut out),
+            Err(TokenError::PlaintextTooLong)
+        );
         // The longest that fits: nick, LF and text make 3007 bytes.
         let frame = ann.say(&text[..3003], 1, [0; 16], &mut out).unwrap();
         assert_eq!(frame.len(), 4089);

@@ -7,7 +7,8 @@ use std::process::{Command, Stdio};
 /// The Python to run: `$FERNCHAT_PYTHON` (set by `cargo xtask ci`) or `python3`.
 /// Panics with how to install it when `cryptography` cannot be imported.
 pub fn python() -> PathBuf {
-    let python = std::env::var_os("FERNCHAT_PYTHON").map_or_else(|| PathBuf::from("python3"), PathBuf::from);
+    let python =
+        std::env::var_os("FERNCHAT_PYTHON").map_or_else(|| PathBuf::from("python3"), PathBuf::from);
     let ok = Command::new(&python)
         .args(["-c", "import cryptography.fernet"])
         .output()
@@ -23,7 +24,9 @@ pub fn python() -> PathBuf {
 
 /// Path of a script under tests/python.
 pub fn script(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("python").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("python")
+        .join(name)
 }
 
 /// Runs `tests/python/fernet_peer.py MODE` on `lines`, one answer a line.
@@ -41,7 +44,10 @@ pub fn fernet_peer(mode: &str, lines: &[String]) -> Vec<String> {
     // Write from a thread so that a full stdout pipe cannot deadlock us.
     let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
     let out = child.wait_with_output().expect("python output");
-    writer.join().expect("writer thread").expect("write to python");
+    writer
+        .join()
+        .expect("writer thread")
+        .expect("write to python");
     assert!(out.status.success(), "fernet_peer.py {mode} failed");
     let text = String::from_utf8(out.stdout).expect("utf-8 from python");
     let answers: Vec<String> = text.lines().map(str::to_owned).collect();

@@ -7,8 +7,8 @@ use base64::engine::general_purpose::URL_SAFE;
 use fernchat_core::fernet::{DECODE_BUF_LEN, Key, MAX_PLAINTEXT};
 use fernchat_core::frame::MAX_FRAME;
 use fernchat_tests::python::fernet_peer;
-use rand::{Rng, RngCore, SeedableRng};
 use rand::rngs::StdRng;
+use rand::{Rng, RngCore, SeedableRng};
 
 const CASES: usize = 2000;
 const NOW: u64 = 1_764_000_000;
@@ -63,7 +63,9 @@ fn rust_tokens_decrypt_in_python() {
         rng.fill_bytes(&mut plaintext);
         let mut iv = [0u8; 16];
         rng.fill_bytes(&mut iv);
-        let token = std::str::from_utf8(key.encrypt(&plaintext, NOW, iv, &mut out).unwrap()).unwrap().to_owned();
+        let token = std::str::from_utf8(key.encrypt(&plaintext, NOW, iv, &mut out).unwrap())
+            .unwrap()
+            .to_owned();
         lines.push(format!("{} {token} {} 60", text(&key), NOW + 30));
         expected.push(format!("ok {}", hex::encode(&plaintext)));
         if lines.len() % 8 == 0 {
@@ -105,17 +107,32 @@ fn python_tokens_decrypt_in_rust() {
     let mut buf = [0u8; DECODE_BUF_LEN];
     let mut rejected = 0;
     for (i, token) in tokens.iter().enumerate() {
-        let opened = keys[i].decrypt(token.as_bytes(), NOW + 30, Some(60), &mut buf).unwrap();
+        let opened = keys[i]
+            .decrypt(token.as_bytes(), NOW + 30, Some(60), &mut buf)
+            .unwrap();
         assert_eq!(opened.plaintext, &plaintexts[i][..], "case {i}");
         assert_eq!(opened.timestamp, NOW);
         if i % 8 == 0 {
             for bad in spoiled(token, &mut rng) {
-                assert!(keys[i].decrypt(bad.as_bytes(), NOW + 30, Some(60), &mut buf).is_err(), "{bad}");
+                assert!(
+                    keys[i]
+                        .decrypt(bad.as_bytes(), NOW + 30, Some(60), &mut buf)
+                        .is_err(),
+                    "{bad}"
+                );
                 rejected += 1;
             }
             let other = random_key(&mut rng);
-            assert!(other.decrypt(token.as_bytes(), NOW + 30, Some(60), &mut buf).is_err());
-            assert!(keys[i].decrypt(token.as_bytes(), NOW + 61, Some(60), &mut buf).is_err());
+            assert!(
+                other
+                    .decrypt(token.as_bytes(), NOW + 30, Some(60), &mut buf)
+                    .is_err()
+            );
+            assert!(
+                keys[i]
+                    .decrypt(token.as_bytes(), NOW + 61, Some(60), &mut buf)
+                    .is_err()
+            );
             rejected += 3;
         }
     }

@@ -1,0 +1,55 @@
+//! `fernchat`: end-to-end encrypted group chat on a desktop.
+//!
+//! A thin shell over `fernchat-core`: this binary owns sockets, the
+//! terminal, files and flags; every protocol decision is the core's.
+
+mod client;
+mod clock;
+mod exit;
+mod keyfile;
+mod keygen;
+mod server;
+mod tokens;
+
+use clap::{Parser, Subcommand};
+use exit::Exit;
+
+/// End-to-end encrypted group chat over TCP, in Fernet tokens that Python's
+/// `cryptography.fernet` reads too.
+#[derive(Parser)]
+#[command(name = "fernchat", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Write a new random key (44 characters, as Python's Fernet.generate_key()).
+    Keygen(keygen::KeygenArgs),
+    /// Run the relay: forward every frame to every other client.
+    Server(server::ServerArgs),
+    /// Join a room: send what you type, show what others say.
+    Client(client::ClientArgs),
+    /// Encrypt all of stdin into one token (printed with a line feed).
+    Encrypt(tokens::EncryptArgs),
+    /// Decrypt one token from stdin; write the plaintext bytes to stdout.
+    Decrypt(tokens::DecryptArgs),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Keygen(args) => keygen::run(&args),
+        Command::Server(args) => server::run(&args),
+        Command::Client(args) => client::run(&args),
+        Command::Encrypt(args) => tokens::encrypt(&args),
+        Command::Decrypt(args) => tokens::decrypt(&args),
+    };
+    if let Err(Exit { code, message }) = result {
+        if !message.is_empty() {
+            eprintln!("fernchat: {message}");
+        }
+        std::process::exit(code);
+    }
+}
