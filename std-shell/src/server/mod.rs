@@ -75,9 +75,9 @@ pub fn run(args: &ServerArgs) -> Result<(), Exit> {
         .and_then(|()| registry.register(&mut signals, SIGNALS, Interest::READABLE))
         .map_err(|e| Exit::failure(format!("cannot register with the event loop: {e}")))?;
     let mode = if policy.is_keyed() { "keyed" } else { "blind" };
+    let local = listener.local_addr().unwrap_or(args.listen);
     tracing::info!(
-        "relay listening on {} ({mode} mode, at most {} clients)",
-        args.listen,
+        "relay listening on {local} ({mode} mode, at most {} clients)",
         args.max_clients
     );
     let mut relay = Relay {
@@ -258,6 +258,9 @@ impl Relay {
                 }
             };
             close = self.take_frames(id, &mut inbound, n);
+            // Write what this chunk forwarded before reading more, so that
+            // queues only grow while a recipient's socket is really full.
+            self.flush_all();
             if close.is_some() {
                 break;
             }

@@ -1,0 +1,153 @@
+//! End to end on 127.0.0.1: a relay, two `fernchat client`s and a Python
+//! `cryptography` client chat; blind mode forwards without a key.
+
+use fernchat_core::fernet::Key;
+use fernchat_tests::peer::Peer;
+use fernchat_tests::process::{Guard, start_relay};
+use fernchat_tests::python::{python, script};
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{ChildStdin, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_fernchat");
+const WAIT: Duration = Duration::from_secs(10);
+
+/// A `fernchat client` with piped stdin and its stdout lines on a channel.
+struct Client {
+    guard: Guard,
+    stdin: Option<ChildStdin>,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Client {
+    fn start(addr: &str, nick: &str, key_file: &Path) -> Client {
+        let mut child = Command::new(BIN)
+            .args(["client", "--connect", addr, "--name", nick, "--key-file"])
+            .arg(key_file)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start client");
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Client {
+            guard: Guard(child),
+            stdin,
+            lines,
+        }
+    }
+
+    fn type_line(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        writeln!(stdin, "{line}").expect("type");
+    }
+
+    /// Waits for a shown line ending with `text` (the time comes first).
+    fn expect(&self, text: &str) {
+        loop {
+            let line = self
+                .lines
+                .recv_timeout(WAIT)
+                .unwrap_or_else(|_| panic!("no line ending {text:?} within {WAIT:?}"));
+            assert!(line.starts_with('['), "shown with its time: {line}");
+            if line.ends_with(text) {
+                return;
+            }
+        }
+    }
+}
+
+fn write_key(dir: &Path) -> (std::path::PathBuf, Key) {
+    let path = dir.join("chat.key");
+    let status = Command::new(BIN)
+        .args(["keygen", "-o"])
+        .arg(&path)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let text = std::fs::read_to_string(&path).unwrap();
+    (path, Key::parse(text.trim().as_bytes()).unwrap())
+}
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("fernchat-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn two_clients_and_python_chat_through_a_blind_relay() {
+    let dir = temp_dir("chat");
+    let (key_file, key) = write_key(&dir);
+    let relay = start_relay(BIN, &[]);
+    let addr = relay.addr.to_string();
+
+    let mut ann = Client::start(&addr, "ann", &key_file);
+    relay.wait_for_log("connected (1 clients)", WAIT);
+    let mut bob = Client::start(&addr, "bob", &key_file);
+    ann.expect("bob joined");
+
+    // The Python client of PROTOCOL section 8: sends one message, prints
+    // the next frame it receives, decrypted.
+    let python = Command::new(python())
+        .arg(script("chat_peer.py"))
+        .args([
+            &key_file.to_string_lossy(),
+            "127.0.0.1",
+            &relay.addr.port().to_string(),
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start python");
+    ann.expect("<py> hello from python");
+    bob.expect("<py> hello from python");
+
+    ann.type_line("hi all");
+    bob.expect("<ann> hi all");
+    bob.type_line("/me waves");
+    ann.expect("* bob waves");
+    bob.type_line("//slash");
+    ann.expect("<bob> /slash");
+
+    let out = python.wait_with_output().unwrap();
+    let seen = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert!(seen.contains("ann\nhi all"), "python decrypted: {seen}");
+
+    // End of input: bob leaves and exits 0.
+    bob.stdin.take();
+    ann.expect("bob left");
+    let status = bob.guard.0.wait().unwrap();
+    assert!(status.success());
+
+    // A raw peer with the key reads what ann sends: the relay forwarded it
+    // without holding the key.
+    let mut raw = Peer::connect(relay.addr, &key, "raw");
+    relay.wait_for_log("connected (2 clients)", WAIT);
+    ann.type_line("still here");
+    assert_eq!(raw.receive(1, WAIT), ["<ann> still here"]);
+}
+
+#[test]
+fn client_exits_nonzero_when_the_server_goes_away() {
+    let dir = temp_dir("gone");
+    let (key_file, _) = write_key(&dir);
+    let mut relay = start_relay(BIN, &[]);
+    let mut ann = Client::start(&relay.addr.to_string(), "ann", &key_file);
+    relay.wait_for_log("connected (1 clients)", WAIT);
+    relay.guard.0.kill().unwrap();
+    let status = ann.guard.0.wait().unwrap();
+    assert_eq!(status.code(), Some(1));
+}

@@ -1,0 +1,103 @@
+//! A scripted chat peer on a std socket, driving the core's `Session`, for
+//! tests that need to send exact frames and check exactly what arrives.
+
+use fernchat_core::fernet::{Key, KeySet};
+use fernchat_core::frame::MAX_FRAME;
+use fernchat_core::session::Session;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Unix seconds now.
+pub fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// A random IV.
+pub fn iv() -> [u8; 16] {
+    rand::random()
+}
+
+/// A connected peer with its own session.
+pub struct Peer {
+    /// The socket.
+    pub stream: TcpStream,
+    /// The session (keys, nick, replay cache).
+    pub session: Session,
+    pending: Vec<u8>,
+}
+
+impl Peer {
+    /// Connects as `nick` with `key` (no `/join` is sent).
+    pub fn connect(addr: SocketAddr, key: &Key, nick: &str) -> Peer {
+        let stream = TcpStream::connect(addr).expect("connect to relay");
+        Peer {
+            stream,
+            session: Session::new(KeySet::single(key.clone()), nick, Some(300)).expect("nick"),
+            pending: Vec::new(),
+        }
+    }
+
+    /// Sends `text` as a message.
+    pub fn say(&mut self, text: &str) -> Vec<u8> {
+        let mut out = [0u8; MAX_FRAME];
+        let frame = self
+            .session
+            .say(text.as_bytes(), now(), iv(), &mut out)
+            .expect("seal")
+            .to_vec();
+        self.send_raw(&frame);
+        frame
+    }
+
+    /// Sends bytes as they are.
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("send");
+    }
+
+    /// Reads until `count` messages arrived (formatted as the client shows
+    /// them, without the time) or `timeout` passed; gives what arrived.
+    pub fn receive(&mut self, count: usize, timeout: Duration) -> Vec<String> {
+        let deadline = Instant::now() + timeout;
+        let mut shown = Vec::new();
+        let mut buf = [0u8; 65536];
+        loop {
+            let mut rest = &self.pending[..];
+            while let (used, Some(message)) = self.session.receive(rest, now()) {
+                shown.push(message.payload.to_string());
+                rest = &rest[used..];
+            }
+            self.pending.clear();
+            let left = deadline.saturating_duration_since(Instant::now());
+            if shown.len() >= count || left.is_zero() {
+                return shown;
+            }
+            self.stream.set_read_timeout(Some(left)).expect("timeout");
+            match self.stream.read(&mut buf) {
+                Ok(0) | Err(_) => return shown,
+                Ok(n) => self.pending.extend_from_slice(&buf[..n]),
+            }
+        }
+    }
+
+    /// True when the relay closed this connection within `timeout`.
+    pub fn closed_by_relay(&mut self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut buf = [0u8; 65536];
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            self.stream.set_read_timeout(Some(left)).expect("timeout");
+            match self.stream.read(&mut buf) {
+                Ok(0) => return true,
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return true,
+                Err(_) => return false,
+            }
+        }
+    }
+}

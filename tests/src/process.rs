@@ -1,0 +1,81 @@
+//! Child processes that cannot outlive the test that started them.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, ChildStderr, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// A child process, killed when dropped (pass or fail).
+pub struct Guard(pub Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A running `fernchat server` and the lines it logs.
+pub struct Relay {
+    /// The process.
+    pub guard: Guard,
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Its log lines, as they come.
+    pub log: mpsc::Receiver<String>,
+}
+
+/// Starts `fernchat server --listen 127.0.0.1:0 ARGS` and waits (at most 10 s)
+/// for the address it logs.
+pub fn start_relay(bin: &str, args: &[&str]) -> Relay {
+    let mut child = Command::new(bin)
+        .args(["server", "--listen", "127.0.0.1:0"])
+        .args(args)
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start fernchat server");
+    let log = forward_lines(child.stderr.take().expect("stderr"));
+    let guard = Guard(child);
+    let addr = loop {
+        let line = log
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the relay logs its address within 10 s");
+        if let Some(rest) = line.split("relay listening on ").nth(1) {
+            let addr = rest.split_whitespace().next().unwrap_or_default();
+            break addr.parse().expect("a socket address in the log");
+        }
+    };
+    Relay { guard, addr, log }
+}
+
+impl Relay {
+    /// Waits (at most `timeout`) for a log line containing `needle`.
+    pub fn wait_for_log(&self, needle: &str, timeout: Duration) -> String {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.log.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return line,
+                Ok(_) => {}
+                Err(_) => panic!("no log line with {needle:?} within {timeout:?}"),
+            }
+        }
+    }
+}
+
+fn forward_lines(stderr: ChildStderr) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
