@@ -1,0 +1,47 @@
+//! The client's long-lived buffers, in one struct the caller places (a
+//! `static` on a microcontroller).
+
+use fernchat_core::frame::MAX_FRAME;
+use smoltcp::iface::SocketStorage;
+use smoltcp::socket::tcp;
+
+/// Buffers for a [`crate::Client`]: its TCP socket's receive and transmit
+/// buffers of `BUF` bytes each, and an outbox for one whole frame.
+///
+/// `BUF` may be smaller than a frame: frames are streamed through.
+pub struct ClientStorage<'a, const BUF: usize = 2048> {
+    sockets: [SocketStorage<'a>; 1],
+    rx: [u8; BUF],
+    tx: [u8; BUF],
+    outbox: [u8; MAX_FRAME],
+}
+
+impl<'a, const BUF: usize> ClientStorage<'a, BUF> {
+    /// Zeroed buffers; `const`, so it can initialise a `static`.
+    pub const fn new() -> Self {
+        ClientStorage {
+            sockets: [SocketStorage::EMPTY],
+            rx: [0; BUF],
+            tx: [0; BUF],
+            outbox: [0; MAX_FRAME],
+        }
+    }
+
+    /// Lends the parts out: the socket set's storage, a TCP socket over the
+    /// two buffers, and the outbox buffer.
+    pub(crate) fn split(
+        &'a mut self,
+    ) -> (&'a mut [SocketStorage<'a>], tcp::Socket<'a>, &'a mut [u8]) {
+        let socket = tcp::Socket::new(
+            tcp::SocketBuffer::new(&mut self.rx[..]),
+            tcp::SocketBuffer::new(&mut self.tx[..]),
+        );
+        (&mut self.sockets, socket, &mut self.outbox)
+    }
+}
+
+impl<const BUF: usize> Default for ClientStorage<'_, BUF> {
+    fn default() -> Self {
+        Self::new()
+    }
+}

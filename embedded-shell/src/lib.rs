@@ -1,0 +1,38 @@
+//! fernchat-embedded: the fernchat relay and chat client on smoltcp, with no
+//! heap and no operating system.
+//!
+//! - [`Relay`]: a relay server with a fixed number of sockets; every
+//!   protocol decision comes from the core's [`RelayPolicy`] and
+//!   [`Inbound`]. Frames fan out through one shared [`FanoutLog`], so a
+//!   client that does not read never holds up the others.
+//! - [`Client`]: a chat client driving the core's [`Session`].
+//!
+//! Both are plain structs over a [`smoltcp::phy::Device`] and a
+//! cryptographic RNG, driven by a `poll(now)` call; their buffers live in a
+//! storage struct ([`RelayStorage`], [`ClientStorage`]) that the caller puts
+//! where it likes (a `static` on a microcontroller). Porting to a board takes a
+//! `Device` for its NIC, a clock to fill [`Now`] and an RNG.
+//!
+//! [`RelayPolicy`]: fernchat_core::relay::RelayPolicy
+//! [`Inbound`]: fernchat_core::relay::Inbound
+//! [`Session`]: fernchat_core::session::Session
+
+#![no_std]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod client;
+mod fanout;
+mod net;
+mod now;
+mod outbox;
+mod relay;
+
+pub use client::{Client, ClientEvent, ClientStorage};
+pub use fanout::FanoutLog;
+pub use net::NetConfig;
+pub use now::Now;
+pub use relay::{Departure, Relay, RelayEvent, RelayStorage};
+
+/// The TCP port fernchat listens on by default (PROTOCOL section 1).
+pub const DEFAULT_PORT: u16 = 10101;

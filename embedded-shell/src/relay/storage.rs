@@ -1,0 +1,64 @@
+//! The relay's long-lived buffers, in one struct the caller places (a
+//! `static` on a microcontroller).
+
+use fernchat_core::relay::Inbound;
+use smoltcp::iface::SocketStorage;
+
+/// Buffers for a [`crate::Relay`] with `N` sockets: per socket a TCP receive
+/// and transmit buffer of `BUF` bytes each and the core's [`Inbound`] state
+/// (its 4096-byte frame buffer); and one [`crate::FanoutLog`] of `LOG` bytes
+/// shared by all of them (a power of two, at least 8192).
+///
+/// `BUF` may be smaller than a frame: frames are streamed through. `LOG` is
+/// how far a client may fall behind before it counts as not reading.
+pub struct RelayStorage<'a, const N: usize, const BUF: usize = 2048, const LOG: usize = 16384> {
+    sockets: [SocketStorage<'a>; N],
+    rx: [[u8; BUF]; N],
+    tx: [[u8; BUF]; N],
+    inbound: [Inbound; N],
+    log: [u8; LOG],
+}
+
+/// The parts [`RelayStorage::split`] lends out.
+pub(crate) struct Parts<'a, const N: usize, const LOG: usize> {
+    pub(crate) sockets: &'a mut [SocketStorage<'a>; N],
+    pub(crate) buffers: [(&'a mut [u8], &'a mut [u8]); N],
+    pub(crate) inbound: &'a mut [Inbound; N],
+    pub(crate) log: &'a mut [u8; LOG],
+}
+
+impl<'a, const N: usize, const BUF: usize, const LOG: usize> RelayStorage<'a, N, BUF, LOG> {
+    /// Zeroed buffers; `const`, so it can initialise a `static`.
+    pub const fn new() -> Self {
+        RelayStorage {
+            sockets: [SocketStorage::EMPTY; N],
+            rx: [[0; BUF]; N],
+            tx: [[0; BUF]; N],
+            inbound: [const { Inbound::new() }; N],
+            log: [0; LOG],
+        }
+    }
+
+    /// Lends the parts out for the relay's lifetime.
+    pub(crate) fn split(&'a mut self) -> Parts<'a, N, LOG> {
+        let mut rx = self.rx.iter_mut();
+        let mut tx = self.tx.iter_mut();
+        let buffers = core::array::from_fn(|_| match (rx.next(), tx.next()) {
+            (Some(rx), Some(tx)) => (&mut rx[..], &mut tx[..]),
+            // Both iterators yield exactly N buffers.
+            _ => (&mut [][..], &mut [][..]),
+        });
+        Parts {
+            sockets: &mut self.sockets,
+            buffers,
+            inbound: &mut self.inbound,
+            log: &mut self.log,
+        }
+    }
+}
+
+impl<const N: usize, const BUF: usize, const LOG: usize> Default for RelayStorage<'_, N, BUF, LOG> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
