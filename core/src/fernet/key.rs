@@ -1,8 +1,7 @@
 //! One Fernet key: 16 bytes that sign and 16 bytes that encrypt.
 
 use aes::Aes128;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE;
+use base64_simd::{Out, URL_SAFE};
 use cbc::cipher::KeyInit;
 use hmac::Hmac;
 use sha2::Sha256;
@@ -67,11 +66,12 @@ impl Key {
         if text.len() != KEY_TEXT_LEN {
             return Err(KeyError::WrongLength(text.len()));
         }
+        // 44 characters decode to at most 33 bytes (32 when padded).
         let mut bytes = [0u8; KEY_LEN + 1];
-        match URL_SAFE.decode_slice(text, &mut bytes) {
-            Ok(KEY_LEN) => {
+        match URL_SAFE.decode(text, Out::from_slice(&mut bytes)) {
+            Ok(decoded) if decoded.len() == KEY_LEN => {
                 let mut key = [0u8; KEY_LEN];
-                key.copy_from_slice(&bytes[..KEY_LEN]);
+                key.copy_from_slice(decoded);
                 Ok(Key::from_bytes(key))
             }
             _ => Err(KeyError::BadBase64),
@@ -82,7 +82,9 @@ impl Key {
     /// `Fernet.generate_key()` prints it.
     pub fn encode(&self) -> [u8; KEY_TEXT_LEN] {
         let mut text = [0u8; KEY_TEXT_LEN];
-        let written = URL_SAFE.encode_slice(self.bytes, &mut text).unwrap_or(0);
+        let written = URL_SAFE
+            .encode(&self.bytes, Out::from_slice(&mut text))
+            .len();
         debug_assert_eq!(written, KEY_TEXT_LEN);
         text
     }
