@@ -28,7 +28,7 @@ mod now;
 mod outbox;
 mod relay;
 
-pub use client::{Client, ClientEvent, ClientStorage};
+pub use client::{Client, ClientError, ClientEvent, ClientStorage};
 pub use fanout::FanoutLog;
 pub use net::NetConfig;
 pub use now::Now;

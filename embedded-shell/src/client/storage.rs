@@ -1,6 +1,7 @@
 //! The client's long-lived buffers, in one struct the caller places (a
 //! `static` on a microcontroller).
 
+use core::mem::MaybeUninit;
 use fernchat_core::frame::MAX_FRAME;
 use smoltcp::iface::SocketStorage;
 use smoltcp::socket::tcp;
@@ -8,9 +9,11 @@ use smoltcp::socket::tcp;
 /// Buffers for a [`crate::Client`]: its TCP socket's receive and transmit
 /// buffers of `BUF` bytes each, and an outbox for one whole frame.
 ///
-/// `BUF` may be smaller than a frame: frames are streamed through.
+/// `BUF` may be smaller than a frame: frames are streamed through. All of it
+/// starts as zeros, so a `static` of it takes no flash (`.bss`).
 pub struct ClientStorage<'a, const BUF: usize = 2048> {
-    sockets: [SocketStorage<'a>; 1],
+    /// Set up by `split`: an empty `SocketStorage` is not all zeros.
+    sockets: MaybeUninit<[SocketStorage<'a>; 1]>,
     rx: [u8; BUF],
     tx: [u8; BUF],
     outbox: [u8; MAX_FRAME],
@@ -20,7 +23,7 @@ impl<'a, const BUF: usize> ClientStorage<'a, BUF> {
     /// Zeroed buffers; `const`, so it can initialise a `static`.
     pub const fn new() -> Self {
         ClientStorage {
-            sockets: [SocketStorage::EMPTY],
+            sockets: MaybeUninit::uninit(),
             rx: [0; BUF],
             tx: [0; BUF],
             outbox: [0; MAX_FRAME],
@@ -36,7 +39,11 @@ impl<'a, const BUF: usize> ClientStorage<'a, BUF> {
             tcp::SocketBuffer::new(&mut self.rx[..]),
             tcp::SocketBuffer::new(&mut self.tx[..]),
         );
-        (&mut self.sockets, socket, &mut self.outbox)
+        (
+            self.sockets.write([SocketStorage::EMPTY]),
+            socket,
+            &mut self.outbox,
+        )
     }
 }
 

@@ -1,6 +1,7 @@
 //! The relay's long-lived buffers, in one struct the caller places (a
 //! `static` on a microcontroller).
 
+use core::mem::MaybeUninit;
 use fernchat_core::relay::Inbound;
 use smoltcp::iface::SocketStorage;
 
@@ -11,8 +12,11 @@ use smoltcp::iface::SocketStorage;
 ///
 /// `BUF` may be smaller than a frame: frames are streamed through. `LOG` is
 /// how far a client may fall behind before it counts as not reading.
+///
+/// All of it starts as zeros, so a `static` of it takes no flash (`.bss`).
 pub struct RelayStorage<'a, const N: usize, const BUF: usize = 2048, const LOG: usize = 16384> {
-    sockets: [SocketStorage<'a>; N],
+    /// Set up by `split`: an empty `SocketStorage` is not all zeros.
+    sockets: MaybeUninit<[SocketStorage<'a>; N]>,
     rx: [[u8; BUF]; N],
     tx: [[u8; BUF]; N],
     inbound: [Inbound; N],
@@ -31,7 +35,7 @@ impl<'a, const N: usize, const BUF: usize, const LOG: usize> RelayStorage<'a, N,
     /// Zeroed buffers; `const`, so it can initialise a `static`.
     pub const fn new() -> Self {
         RelayStorage {
-            sockets: [SocketStorage::EMPTY; N],
+            sockets: MaybeUninit::uninit(),
             rx: [[0; BUF]; N],
             tx: [[0; BUF]; N],
             inbound: [const { Inbound::new() }; N],
@@ -49,7 +53,7 @@ impl<'a, const N: usize, const BUF: usize, const LOG: usize> RelayStorage<'a, N,
             _ => (&mut [][..], &mut [][..]),
         });
         Parts {
-            sockets: &mut self.sockets,
+            sockets: self.sockets.write([SocketStorage::EMPTY; N]),
             buffers,
             inbound: &mut self.inbound,
             log: &mut self.log,

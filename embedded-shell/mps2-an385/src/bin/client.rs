@@ -1,0 +1,229 @@
+//! `fernchat-client`: a fernchat client on mps2-an385. It joins the relay,
+//! says each MESSAGE (`/me TEXT` for an action), prints what the room says,
+//! and once it has seen `--wait` messages from others it leaves and exits 0.
+//!
+//!     -append "--key KEY --connect 10.0.2.2:10101 --nick NICK [--wait 1]
+//!              [--timeout 60] [MESSAGE | \"A MESSAGE WITH SPACES\"]..."
+//!
+//! Exit status: 0 done, 1 timed out or the relay closed the connection,
+//! 2 bad arguments, 3 the board or the connection could not start.
+
+#![no_std]
+#![no_main]
+
+use core::fmt::Write;
+use core::mem::MaybeUninit;
+use cortex_m_rt::entry;
+use fernchat_core::fernet::KeySet;
+use fernchat_core::message::Body;
+use fernchat_core::session::Session;
+use fernchat_embedded::{Client, ClientError, ClientEvent, ClientStorage};
+use fernchat_mps2::args::{self, ArgError, Args};
+use fernchat_mps2::board::{self, Board};
+use fernchat_mps2::clock::Clock;
+use fernchat_mps2::lan9118::{Lan9118, RX_BUF};
+use fernchat_mps2::semihosting::{self, Console};
+use rand_chacha::ChaCha20Rng;
+use smoltcp::time::Duration;
+use smoltcp::wire::IpEndpoint;
+
+/// Each of the socket's receive and transmit buffers.
+const SOCKET_BUF: usize = 2048;
+/// Keys the client holds.
+const KEYS: usize = 1;
+/// Tokens remembered against replays.
+const REPLAY: usize = 64;
+/// Token age limit, seconds (as the std client's default).
+const TTL: u64 = 300;
+/// The command line's length limit (it carries the messages).
+const CMDLINE: usize = 1024;
+
+const USAGE: &str = "usage: fernchat-client --key KEY --connect ADDR:PORT --nick NICK \
+                     [--wait N] [--timeout SECONDS] [MESSAGE]...";
+
+/// What the command line asks for.
+struct Options<'a> {
+    keys: KeySet<KEYS>,
+    server: IpEndpoint,
+    nick: &'a str,
+    wait: u32,
+    timeout: u64,
+    messages: Args<'a>,
+}
+
+impl<'a> Options<'a> {
+    fn parse(line: &'a str) -> Result<Options<'a>, ArgError<'a>> {
+        let mut args = Args::new(line);
+        let (mut key, mut server, mut nick, mut wait, mut timeout) = (None, None, None, 1, 60);
+        loop {
+            let mut peek = args.clone();
+            let word = match peek.next() {
+                Some(word) if word.starts_with("--") => word,
+                _ => break,
+            };
+            args = peek;
+            match word {
+                "--key" => key = Some(args::key(&mut args, word)?),
+                "--connect" => server = Some(args::value(&mut args, word)?),
+                "--nick" => nick = Some(args.next().ok_or(ArgError::BadValue(word))?),
+                "--wait" => wait = args::value(&mut args, word)?,
+                "--timeout" => timeout = args::value(&mut args, word)?,
+                _ => return Err(ArgError::Unknown(word)),
+            }
+        }
+        Ok(Options {
+            keys: KeySet::single(key.ok_or(ArgError::Missing("--key"))?),
+            server: server.ok_or(ArgError::Missing("--connect"))?,
+            nick: nick.ok_or(ArgError::Missing("--nick"))?,
+            wait,
+            timeout,
+            messages: args,
+        })
+    }
+}
+
+type Storage = ClientStorage<'static, SOCKET_BUF>;
+type Chat = Session<KEYS, REPLAY>;
+type Peer = Client<'static, Lan9118, ChaCha20Rng, KEYS, REPLAY>;
+
+#[entry]
+fn main() -> ! {
+    static mut STORAGE: Storage = ClientStorage::new();
+    static mut SESSION: MaybeUninit<Chat> = MaybeUninit::uninit();
+    static mut LINE: [u8; CMDLINE] = [0; CMDLINE];
+    static mut NIC_RX: [u8; RX_BUF] = [0; RX_BUF];
+    static mut CLIENT: MaybeUninit<Peer> = MaybeUninit::uninit();
+    let mut console = Console::open();
+    let statics = Statics {
+        storage: STORAGE,
+        session: SESSION,
+        line: LINE,
+        nic_rx: NIC_RX,
+        client: CLIENT,
+    };
+    let (client, mut clock, options) = start(statics, &mut console);
+    let status = chat(client, &mut clock, &options, &mut console);
+    semihosting::exit(status)
+}
+
+/// Where the client's state lives: `static`s, so that none of it is moved
+/// across the stack.
+struct Statics {
+    storage: &'static mut Storage,
+    session: &'static mut MaybeUninit<Chat>,
+    line: &'static mut [u8],
+    nic_rx: &'static mut [u8; RX_BUF],
+    client: &'static mut MaybeUninit<Peer>,
+}
+
+/// Reads the command line, brings the board up and starts connecting. Out of
+/// line, so that its large temporaries are off the stack before the poll
+/// loop runs.
+#[inline(never)]
+fn start(statics: Statics, console: &mut Console) -> (&'static mut Peer, Clock, Options<'static>) {
+    let line = semihosting::command_line(statics.line).unwrap_or_default();
+    let options = match core::str::from_utf8(line).map(Options::parse) {
+        Ok(Ok(options)) => options,
+        Ok(Err(e)) => usage(console, &e),
+        Err(e) => usage(console, &e),
+    };
+    // Written in place: the session holds a frame buffer, a plaintext buffer
+    // and the replay cache.
+    let session = match Session::new(options.keys.clone(), options.nick, Some(TTL)) {
+        Ok(chat) => statics.session.write(chat),
+        Err(e) => usage(console, &e),
+    };
+    let board = Board::init(statics.nic_rx).unwrap_or_else(|e| board::fail(console, &e));
+    let mut clock = board.clock;
+    let now = clock.now();
+    let client = Client::new(
+        statics.storage,
+        session,
+        board.nic,
+        board.rng,
+        &board.net,
+        options.server,
+        now,
+    );
+    let client = client.unwrap_or_else(|e| board::fail(console, &e));
+    (statics.client.write(client), clock, options)
+}
+
+/// Runs the conversation; gives the exit status. Out of line, like
+/// [`start`], so that the two never share the stack.
+#[inline(never)]
+fn chat(client: &mut Peer, clock: &mut Clock, options: &Options<'_>, console: &mut Console) -> u8 {
+    let deadline = clock.now().instant + Duration::from_secs(options.timeout);
+    let mut messages = options.messages.clone();
+    let mut next = messages.next();
+    let (mut connected, mut closed, mut heard, mut leaving) = (false, false, 0, false);
+    loop {
+        let now = clock.now();
+        client.poll(now, |event| match event {
+            ClientEvent::Connected => {
+                connected = true;
+                let _ = writeln!(
+                    console,
+                    "connected to {} as {}",
+                    options.server, options.nick
+                );
+            }
+            ClientEvent::Message(message) => {
+                if matches!(message.payload.body, Body::Text(_) | Body::Me(_)) {
+                    heard += 1;
+                }
+                let t = message.timestamp % 86_400;
+                let (h, m, s) = (t / 3600, t / 60 % 60, t % 60);
+                let _ = writeln!(console, "[{h:02}:{m:02}:{s:02}] {}", message.payload);
+            }
+            ClientEvent::Dropped(dropped) => {
+                let _ = writeln!(
+                    console,
+                    "dropped {} messages: {}",
+                    dropped.count, dropped.reason
+                );
+            }
+            ClientEvent::Closed => closed = true,
+        });
+        while let (true, Some(text)) = (connected, next) {
+            let said = match text.strip_prefix("/me ") {
+                Some(action) => client.say(action.as_bytes(), true, now),
+                None => client.say(text.as_bytes(), false, now),
+            };
+            match said {
+                Ok(()) => next = messages.next(),
+                Err(ClientError::OutboxFull) => break,
+                Err(e) => {
+                    let _ = writeln!(console, "cannot send \"{text}\": {e}");
+                    next = messages.next();
+                }
+            }
+        }
+        if next.is_none() && heard >= options.wait && !leaving && client.leave(now).is_ok() {
+            leaving = true;
+        }
+        if closed {
+            if leaving {
+                let _ = writeln!(console, "left");
+                return 0;
+            }
+            let _ = writeln!(console, "the relay closed the connection");
+            return 1;
+        }
+        if now.instant > deadline {
+            let _ = writeln!(
+                console,
+                "timed out after {} s, heard {heard} messages",
+                options.timeout
+            );
+            return 1;
+        }
+        cortex_m::asm::wfi();
+    }
+}
+
+/// Prints `error` and the usage line; ends QEMU with status 2.
+fn usage(console: &mut Console, error: &dyn core::fmt::Display) -> ! {
+    let _ = writeln!(console, "fernchat-client: {error}\n{USAGE}");
+    semihosting::exit(2)
+}

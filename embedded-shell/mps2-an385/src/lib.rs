@@ -1,0 +1,31 @@
+//! fernchat on QEMU's mps2-an385 board (Cortex-M3): the board support that
+//! the two firmware images, `fernchat-server` and `fernchat-client`, share.
+//!
+//! - [`lan9118`]: a polling driver for the board's Ethernet controller, a
+//!   smoltcp `Device`;
+//! - [`semihosting`]: Unix time, command line, entropy, console and exit
+//!   status from the host;
+//! - [`clock`]: SysTick milliseconds and Unix time;
+//! - [`args`]: the command line's words;
+//! - [`board`]: bring-up and the network setup.
+//!
+//! `unsafe` lives in [`lan9118`] (register access) and [`semihosting`] (host
+//! calls) only, each block with its `SAFETY` argument.
+
+#![no_std]
+
+pub mod args;
+pub mod board;
+pub mod clock;
+pub mod lan9118;
+pub mod semihosting;
+
+use core::fmt::Write;
+
+/// Ends QEMU with status 101. The message is left out on purpose: formatting
+/// it would keep every panic message and location in flash (about 4 KiB).
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
+    let _ = writeln!(semihosting::Console::open(), "fernchat: panic");
+    semihosting::exit(101)
+}
