@@ -9,14 +9,39 @@ const EMBEDDED_TARGET: &str = "thumbv7m-none-eabi";
 /// Runs every check in order; stops at the first failure.
 pub fn run() -> Result<()> {
     exec(&mut cmd("cargo", &["fmt", "--all", "--check"]))?;
-    exec(&mut cmd("cargo", &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+    exec(&mut cmd(
+        "cargo",
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
+    ))?;
     let python = crate::python::ensure_venv()?;
-    exec(cmd("cargo", &["test", "--workspace"]).env("FERNCHAT_PYTHON", &python))?;
+    // QEMU and the firmware images, for the QEMU tests in tests/.
+    let qemu = crate::qemu::test_env()?;
+    exec(
+        cmd("cargo", &["test", "--workspace"])
+            .env("FERNCHAT_PYTHON", &python)
+            .envs(qemu),
+    )?;
     exec(&mut cmd("rustup", &["target", "add", EMBEDDED_TARGET]))?;
     exec(&mut cmd(
         "cargo",
-        &["build", "-p", "fernchat-core", "--target", EMBEDDED_TARGET, "--release"],
+        &[
+            "build",
+            "-p",
+            "fernchat-core",
+            "--target",
+            EMBEDDED_TARGET,
+            "--release",
+        ],
     ))?;
+    crate::firmware::lint()?;
+    crate::size::run()?;
     crate::fuzz::smoke()?;
     eprintln!("xtask: ci passed");
     Ok(())

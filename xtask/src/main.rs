@@ -2,9 +2,12 @@
 
 mod bench;
 mod ci;
+mod firmware;
 mod fuzz;
 mod python;
+mod qemu;
 mod shell;
+mod size;
 
 use clap::{Parser, Subcommand};
 
@@ -25,6 +28,14 @@ enum Task {
     Fuzz(fuzz::FuzzArgs),
     /// Run a benchmark and print ratios against the alternatives.
     Bench(bench::BenchArgs),
+    /// Build the mps2-an385 firmware images (relay and client).
+    Firmware,
+    /// Boot a firmware image on QEMU's mps2-an385 (installs qemu-system-arm
+    /// if missing): `cargo xtask qemu server` serves 127.0.0.1:10101.
+    Qemu(qemu::QemuArgs),
+    /// Print each firmware image's flash and RAM against the goals, and
+    /// where the bytes go.
+    Size,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -32,5 +43,8 @@ fn main() -> anyhow::Result<()> {
         Task::Ci => ci::run(),
         Task::Fuzz(args) => fuzz::run(&args),
         Task::Bench(args) => bench::run(&args),
+        Task::Firmware => firmware::build(),
+        Task::Qemu(args) => qemu::run(&args),
+        Task::Size => size::run(),
     }
 }

@@ -1,0 +1,81 @@
+//! `cargo xtask firmware`: the mps2-an385 images, `fernchat-server` (the
+//! relay) and `fernchat-client`, built for thumbv7m-none-eabi in their own
+//! workspace under embedded-shell/mps2-an385.
+
+use crate::shell::{exec, has, root};
+use anyhow::Result;
+use std::path::PathBuf;
+use std::process::Command;
+
+/// The firmware's target: QEMU's mps2-an385 is a Cortex-M3.
+pub const TARGET: &str = "thumbv7m-none-eabi";
+
+/// The two firmware images.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Role {
+    /// The relay: `fernchat-server`.
+    Server,
+    /// The chat client: `fernchat-client`.
+    Client,
+}
+
+impl Role {
+    /// Both roles, relay first.
+    pub const ALL: [Role; 2] = [Role::Server, Role::Client];
+
+    /// The image's file name.
+    pub fn image_name(self) -> &'static str {
+        match self {
+            Role::Server => "fernchat-server",
+            Role::Client => "fernchat-client",
+        }
+    }
+
+    /// Where `cargo xtask firmware` puts this role's image (an ELF file).
+    pub fn image(self) -> PathBuf {
+        images_dir().join(self.image_name())
+    }
+}
+
+/// The firmware crate's directory (its own workspace).
+fn dir() -> PathBuf {
+    root().join("embedded-shell").join("mps2-an385")
+}
+
+/// The directory holding both built images.
+pub fn images_dir() -> PathBuf {
+    dir().join("target").join(TARGET).join("release")
+}
+
+/// Builds both images (release profile: opt-level z, LTO, panic=abort).
+pub fn build() -> Result<()> {
+    if has("rustup") {
+        exec(Command::new("rustup").args(["target", "add", TARGET]))?;
+    }
+    exec(&mut cargo(&["build", "--release", "--bins"]))?;
+    for role in Role::ALL {
+        eprintln!("xtask: {}", role.image().display());
+    }
+    Ok(())
+}
+
+/// The checks CI runs on the workspace, for the firmware's own workspace:
+/// rustfmt and clippy.
+pub fn lint() -> Result<()> {
+    exec(&mut cargo(&["fmt", "--check"]))?;
+    exec(&mut cargo(&["clippy", "--release", "--", "-D", "warnings"]))
+}
+
+/// `cargo ARGS` in the firmware's directory. Its .cargo/config.toml sets the
+/// target and the linker script; flags from the environment would replace them.
+fn cargo(args: &[&str]) -> Command {
+    let mut command = Command::new("cargo");
+    command
+        .args(args)
+        .current_dir(dir())
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("CARGO_BUILD_TARGET")
+        .env_remove("CARGO_TARGET_DIR");
+    command
+}

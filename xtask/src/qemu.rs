@@ -1,0 +1,128 @@
+//! `cargo xtask qemu`: boots a firmware image on QEMU's mps2-an385, with
+//! semihosting (console, clock, entropy, arguments, exit status) and a LAN9118
+//! on QEMU's user network; installs qemu-system-arm where it is missing.
+
+use crate::firmware::{self, Role};
+use crate::shell::{exec, has, in_ci};
+use anyhow::{Context, Result, bail};
+use std::path::Path;
+use std::process::Command;
+
+/// QEMU's binary for 32-bit Arm boards.
+pub const QEMU: &str = "qemu-system-arm";
+/// The port the firmware relay listens on inside the guest.
+const GUEST_PORT: u16 = 10101;
+
+/// Options of `cargo xtask qemu`.
+#[derive(clap::Args)]
+pub struct QemuArgs {
+    /// Which image to boot.
+    #[arg(value_enum)]
+    role: Role,
+    /// Host port forwarded to the relay (127.0.0.1:PORT reaches 10.0.2.15:10101).
+    #[arg(long, default_value_t = GUEST_PORT)]
+    port: u16,
+    /// The firmware's own arguments, after `--`: for the relay
+    /// `[--key KEY] [--ttl S]`, for the client `--key KEY --connect
+    /// 10.0.2.2:PORT --nick NICK [--wait N] [MESSAGE]...`.
+    #[arg(last = true)]
+    args: Vec<String>,
+}
+
+/// Builds the firmware and boots it in the foreground; QEMU's exit status is
+/// the firmware's (semihosting SYS_EXIT_EXTENDED).
+pub fn run(args: &QemuArgs) -> Result<()> {
+    ensure_installed()?;
+    firmware::build()?;
+    let nic = match args.role {
+        Role::Server => {
+            eprintln!(
+                "xtask: the relay will listen on 127.0.0.1:{0}: join with \
+                 `fernchat client --connect 127.0.0.1:{0}`; Ctrl-C stops QEMU",
+                args.port
+            );
+            format!(
+                "user,model=lan9118,hostfwd=tcp:127.0.0.1:{}-:{GUEST_PORT}",
+                args.port
+            )
+        }
+        // The client reaches the host's 127.0.0.1 as 10.0.2.2, QEMU's gateway.
+        Role::Client => "user,model=lan9118".to_owned(),
+    };
+    exec(&mut command(&args.role.image(), &args.args, &nic))
+}
+
+/// The QEMU command line that boots `image` with `args` and the NIC `nic`.
+pub fn command(image: &Path, args: &[String], nic: &str) -> Command {
+    let append: Vec<String> = args
+        .iter()
+        .map(|arg| {
+            if arg.contains(' ') {
+                format!("\"{arg}\"")
+            } else {
+                arg.clone()
+            }
+        })
+        .collect();
+    let mut command = Command::new(QEMU);
+    command
+        .args([
+            "-machine",
+            "mps2-an385",
+            "-display",
+            "none",
+            "-monitor",
+            "none",
+        ])
+        .args([
+            "-serial",
+            "null",
+            "-semihosting-config",
+            "enable=on,target=native",
+        ])
+        .arg("-kernel")
+        .arg(image)
+        .args(["-append", &append.join(" "), "-nic", nic]);
+    command
+}
+
+/// Makes sure qemu-system-arm runs, installing Debian's package when it is
+/// missing and this is root on a Debian-like system.
+pub fn ensure_installed() -> Result<()> {
+    if has(QEMU) {
+        return Ok(());
+    }
+    if has("apt-get") {
+        eprintln!("xtask: {QEMU} is missing; installing Debian's qemu-system-arm");
+        let apt = |args: &[&str]| {
+            exec(
+                Command::new("apt-get")
+                    .args(args)
+                    .env("DEBIAN_FRONTEND", "noninteractive"),
+            )
+        };
+        apt(&["update", "-qq"])
+            .and_then(|()| apt(&["install", "-y", "-qq", QEMU]))
+            .context(
+                "cannot install qemu-system-arm (apt-get install -y qemu-system-arm, as root)",
+            )?;
+    }
+    if !has(QEMU) {
+        bail!("{QEMU} is not installed (Debian: apt-get install -y qemu-system-arm)");
+    }
+    Ok(())
+}
+
+/// The environment for the QEMU tests in tests/: the images and QEMU. Outside
+/// CI a machine that cannot get QEMU skips those tests; under CI it fails.
+pub fn test_env() -> Result<Vec<(&'static str, std::path::PathBuf)>> {
+    if let Err(e) = ensure_installed() {
+        if in_ci() {
+            return Err(e);
+        }
+        eprintln!("xtask: the QEMU tests will be skipped: {e:#}");
+        return Ok(Vec::new());
+    }
+    firmware::build()?;
+    Ok(vec![("FERNCHAT_FIRMWARE_DIR", firmware::images_dir())])
+}

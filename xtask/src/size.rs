@@ -1,0 +1,187 @@
+//! `cargo xtask size`: flash and RAM of each firmware image against the
+//! project's goals, and where the bytes go, read from the ELF files.
+//!
+//! Flash is what gets programmed: the file bytes of the loadable segments
+//! (code, read-only data, the initial values of `.data`). RAM is the span from
+//! the start of RAM to the top of the stack: the statics (`.data`, `.bss`)
+//! plus the stack reserve that memory.x puts right above them.
+
+use crate::firmware::{self, Role};
+use anyhow::{Context, Result, bail};
+use object::{Object, ObjectSection, ObjectSegment, ObjectSymbol, SectionKind, SymbolKind};
+use std::collections::HashMap;
+use std::path::Path;
+
+const KIB: u64 = 1024;
+/// Where RAM starts on mps2-an385 (ZBT SSRAM2/3); flash is below it.
+const RAM_ORIGIN: u64 = 0x2000_0000;
+/// Rows in the "where the bytes go" tables.
+const TOP: usize = 8;
+
+/// The footprint goals: flash and RAM (statics plus stack reserve), in bytes.
+fn goal(role: Role) -> (u64, u64) {
+    match role {
+        Role::Server => (64 * KIB, 96 * KIB),
+        Role::Client => (64 * KIB, 40 * KIB),
+    }
+}
+
+/// One image's footprint.
+struct Footprint {
+    flash: u64,
+    statics: u64,
+    stack: u64,
+    /// Flash bytes by crate, largest first.
+    flash_by_crate: Vec<(String, u64)>,
+    /// The largest statics, largest first.
+    ram_by_symbol: Vec<(String, u64)>,
+}
+
+/// Builds both images, prints their footprints; fails if one is over its goal.
+pub fn run() -> Result<()> {
+    firmware::build()?;
+    let mut over = Vec::new();
+    let mut details = String::new();
+    println!(
+        "{:<16} {:<26} RAM = statics + stack (goal)",
+        "image", "flash (goal)"
+    );
+    for role in Role::ALL {
+        let image = role.image();
+        let footprint = measure(&image).with_context(|| format!("reading {}", image.display()))?;
+        let (flash_goal, ram_goal) = goal(role);
+        let ram = footprint.statics + footprint.stack;
+        println!(
+            "{:<16} {:>8} ({}) {}   {:>8} = {} + {} ({}) {}",
+            role.image_name(),
+            kib(footprint.flash),
+            kib(flash_goal),
+            verdict(footprint.flash, flash_goal),
+            kib(ram),
+            kib(footprint.statics),
+            kib(footprint.stack),
+            kib(ram_goal),
+            verdict(ram, ram_goal),
+        );
+        if footprint.flash > flash_goal || ram > ram_goal {
+            over.push(role.image_name());
+        }
+        details.push_str(&breakdown(role, &footprint));
+    }
+    print!("{details}");
+    if !over.is_empty() {
+        bail!("over the footprint goal: {}", over.join(", "));
+    }
+    Ok(())
+}
+
+fn verdict(bytes: u64, goal: u64) -> &'static str {
+    if bytes <= goal { "ok  " } else { "OVER" }
+}
+
+fn kib(bytes: u64) -> String {
+    format!("{:.1} KiB", bytes as f64 / KIB as f64)
+}
+
+/// The "where the bytes go" tables for one image.
+fn breakdown(role: Role, footprint: &Footprint) -> String {
+    let mut text = format!(
+        "\n{}: flash by crate (with LTO, code inlined into a function counts for that function's crate)\n",
+        role.image_name()
+    );
+    for (name, bytes) in footprint.flash_by_crate.iter().take(TOP) {
+        let share = 100 * bytes / footprint.flash.max(1);
+        text.push_str(&format!("  {:>9} {share:>3}%  {name}\n", kib(*bytes)));
+    }
+    text.push_str(&format!("{}: largest statics\n", role.image_name()));
+    for (name, bytes) in footprint.ram_by_symbol.iter().take(TOP / 2) {
+        text.push_str(&format!("  {:>9}  {name}\n", kib(*bytes)));
+    }
+    text
+}
+
+/// Reads an image's footprint from its ELF file.
+fn measure(path: &Path) -> Result<Footprint> {
+    let data = std::fs::read(path)?;
+    let file = object::File::parse(&*data)?;
+    let flash = file.segments().map(|s| s.file_range().1).sum();
+    let statics = file
+        .sections()
+        .filter(|s| s.address() >= RAM_ORIGIN)
+        .filter(|s| matches!(s.kind(), SectionKind::Data | SectionKind::UninitializedData))
+        .map(|s| s.size())
+        .sum();
+    let symbol = |name: &str| {
+        file.symbols()
+            .find(|s| s.name() == Ok(name))
+            .map(|s| s.address())
+            .with_context(|| format!("no symbol {name}: not a cortex-m-rt image?"))
+    };
+    let stack = symbol("_stack_start")?.saturating_sub(symbol("_stack_end")?);
+    let mut by_crate: HashMap<String, u64> = HashMap::new();
+    let mut ram_by_symbol = Vec::new();
+    for sym in file.symbols().filter(|s| s.size() > 0) {
+        // `{:#}` leaves out hashes and crate disambiguators.
+        let name = format!("{:#}", rustc_demangle::demangle(sym.name().unwrap_or("?")));
+        if sym.address() >= RAM_ORIGIN {
+            ram_by_symbol.push((static_name(&name), sym.size()));
+        } else if matches!(sym.kind(), SymbolKind::Text | SymbolKind::Data) {
+            *by_crate.entry(crate_of(&name)).or_default() += sym.size();
+        }
+    }
+    let mut flash_by_crate: Vec<_> = by_crate.into_iter().collect();
+    flash_by_crate.sort_by_key(|&(_, bytes)| std::cmp::Reverse(bytes));
+    ram_by_symbol.sort_by_key(|&(_, bytes)| std::cmp::Reverse(bytes));
+    Ok(Footprint {
+        flash,
+        statics,
+        stack,
+        flash_by_crate,
+        ram_by_symbol,
+    })
+}
+
+/// The crate a demangled symbol belongs to: its first path segment; for
+/// `<T as Trait>::f` the type's crate, or the trait's for a type without a
+/// path (`<u16 as aes::Word>` is aes's code). Symbols with no path at all
+/// (the vector table, memcpy) count as runtime and compiler.
+fn crate_of(name: &str) -> String {
+    let path = match name.strip_prefix('<') {
+        Some(inner) => match inner.split_once(" as ") {
+            Some((ty, _)) if ty.contains("::") => ty,
+            Some((_, tr)) => tr,
+            None => inner,
+        },
+        None => name,
+    };
+    let path = path
+        .trim_start_matches(['<', '&', '*', ' '])
+        .trim_start_matches("mut ");
+    match path.split_once("::") {
+        Some((krate, _)) if !krate.is_empty() => krate.to_owned(),
+        _ => "(no crate: runtime and compiler)".to_owned(),
+    }
+}
+
+/// A static's name without cortex-m-rt's wrapper around `#[entry]`.
+fn static_name(name: &str) -> String {
+    name.replace("::__cortex_m_rt_main_trampoline", "")
+        .replace("::__cortex_m_rt_main", "")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_crate_of() {
+        assert_eq!(crate_of("smoltcp::iface::Interface::poll::h12"), "smoltcp");
+        assert_eq!(crate_of("<u16 as aes::soft::Word>::bitslice"), "aes");
+        assert_eq!(
+            crate_of("<fernchat_mps2::args::Args as core::iter::Iterator>::next"),
+            "fernchat_mps2"
+        );
+        assert_eq!(crate_of("<&T as core::fmt::Debug>::fmt"), "core");
+        assert_eq!(crate_of("__INTERRUPTS"), "(no crate: runtime and compiler)");
+    }
+}
