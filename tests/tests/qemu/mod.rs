@@ -1,0 +1,236 @@
+//! Running the mps2-an385 firmware under QEMU, and the std `fernchat`
+//! binary, for the QEMU tests. Every process is killed when its guard drops,
+//! pass or fail, and every wait has a deadline.
+
+use fernchat_core::fernet::Key;
+use fernchat_tests::process::Guard;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{ChildStdin, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// How long any one thing may take: QEMU boots in well under a second, but
+/// CI machines are shared.
+pub const WAIT: Duration = Duration::from_secs(30);
+
+/// What the QEMU tests need: QEMU, the two firmware images and the std binary.
+pub struct Setup {
+    /// The directory holding `fernchat-server` and `fernchat-client`.
+    pub images: PathBuf,
+    /// The std `fernchat` binary.
+    pub fernchat: PathBuf,
+}
+
+/// The setup, or `None` (with the reason printed) when QEMU, the images or
+/// the std binary are missing; under `CI=true` a missing part fails the test.
+/// `cargo xtask ci` installs QEMU and builds the images first.
+pub fn setup() -> Option<Setup> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let images = std::env::var_os("FERNCHAT_FIRMWARE_DIR").map_or_else(
+        || root.join("embedded-shell/mps2-an385/target/thumbv7m-none-eabi/release"),
+        PathBuf::from,
+    );
+    // `cargo test --workspace` builds the std binary next to the test binaries' folder.
+    let fernchat = std::env::var_os("FERNCHAT_BIN").map_or_else(
+        || {
+            let exe = std::env::current_exe().expect("test binary path");
+            exe.parent()
+                .and_then(Path::parent)
+                .map(|dir| dir.join("fernchat"))
+                .unwrap_or_default()
+        },
+        PathBuf::from,
+    );
+    let qemu = Command::new("qemu-system-arm").arg("--version").output();
+    let missing = if !qemu.is_ok_and(|out| out.status.success()) {
+        "qemu-system-arm (apt-get install -y qemu-system-arm)".to_owned()
+    } else if !images.join("fernchat-server").exists() || !images.join("fernchat-client").exists() {
+        format!(
+            "the firmware images in {} (cargo xtask firmware)",
+            images.display()
+        )
+    } else if !fernchat.exists() {
+        format!("{} (cargo build -p fernchat)", fernchat.display())
+    } else {
+        return Some(Setup { images, fernchat });
+    };
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+    assert!(!ci, "the QEMU tests need {missing}");
+    eprintln!("skipped: the QEMU tests need {missing}; `cargo xtask ci` sets it all up");
+    None
+}
+
+/// A free TCP port on 127.0.0.1 (free when asked; QEMU binds it just after).
+pub fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    listener.local_addr().expect("local address").port()
+}
+
+/// A new random key, in a key file of its own (mode 0600); gives the file,
+/// the key and its text.
+pub fn key_file(name: &str) -> (PathBuf, Key, String) {
+    let key = Key::from_bytes(rand::random());
+    let text = String::from_utf8(key.encode().to_vec()).expect("base64 is ASCII");
+    let dir = std::env::temp_dir().join(format!("fernchat-qemu-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("make temp dir");
+    let path = dir.join("chat.key");
+    std::fs::write(&path, format!("{text}\n")).expect("write key file");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    }
+    (path, key, text)
+}
+
+/// Lines a child writes, on a channel, as they come.
+fn lines(out: impl Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Waits for a line containing `needle` on `lines`; fails after [`WAIT`].
+fn expect_line(lines: &mpsc::Receiver<String>, who: &str, needle: &str) -> String {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match lines.recv_timeout(left) {
+            Ok(line) if line.contains(needle) => return line,
+            Ok(line) => eprintln!("{who}: {line}"),
+            Err(_) => panic!("{who} printed no line with {needle:?} within {WAIT:?}"),
+        }
+    }
+}
+
+/// A firmware image running on QEMU's mps2-an385, its console on a channel.
+pub struct Machine {
+    guard: Guard,
+    console: mpsc::Receiver<String>,
+}
+
+impl Machine {
+    /// Boots `image` with the firmware arguments `args` on QEMU's user
+    /// network, with `hostfwd` (e.g. `tcp:127.0.0.1:PORT-:10101`) if given.
+    pub fn boot(image: &Path, args: &[&str], hostfwd: Option<String>) -> Machine {
+        let append: Vec<String> = args
+            .iter()
+            .map(|a| {
+                if a.contains(' ') {
+                    format!("\"{a}\"")
+                } else {
+                    (*a).to_owned()
+                }
+            })
+            .collect();
+        let nic = match hostfwd {
+            Some(rule) => format!("user,model=lan9118,hostfwd={rule}"),
+            None => "user,model=lan9118".to_owned(),
+        };
+        let mut child = Command::new("qemu-system-arm")
+            .args([
+                "-machine",
+                "mps2-an385",
+                "-display",
+                "none",
+                "-monitor",
+                "none",
+            ])
+            .args([
+                "-serial",
+                "null",
+                "-semihosting-config",
+                "enable=on,target=native",
+            ])
+            .arg("-kernel")
+            .arg(image)
+            .args(["-append", &append.join(" "), "-nic", &nic])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start qemu-system-arm");
+        let console = lines(child.stdout.take().expect("qemu stdout"));
+        Machine {
+            guard: Guard(child),
+            console,
+        }
+    }
+
+    /// Waits for a console line containing `needle`; gives the line.
+    pub fn expect(&self, needle: &str) -> String {
+        expect_line(&self.console, "firmware", needle)
+    }
+
+    /// Waits (at most [`WAIT`]) for QEMU to exit; gives the firmware's exit status.
+    pub fn exit_code(&mut self) -> Option<i32> {
+        let deadline = Instant::now() + WAIT;
+        while Instant::now() < deadline {
+            if let Some(status) = self.guard.0.try_wait().expect("wait for qemu") {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+}
+
+/// A `fernchat client` with piped stdin and its shown lines on a channel.
+pub struct StdClient {
+    guard: Guard,
+    stdin: Option<ChildStdin>,
+    lines: mpsc::Receiver<String>,
+}
+
+impl StdClient {
+    /// Joins the relay at `addr` as `nick`.
+    pub fn start(bin: &Path, addr: &str, nick: &str, key_file: &Path) -> StdClient {
+        let mut child = Command::new(bin)
+            .args(["client", "--connect", addr, "--name", nick, "--key-file"])
+            .arg(key_file)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start fernchat client");
+        let stdin = child.stdin.take();
+        let lines = lines(child.stdout.take().expect("client stdout"));
+        StdClient {
+            guard: Guard(child),
+            stdin,
+            lines,
+        }
+    }
+
+    /// Types a line, as a person would.
+    pub fn type_line(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        writeln!(stdin, "{line}").expect("type into fernchat client");
+    }
+
+    /// Waits for a shown line containing `text`.
+    pub fn expect(&self, text: &str) -> String {
+        expect_line(&self.lines, "std client", text)
+    }
+
+    /// Ends input (the client says `/leave`) and waits for it to exit.
+    pub fn quit(mut self) -> bool {
+        self.stdin.take();
+        let deadline = Instant::now() + WAIT;
+        while Instant::now() < deadline {
+            if let Some(status) = self.guard.0.try_wait().expect("wait for client") {
+                return status.success();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
+}

@@ -1,0 +1,137 @@
+//! The mps2-an385 firmware on QEMU against the std binary and Python's
+//! `cryptography`: the firmware client on the std relay; two std clients and
+//! a Python client through the firmware relay; keyed mode on the firmware
+//! relay dropping a forged frame. QEMU's user network maps the guest's
+//! 10.0.2.2 to the host's 127.0.0.1, and `hostfwd` brings a 127.0.0.1 port to
+//! the firmware relay: no traffic leaves this machine.
+
+mod qemu;
+
+use fernchat_core::fernet::Key;
+use fernchat_tests::peer::Peer;
+use fernchat_tests::process::{Guard, start_relay};
+use fernchat_tests::python::{python, script};
+use qemu::{Machine, StdClient, WAIT, free_port, key_file, setup};
+use std::io::Read;
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
+
+/// Boots the firmware relay on a free host port; gives QEMU and that port.
+fn firmware_relay(images: &std::path::Path, args: &[&str]) -> (Machine, u16) {
+    let port = free_port();
+    let relay = Machine::boot(
+        &images.join("fernchat-server"),
+        args,
+        Some(format!("tcp:127.0.0.1:{port}-:10101")),
+    );
+    relay.expect("relay listening on 10.0.2.15:10101");
+    (relay, port)
+}
+
+#[test]
+fn firmware_client_chats_through_the_std_relay() {
+    let Some(setup) = setup() else { return };
+    let (key_path, _, key) = key_file("client");
+    let relay = start_relay(&setup.fernchat.to_string_lossy(), &[]);
+    let port = relay.addr.port();
+    let mut host = StdClient::start(&setup.fernchat, &relay.addr.to_string(), "host", &key_path);
+    relay.wait_for_log("connected (1 clients)", WAIT);
+
+    // The guest reaches the host's 127.0.0.1 as QEMU's gateway, 10.0.2.2.
+    let server = format!("10.0.2.2:{port}");
+    let args = [
+        "--key",
+        &key,
+        "--connect",
+        &server,
+        "--nick",
+        "board",
+        "--wait",
+        "1",
+        "hello from the board",
+        "/me waves",
+    ];
+    let mut board = Machine::boot(&setup.images.join("fernchat-client"), &args, None);
+    board.expect("connected to 10.0.2.2");
+    host.expect("<board> hello from the board");
+    host.expect("* board waves");
+
+    host.type_line("hi board, from the host");
+    board.expect("<host> hi board, from the host");
+    board.expect("left");
+    assert_eq!(board.exit_code(), Some(0), "the firmware client exits 0");
+    host.expect("board left");
+    assert!(host.quit());
+}
+
+#[test]
+fn std_and_python_clients_chat_through_the_firmware_relay() {
+    let Some(setup) = setup() else { return };
+    let (key_path, _, _) = key_file("relay");
+    let (relay, port) = firmware_relay(&setup.images, &[]);
+    let addr = format!("127.0.0.1:{port}");
+    let mut ann = StdClient::start(&setup.fernchat, &addr, "ann", &key_path);
+    relay.expect("joined");
+    let mut bob = StdClient::start(&setup.fernchat, &addr, "bob", &key_path);
+    relay.expect("joined");
+    ann.expect("bob joined");
+
+    // PROTOCOL section 8's Python client: says hello, prints two frames.
+    let mut python = Guard(
+        Command::new(python())
+            .arg(script("chat_peer.py"))
+            .args([&key_path.to_string_lossy(), "127.0.0.1", &port.to_string()])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start python"),
+    );
+    ann.expect("<py> hello from python");
+    bob.expect("<py> hello from python");
+
+    ann.type_line("hi all");
+    bob.expect("<ann> hi all");
+    bob.type_line("/me waves");
+    ann.expect("* bob waves");
+
+    // It exits after two frames (or its own 20 s socket timeout).
+    let mut seen = String::new();
+    let stdout = python.0.stdout.as_mut().expect("python stdout");
+    stdout.read_to_string(&mut seen).expect("python output");
+    assert!(
+        python.0.wait().expect("python exit").success(),
+        "python failed: {seen}"
+    );
+    assert!(seen.contains("ann\nhi all"), "python decrypted: {seen}");
+    assert!(seen.contains("bob\n/me waves"), "python decrypted: {seen}");
+
+    assert!(bob.quit());
+    ann.expect("bob left");
+    relay.expect("left: closed");
+    assert!(ann.quit());
+}
+
+#[test]
+fn keyed_firmware_relay_drops_a_forged_frame() {
+    let Some(setup) = setup() else { return };
+    let (_, key, key_text) = key_file("keyed");
+    let (relay, port) = firmware_relay(&setup.images, &["--key", &key_text]);
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("address");
+    let mut ann = Peer::connect(addr, &key, "ann");
+    let mut bob = Peer::connect(addr, &key, "bob");
+    let mut eve = Peer::connect(addr, &Key::from_bytes(rand::random()), "eve");
+    for _ in 0..3 {
+        relay.expect("joined");
+    }
+
+    eve.say("forged");
+    relay.expect("bad MAC");
+    ann.say("genuine");
+    assert_eq!(bob.receive(1, WAIT), ["<ann> genuine"]);
+    // The forged frame never reached bob: nothing was dropped on his side.
+    assert_eq!(bob.session.take_dropped(), None);
+
+    // Keyed mode: ann vanishes without /leave; the relay says it for her.
+    drop(ann);
+    assert_eq!(bob.receive(1, WAIT), ["ann left"]);
+    relay.expect("left: closed");
+}
