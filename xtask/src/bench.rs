@@ -21,20 +21,26 @@ enum Bench {
     /// Fernet encrypt/decrypt: fernchat-core against the `fernet` crate and
     /// the bare primitives (core/benches/fernet.rs).
     Core,
+    /// Our relay against `ncat --broker` under the same load; xtask drives
+    /// it itself (xtask/src/relay_bench/).
+    Relay,
 }
 
 impl Bench {
-    /// The package and bench target that hold this benchmark.
-    fn target(self) -> (&'static str, &'static str) {
+    /// The package and bench target that hold this benchmark, if it is one.
+    fn target(self) -> Option<(&'static str, &'static str)> {
         match self {
-            Bench::Core => ("fernchat-core", "fernet"),
+            Bench::Core => Some(("fernchat-core", "fernet")),
+            Bench::Relay => None,
         }
     }
 }
 
 /// Runs a benchmark.
 pub fn run(args: &BenchArgs) -> Result<()> {
-    let (package, bench) = args.name.target();
+    let Some((package, bench)) = args.name.target() else {
+        return crate::relay_bench::run(&args.extra);
+    };
     let mut command = cmd("cargo", &["bench", "-p", package, "--bench", bench]);
     if !args.extra.is_empty() {
         command.arg("--").args(&args.extra);

@@ -6,6 +6,7 @@ mod firmware;
 mod fuzz;
 mod python;
 mod qemu;
+mod relay_bench;
 mod shell;
 mod size;
 

@@ -1,0 +1,212 @@
+//! The printed result: one row per run, ratios ours/ncat, the goals of
+//! issue 3, and whether the load generator kept up.
+
+use super::scenario::Scenario;
+use super::server::ServerKind;
+use super::trial::Outcome;
+
+/// Above this share of one core, the generator's receiving thread may be
+/// what limits a run rather than the server.
+const GENERATOR_BUSY: f64 = 90.0;
+/// Scenario C's bound on our server's peak RSS.
+const RSS_GOAL_KIB: u64 = 16 * 1024;
+
+/// A table column: heading, width, and how to write one run's cell.
+type Column = (&'static str, usize, fn(&Outcome, &Scenario) -> String);
+
+/// The table's columns.
+const COLUMNS: &[Column] = &[
+    ("sc", 2, |o, _| o.scenario.to_owned()),
+    ("relay", 5, |o, _| o.server.name().to_owned()),
+    ("clients", 7, |_, s| s.clients.to_string()),
+    ("senders", 12, |_, s| {
+        format!("{}x{}", s.senders, s.pace_label())
+    }),
+    ("sent", 7, |o, _| o.sent.to_string()),
+    ("expected", 9, |o, _| o.expected.to_string()),
+    ("intact", 9, |o, _| o.intact.to_string()),
+    ("corrupt", 8, |o, _| o.corrupted.to_string()),
+    ("lost", 7, |o, _| o.lost.to_string()),
+    ("rate/s", 9, |o, _| format!("{:.0}", o.rate)),
+    ("p50 ms", 8, |o, _| {
+        format!("{:.2}", o.p50_us as f64 / 1000.0)
+    }),
+    ("p99 ms", 8, |o, _| {
+        format!("{:.2}", o.p99_us as f64 / 1000.0)
+    }),
+    ("RSS MiB", 7, |o, _| {
+        format!("{:.1}", o.peak_rss_kib as f64 / 1024.0)
+    }),
+    ("srv%", 5, |o, _| format!("{:.0}", o.cpu.server)),
+    ("srvW%", 5, |o, _| format!("{:.0}", o.cpu.server_wait)),
+    ("gen%", 5, |o, _| format!("{:.0}", o.cpu.generator)),
+    ("rx%", 5, |o, _| format!("{:.0}", o.cpu.receiver)),
+    ("rxW%", 5, |o, _| format!("{:.0}", o.cpu.receiver_wait)),
+    ("other%", 6, |o, _| format!("{:.0}", o.cpu.others)),
+];
+
+/// Prints the table, the ratios, the goals and the generator check.
+pub fn print(scenarios: &[Scenario], outcomes: &[Outcome]) {
+    println!();
+    let heading: Vec<String> = COLUMNS
+        .iter()
+        .map(|(name, width, _)| format!("{name:>width$}"))
+        .collect();
+    println!("{}", heading.join(" "));
+    for o in outcomes {
+        let Some(scenario) = scenarios.iter().find(|s| s.name == o.scenario) else {
+            continue;
+        };
+        let cells: Vec<String> = COLUMNS
+            .iter()
+            .map(|(_, width, cell)| format!("{:>width$}", cell(o, scenario)))
+            .collect();
+        println!("{}", cells.join(" "));
+    }
+    for o in outcomes.iter().filter(|o| o.closed > 0 || o.untimed > 0) {
+        println!(
+            "note: {} on {}: {} clients disconnected by the server, {} deliveries untimed",
+            o.scenario,
+            o.server.name(),
+            o.closed,
+            o.untimed
+        );
+    }
+    println!(
+        "(CPU in % of one core over the run: srv = relay, gen = generator, rx = its receiving \
+         thread, W = runnable but waiting for a CPU, other = the rest of the machine; \
+         rate = intact deliveries per second, first send to last intact delivery)"
+    );
+    println!();
+    for scenario in scenarios {
+        let (Some(ours), Some(ncat)) = (
+            find(outcomes, scenario, ServerKind::Ours),
+            find(outcomes, scenario, ServerKind::Ncat),
+        ) else {
+            continue;
+        };
+        println!(
+            "ratio ours/ncat, {}: rate {}  p50 {}  p99 {}  RSS {}  server CPU {}",
+            scenario.name,
+            ratio(ours.rate, ncat.rate),
+            ratio(ours.p50_us as f64, ncat.p50_us as f64),
+            ratio(ours.p99_us as f64, ncat.p99_us as f64),
+            ratio(ours.peak_rss_kib as f64, ncat.peak_rss_kib as f64),
+            ratio(ours.cpu.server, ncat.cpu.server),
+        );
+    }
+    println!();
+    for scenario in scenarios {
+        let (Some(ours), Some(ncat)) = (
+            find(outcomes, scenario, ServerKind::Ours),
+            find(outcomes, scenario, ServerKind::Ncat),
+        ) else {
+            continue;
+        };
+        let met = goal_met(scenario.name, ours, ncat);
+        println!(
+            "goal {} ({}): {}",
+            scenario.name,
+            scenario.goal,
+            if met { "MET" } else { "NOT MET" }
+        );
+    }
+    print_generator_check(outcomes);
+}
+
+/// Whether our server meets scenario `name`'s goal against ncat.
+fn goal_met(name: &str, ours: &Outcome, ncat: &Outcome) -> bool {
+    let p99 = ours.p99_us <= ncat.p99_us;
+    match name {
+        "A" => ours.rate >= ncat.rate && ours.lost == 0 && ours.corrupted == 0,
+        "B" => p99,
+        "C" => p99 && ours.peak_rss_kib <= RSS_GOAL_KIB,
+        _ => false,
+    }
+}
+
+fn print_generator_check(outcomes: &[Outcome]) {
+    let busiest = outcomes
+        .iter()
+        .max_by(|a, b| a.cpu.receiver.total_cmp(&b.cpu.receiver));
+    let Some(busiest) = busiest else {
+        return;
+    };
+    let verdict = if busiest.cpu.receiver < GENERATOR_BUSY {
+        "never saturated: the relay, not the generator, set the pace"
+    } else {
+        "saturated in that run: its figures may be the generator's limit"
+    };
+    println!(
+        "generator: receiving thread at most {:.0}% of a core ({} on {}), {verdict}",
+        busiest.cpu.receiver,
+        busiest.scenario,
+        busiest.server.name()
+    );
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let load = |o: &&Outcome| o.cpu.server + o.cpu.generator + o.cpu.others;
+    if let Some(busiest) = outcomes.iter().max_by(|a, b| load(a).total_cmp(&load(b))) {
+        println!(
+            "machine: {cores} cores; busiest run {} on {} kept {:.0}% of {}% busy, {:.0}% of it \
+             not the relay or the generator",
+            busiest.scenario,
+            busiest.server.name(),
+            load(&busiest),
+            cores * 100,
+            busiest.cpu.others
+        );
+    }
+    let joins: Vec<String> = outcomes
+        .iter()
+        .map(|o| {
+            format!(
+                "{}/{} {:.2}s",
+                o.scenario,
+                o.server.name(),
+                o.join.as_secs_f64()
+            )
+        })
+        .collect();
+    println!(
+        "probe round (every client served) took: {}",
+        joins.join(", ")
+    );
+    let late: Vec<String> = outcomes
+        .iter()
+        .filter(|o| !o.sender_late.0.is_zero())
+        .map(|o| {
+            let (max, mean) = o.sender_late;
+            format!(
+                "{}/{} mean {:.3} max {:.1}",
+                o.scenario,
+                o.server.name(),
+                mean.as_secs_f64() * 1e3,
+                max.as_secs_f64() * 1e3
+            )
+        })
+        .collect();
+    if !late.is_empty() {
+        println!(
+            "paced senders behind schedule, ms (latency counts from the schedule): {}",
+            late.join(", ")
+        );
+    }
+}
+
+fn find<'a>(
+    outcomes: &'a [Outcome],
+    scenario: &Scenario,
+    server: ServerKind,
+) -> Option<&'a Outcome> {
+    outcomes
+        .iter()
+        .find(|o| o.scenario == scenario.name && o.server == server)
+}
+
+fn ratio(ours: f64, theirs: f64) -> String {
+    if theirs > 0.0 {
+        format!("{:.2}x", ours / theirs)
+    } else {
+        "n/a".to_owned()
+    }
+}

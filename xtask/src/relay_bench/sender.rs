@@ -1,0 +1,191 @@
+//! The sending side: clients 0..senders write their pre-made frames, paced
+//! or as fast as their sockets take them, stamping each frame's send instant.
+
+use super::frame_book::FrameBook;
+use super::scenario::{Pace, Scenario};
+use super::send_times::SendTimes;
+use anyhow::{Result, bail};
+use mio::net::TcpStream;
+use mio::{Events, Interest, Poll, Token};
+use std::io::{self, Write};
+use std::time::{Duration, Instant};
+
+/// Bytes offered to a socket in one write by an unpaced sender.
+const WRITE_CHUNK: usize = 64 * 1024;
+/// A sender whose socket takes nothing for this long past the end of the
+/// run gives up: the server stopped reading.
+const STALL: Duration = Duration::from_secs(30);
+
+/// What the senders did.
+pub struct Sent {
+    /// Whole frames each sender wrote.
+    pub frames: Vec<usize>,
+    /// Paced senders: how late, at worst, a frame was begun after its
+    /// scheduled instant (the latency clock starts at that instant, so a
+    /// relay that holds the senders back is not flattered by it).
+    pub max_late: Duration,
+    /// Paced senders: the mean of that lateness.
+    pub mean_late: Duration,
+}
+
+/// The sending clients and the poll that says when their sockets take more.
+struct Senders<'a> {
+    poll: Poll,
+    events: Events,
+    streams: Vec<TcpStream>,
+    book: &'a FrameBook,
+    sent: &'a SendTimes,
+}
+
+/// Sends `scenario`'s frames from `streams` (clones of clients 0..senders).
+pub fn send(
+    streams: Vec<std::net::TcpStream>,
+    scenario: &Scenario,
+    book: &FrameBook,
+    sent: &SendTimes,
+) -> Result<Sent> {
+    let poll = Poll::new()?;
+    let mut mio_streams = Vec::with_capacity(streams.len());
+    for (id, stream) in streams.into_iter().enumerate() {
+        let mut stream = TcpStream::from_std(stream);
+        poll.registry()
+            .register(&mut stream, Token(id), Interest::WRITABLE)?;
+        mio_streams.push(stream);
+    }
+    let mut senders = Senders {
+        poll,
+        events: Events::with_capacity(64),
+        streams: mio_streams,
+        book,
+        sent,
+    };
+    let frames = scenario.frames_per_sender();
+    let seconds = Duration::from_secs(scenario.seconds);
+    match scenario.pace {
+        Pace::Unpaced { .. } => senders.unpaced(frames, seconds),
+        Pace::PerSecond(rate) => senders.paced(frames, rate),
+    }
+}
+
+impl Senders<'_> {
+    /// Every sender writes `frames` frames at `rate` a second; the senders'
+    /// frames take turns, evenly spread over each period. Each frame's send
+    /// instant is its scheduled one.
+    fn paced(&mut self, frames: usize, rate: u32) -> Result<Sent> {
+        let count = self.streams.len();
+        let gap = Duration::from_secs(1) / (rate * u32::try_from(count)?);
+        let mut due = Instant::now();
+        let (mut max_late, mut total_late) = (Duration::ZERO, Duration::ZERO);
+        for turn in 0..frames * count {
+            let (sender, seq) = (turn % count, turn / count);
+            if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                std::thread::sleep(wait);
+            }
+            let late = Instant::now().saturating_duration_since(due);
+            max_late = max_late.max(late);
+            total_late += late;
+            self.sent
+                .stamp(self.book.index(sender, seq), self.sent.nanos(due));
+            due += gap;
+            let stall_at = Instant::now() + STALL;
+            self.write_all(sender, self.book.frame(sender, seq), stall_at)?;
+        }
+        Ok(Sent {
+            frames: vec![frames; count],
+            max_late,
+            mean_late: total_late / u32::try_from((frames * count).max(1))?,
+        })
+    }
+
+    /// Every sender writes as fast as its socket takes, until its `frames`
+    /// are all written or `seconds` pass; a frame begun is always finished.
+    fn unpaced(&mut self, frames: usize, seconds: Duration) -> Result<Sent> {
+        let count = self.streams.len();
+        let frame_len = self.book.frame_len();
+        let end = frames * frame_len;
+        let mut written = vec![0; count];
+        let mut writable = vec![true; count];
+        let stop = Instant::now() + seconds;
+        loop {
+            let now = Instant::now();
+            if now >= stop || written.iter().all(|&w| w == end) {
+                break;
+            }
+            let mut wrote = false;
+            for sender in 0..count {
+                if !writable[sender] || written[sender] == end {
+                    continue;
+                }
+                let from = written[sender];
+                let to = end.min(from + WRITE_CHUNK);
+                self.stamp_range(sender, from, to);
+                let bytes = &self.book.sender_bytes(sender)[from..to];
+                match self.streams[sender].write(bytes) {
+                    Ok(n) => {
+                        written[sender] += n;
+                        wrote = true;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => writable[sender] = false,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            let timeout = if wrote { Duration::ZERO } else { stop - now };
+            for id in self.wait(timeout)? {
+                writable[id] = true;
+            }
+        }
+        let stall_at = Instant::now() + STALL;
+        for (sender, written) in written.iter_mut().enumerate() {
+            let rest = (frame_len - *written % frame_len) % frame_len;
+            let bytes = &self.book.sender_bytes(sender)[*written..*written + rest];
+            self.write_all(sender, bytes, stall_at)?;
+            *written += rest;
+        }
+        Ok(Sent {
+            frames: written.iter().map(|w| w / frame_len).collect(),
+            max_late: Duration::ZERO,
+            mean_late: Duration::ZERO,
+        })
+    }
+
+    /// Stamps now as the send instant of every frame that ends within
+    /// `sender`'s bytes `from..to` (about to be offered to its socket).
+    fn stamp_range(&self, sender: usize, from: usize, to: usize) {
+        let frame_len = self.book.frame_len();
+        let nanos = self.sent.nanos(Instant::now());
+        for seq in from / frame_len..to.div_ceil(frame_len) {
+            self.sent.stamp(self.book.index(sender, seq), nanos);
+        }
+    }
+
+    /// Writes all of `bytes` to `sender`'s socket, waiting for room, until
+    /// `stall_at`.
+    fn write_all(&mut self, sender: usize, mut bytes: &[u8], stall_at: Instant) -> Result<()> {
+        while !bytes.is_empty() {
+            match self.streams[sender].write(bytes) {
+                Ok(0) => bail!("sender {sender}: the connection is closed"),
+                Ok(n) => bytes = &bytes[n..],
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    let Some(left) = stall_at.checked_duration_since(Instant::now()) else {
+                        bail!("sender {sender}: the server took nothing for {STALL:?}");
+                    };
+                    self.wait(left)?;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits at most `timeout` for sockets with room; gives their ids.
+    fn wait(&mut self, timeout: Duration) -> Result<Vec<usize>> {
+        if let Err(e) = self.poll.poll(&mut self.events, Some(timeout))
+            && e.kind() != io::ErrorKind::Interrupted
+        {
+            return Err(e.into());
+        }
+        Ok(self.events.iter().map(|e| e.token().0).collect())
+    }
+}

@@ -1,0 +1,230 @@
+//! One scenario against one freshly started server: connect, probe, send,
+//! drain, and measure the server's CPU and peak memory alongside.
+
+use super::clients;
+use super::frame_book::FrameBook;
+use super::procfs;
+use super::receiver::{self, Control, Received};
+use super::scenario::Scenario;
+use super::send_times::SendTimes;
+use super::sender::{self, Sent};
+use super::server::{Server, ServerKind};
+use anyhow::{Result, anyhow};
+use std::net::TcpStream;
+use std::path::Path;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// What one run measured.
+pub struct Outcome {
+    /// Scenario name.
+    pub scenario: &'static str,
+    /// Which relay.
+    pub server: ServerKind,
+    /// Frames the senders wrote.
+    pub sent: u64,
+    /// Deliveries if nothing were lost: frames sent x (clients - 1).
+    pub expected: u64,
+    /// Frames received whole and byte for byte.
+    pub intact: u64,
+    /// Lines received that were not an intact frame.
+    pub corrupted: u64,
+    /// Expected deliveries that arrived neither intact nor corrupted.
+    pub lost: u64,
+    /// Intact deliveries with no send instant (a generator bug if not 0).
+    pub untimed: u64,
+    /// Clients the server disconnected.
+    pub closed: usize,
+    /// Intact deliveries per second, from the first send to the last one.
+    pub rate: f64,
+    /// Median send-to-receive latency, microseconds.
+    pub p50_us: u64,
+    /// 99th percentile latency, microseconds.
+    pub p99_us: u64,
+    /// The server's peak resident set size (VmHWM), KiB.
+    pub peak_rss_kib: u64,
+    /// CPU use during the run, in % of one core: server, whole generator,
+    /// its receiving thread, and everything else on the machine.
+    pub cpu: CpuUse,
+    /// How long the probe round took to reach every client.
+    pub join: Duration,
+    /// Paced senders' worst and mean lateness against their schedule.
+    pub sender_late: (Duration, Duration),
+}
+
+impl Outcome {
+    /// One line for the progress log.
+    pub fn summary(&self) -> String {
+        format!(
+            "  {} intact, {} corrupted, {} lost of {} expected; {:.0}/s; p50 {} us, p99 {} us; \
+             peak RSS {} KiB; server CPU {:.0}%, generator {:.0}%",
+            self.intact,
+            self.corrupted,
+            self.lost,
+            self.expected,
+            self.rate,
+            self.p50_us,
+            self.p99_us,
+            self.peak_rss_kib,
+            self.cpu.server,
+            self.cpu.generator
+        )
+    }
+}
+
+/// CPU use over a run, each in % of one core.
+pub struct CpuUse {
+    /// The relay process.
+    pub server: f64,
+    /// The relay, runnable but waiting for a CPU (the machine was busy).
+    pub server_wait: f64,
+    /// The load generator, all threads.
+    pub generator: f64,
+    /// The generator's receiving thread alone.
+    pub receiver: f64,
+    /// That thread, runnable but waiting for a CPU.
+    pub receiver_wait: f64,
+    /// The rest of the machine (other processes, interrupts).
+    pub others: f64,
+}
+
+/// CPU counters at one instant.
+struct CpuSample {
+    at: Instant,
+    server: Duration,
+    server_wait: Duration,
+    generator: Duration,
+    machine: Duration,
+}
+
+impl CpuSample {
+    fn take(server_pid: u32) -> Result<CpuSample> {
+        Ok(CpuSample {
+            at: Instant::now(),
+            server: procfs::process_cpu(server_pid)?,
+            server_wait: procfs::process_cpu_wait(server_pid)?,
+            generator: procfs::own_cpu()?,
+            machine: procfs::machine_busy()?,
+        })
+    }
+}
+
+/// Runs `scenario` against a fresh `kind` server (`fernchat` is our binary).
+pub fn run(
+    kind: ServerKind,
+    fernchat: &Path,
+    scenario: &Scenario,
+    book: &FrameBook,
+) -> Result<Outcome> {
+    let server = Server::start(kind, fernchat, scenario.clients, scenario.name)?;
+    let outcome = drive(&server, kind, scenario, book);
+    server.stop()?;
+    outcome
+}
+
+fn drive(
+    server: &Server,
+    kind: ServerKind,
+    scenario: &Scenario,
+    book: &FrameBook,
+) -> Result<Outcome> {
+    let streams = clients::connect(server.addr(), scenario.clients)?;
+    let sending = streams[..scenario.senders]
+        .iter()
+        .map(TcpStream::try_clone)
+        .collect::<std::io::Result<Vec<_>>>()?;
+    let sent = SendTimes::new(book.frame_count());
+    let control = Control::default();
+    let (ready_tx, ready_rx) = mpsc::channel();
+    let (sent_ref, control_ref) = (&sent, &control);
+    let measured = std::thread::scope(|scope| {
+        let receiving =
+            scope.spawn(move || receiver::run(streams, book, sent_ref, control_ref, ready_tx));
+        let joined = |handle: std::thread::ScopedJoinHandle<'_, Result<Received>>| {
+            handle
+                .join()
+                .map_err(|_| anyhow!("the receiving thread panicked"))?
+        };
+        if ready_rx.recv().is_err() {
+            return Err(joined(receiving)
+                .err()
+                .unwrap_or_else(|| anyhow!("the receiving thread stopped early")));
+        }
+        let before = CpuSample::take(server.pid());
+        let senders = sender::send(sending, scenario, book, &sent);
+        let frames = senders
+            .as_ref()
+            .map_or(0, |s| s.frames.iter().sum::<usize>()) as u64;
+        control.finish(frames * (scenario.clients as u64 - 1));
+        let received = joined(receiving)?;
+        let after = CpuSample::take(server.pid())?;
+        Ok(Measured {
+            frames,
+            senders: senders?,
+            received,
+            before: before?,
+            after,
+            peak_rss_kib: procfs::peak_rss_kib(server.pid())?,
+        })
+    })?;
+    Ok(outcome(kind, scenario, measured, &sent))
+}
+
+/// The raw figures of one run.
+struct Measured {
+    frames: u64,
+    senders: Sent,
+    received: Received,
+    before: CpuSample,
+    after: CpuSample,
+    peak_rss_kib: u64,
+}
+
+fn outcome(kind: ServerKind, scenario: &Scenario, measured: Measured, sent: &SendTimes) -> Outcome {
+    let Measured {
+        frames,
+        senders,
+        received,
+        before,
+        after,
+        peak_rss_kib,
+    } = measured;
+    let tally = received.tally;
+    let expected = frames * (scenario.clients as u64 - 1);
+    let start = sent.nanos(before.at);
+    let active = tally.last_intact.saturating_sub(start) as f64 / 1e9;
+    let wall = after.at.duration_since(before.at).as_secs_f64();
+    let percent = |cpu: Duration| 100.0 * cpu.as_secs_f64() / wall;
+    let server = percent(after.server.saturating_sub(before.server));
+    let generator = percent(after.generator.saturating_sub(before.generator));
+    let machine = percent(after.machine.saturating_sub(before.machine));
+    Outcome {
+        scenario: scenario.name,
+        server: kind,
+        sent: frames,
+        expected,
+        intact: tally.intact,
+        corrupted: tally.corrupted,
+        lost: expected.saturating_sub(tally.intact + tally.corrupted),
+        untimed: tally.untimed,
+        closed: received.closed,
+        rate: if active > 0.0 {
+            tally.intact as f64 / active
+        } else {
+            0.0
+        },
+        p50_us: tally.latency.value_at_quantile(0.5),
+        p99_us: tally.latency.value_at_quantile(0.99),
+        peak_rss_kib,
+        cpu: CpuUse {
+            server,
+            server_wait: percent(after.server_wait.saturating_sub(before.server_wait)),
+            generator,
+            receiver: percent(received.cpu),
+            receiver_wait: percent(received.cpu_wait),
+            others: (machine - server - generator).max(0.0),
+        },
+        join: received.join,
+        sender_late: (senders.max_late, senders.mean_late),
+    }
+}
