@@ -163,11 +163,6 @@ impl<'a, D: Device, G: RngCore + CryptoRng, const K: usize, const R: usize> Clie
         Ok(())
     }
 
-    /// True once the connection is closed for good.
-    pub fn is_closed(&self) -> bool {
-        self.state == State::Closed
-    }
-
     /// Drops the connection at once, with a TCP reset and no `/leave`.
     pub fn abort(&mut self) {
         self.sockets.get_mut::<tcp::Socket>(self.handle).abort();

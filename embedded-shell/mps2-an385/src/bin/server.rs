@@ -137,7 +137,7 @@ fn start(statics: Statics, console: &mut Console) -> (&'static mut Server, Clock
         now,
     );
     let relay = statics.relay.write(relay);
-    let (port, clients) = (options.port, SOCKETS - 1);
+    let (port, clients) = (options.port, Server::MAX_CLIENTS);
     let _ = writeln!(
         console,
         "relay listening on {ADDRESS}:{port} ({mode}, {clients} clients)"
