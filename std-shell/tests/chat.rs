@@ -156,7 +156,13 @@ fn client_exits_nonzero_when_the_server_goes_away() {
 fn sigterm_stops_the_relay_cleanly_with_a_summary() {
     let mut relay = start_relay(BIN, &[]);
     let pid = relay.guard.0.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
     relay.wait_for_log("relay stopped: 0 connections", WAIT);
     assert!(relay.guard.0.wait().unwrap().success());
 }
