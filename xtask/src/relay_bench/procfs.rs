@@ -1,6 +1,8 @@
 //! CPU time, peak memory and machine load, read from /proc.
 
 use anyhow::{Context, Result, anyhow};
+use std::fs::File;
+use std::io::Read;
 use std::time::Duration;
 
 /// CPU time (user + system) of process `pid`.
@@ -30,19 +32,24 @@ pub fn thread_cpu_wait() -> Result<Duration> {
 }
 
 /// Connections waiting in the accept queue of the IPv4 socket listening on
-/// `port`, if there is one.
+/// `port`, if there is one. Listening sockets come first in /proc/net/tcp,
+/// so only its head is read: the whole table grows with every connection.
 pub fn accept_queue(port: u16) -> Result<Option<u64>> {
-    let table = std::fs::read_to_string("/proc/net/tcp").context("cannot read /proc/net/tcp")?;
-    let local = format!(":{port:04X}");
+    const HEAD: u64 = 32 * 1024;
     const LISTEN: &str = "0A";
+    let mut table = String::new();
+    File::open("/proc/net/tcp")
+        .and_then(|file| file.take(HEAD).read_to_string(&mut table))
+        .context("cannot read /proc/net/tcp")?;
+    let local = format!(":{port:04X}");
     Ok(table.lines().skip(1).find_map(|line| {
         let fields: Vec<&str> = line.split_whitespace().collect();
         let (address, state, queues) = (fields.get(1)?, fields.get(3)?, fields.get(4)?);
         if !address.ends_with(&local) || *state != LISTEN {
             return None;
         }
-        let (_, receive) = queues.split_once(':')?;
-        u64::from_str_radix(receive, 16).ok()
+        let (_, waiting) = queues.split_once(':')?;
+        u64::from_str_radix(waiting, 16).ok()
     }))
 }
 
