@@ -1,0 +1,77 @@
+//! `FrameDecoder::decode` never panics, whatever the bytes and however the
+//! stream is cut into chunks; and what it yields does not depend on the
+//! cutting: the same frames and errors as PROTOCOL section 2 read byte by byte
+//! (`fernchat_fuzz::reference_frames`). Every frame is at most `MAX_FRAME`
+//! bytes, ends with LF, and holds a non-empty base64url token.
+//!
+//! Input: one byte that picks the chunk sizes, then the stream.
+
+#![no_main]
+
+use fernchat_core::frame::{FrameDecoder, MAX_FRAME, is_base64url};
+use fernchat_fuzz::{Item, reference_frames};
+use libfuzzer_sys::fuzz_target;
+
+/// Largest chunk, by the low bits of the first byte: byte at a time, small,
+/// around the frame limit, whole stream.
+const CHUNK_LIMITS: [usize; 8] = [1, 2, 3, 7, 64, 4095, 4097, usize::MAX];
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&choice, stream)) = data.split_first() else {
+        return;
+    };
+    let whole = decode(stream, || usize::MAX);
+    let limit = CHUNK_LIMITS[usize::from(choice) % CHUNK_LIMITS.len()];
+    let mut state = u32::from(choice);
+    let chunked = decode(stream, || {
+        state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+        1 + (state >> 8) as usize % limit.min(1 << 20)
+    });
+    assert_eq!(whole, chunked, "the chunking changed the frames");
+    assert_eq!(
+        whole,
+        reference_frames(stream),
+        "the decoder and PROTOCOL disagree"
+    );
+});
+
+/// Decodes `stream` in chunks of the sizes `next_chunk` gives, checking each
+/// call's own contract.
+fn decode(stream: &[u8], mut next_chunk: impl FnMut() -> usize) -> Vec<Item> {
+    let mut decoder = FrameDecoder::new();
+    let mut items = Vec::new();
+    let mut offset = 0;
+    while offset < stream.len() {
+        let end = offset.saturating_add(next_chunk()).min(stream.len());
+        let mut chunk = &stream[offset..end];
+        while !chunk.is_empty() {
+            let (consumed, item) = decoder.decode(chunk);
+            assert!(
+                consumed > 0 && consumed <= chunk.len(),
+                "consumed {consumed}"
+            );
+            match item {
+                None => assert_eq!(consumed, chunk.len(), "None before the chunk ran out"),
+                Some(Ok(frame)) => {
+                    check_frame(frame.raw, frame.token);
+                    items.push(Ok(frame.raw.to_vec()));
+                }
+                Some(Err(e)) => items.push(Err(e)),
+            }
+            assert!(decoder.pending() < MAX_FRAME);
+            chunk = &chunk[consumed..];
+        }
+        offset = end;
+    }
+    items
+}
+
+/// A frame is a non-empty base64url token and its line ending, within the limit.
+fn check_frame(raw: &[u8], token: &[u8]) {
+    assert!(raw.len() <= MAX_FRAME, "frame of {} bytes", raw.len());
+    assert!(raw.ends_with(b"\n"));
+    assert!(!token.is_empty());
+    assert!(token.iter().all(|&b| is_base64url(b)));
+    let ending = &raw[token.len()..];
+    assert!(raw.starts_with(token) && (ending == b"\n" || ending == b"\r\n"));
+}

@@ -1,0 +1,123 @@
+//! `Key::decrypt` and `KeySet::decrypt` never panic, whatever the token, the
+//! clock and the TTL, and agree with each other; a token they accept is the
+//! one `Key::encrypt` makes from what it holds (so no second spelling of a
+//! token is accepted). And every plaintext up to `MAX_PLAINTEXT`, encrypted
+//! at any time with any IV, decrypts to itself, or fails exactly as the
+//! freshness rule of PROTOCOL section 3 says.
+//!
+//! Input: `now` (u64 BE), the encryption time (u64 BE), the TTL (u64 BE), a
+//! flags byte (bit 0: TTL set), an IV (16 bytes), then the token, which is
+//! also the plaintext of the round trip.
+
+#![no_main]
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE;
+use fernchat_core::fernet::{
+    DECODE_BUF_LEN, Decrypted, HEADER_LEN, IV_LEN, Key, MAX_CLOCK_SKEW, MAX_PLAINTEXT, TokenError,
+    check_shape, token_len,
+};
+use fernchat_core::frame::MAX_FRAME;
+use fernchat_fuzz::{OTHER_KEY, key, keyset};
+use libfuzzer_sys::fuzz_target;
+
+/// Bytes before the token: now, encryption time, TTL, flags, IV.
+const HEADER_BYTES: usize = 3 * 8 + 1 + IV_LEN;
+
+fuzz_target!(|data: &[u8]| {
+    let Some((header, data)) = data.split_first_chunk::<HEADER_BYTES>() else {
+        return;
+    };
+    let u64_at = |at: usize| u64::from_be_bytes(header[at..at + 8].try_into().expect("8 bytes"));
+    let (now, sent_at) = (u64_at(0), u64_at(8));
+    let ttl = (header[24] & 1 == 1).then_some(u64_at(16));
+    let iv: [u8; IV_LEN] = header[25..].try_into().expect("16 bytes");
+    let (key, keys) = (key(), keyset());
+
+    let mut buf = [0u8; DECODE_BUF_LEN];
+    let by_key = key.decrypt(data, now, ttl, &mut buf).map(owned);
+    let mut buf = [0u8; DECODE_BUF_LEN];
+    let other = Key::parse(OTHER_KEY).expect("parses");
+    let by_other = other.decrypt(data, now, ttl, &mut buf).map(owned);
+    let mut buf = [0u8; DECODE_BUF_LEN];
+    let by_set = keys.decrypt(data, now, ttl, &mut buf).map(owned);
+    // The set tries OTHER_KEY first, then KEY.
+    let expected = if by_other == Err(TokenError::BadMac) {
+        by_key.clone()
+    } else {
+        by_other
+    };
+    assert_eq!(by_set, expected, "KeySet is not its keys tried in turn");
+    if let Ok((timestamp, plaintext, _)) = &by_key {
+        assert!(fresh(*timestamp, now, ttl));
+        assert_eq!(check_shape(data), Ok(()));
+        let mut decoded = [0u8; DECODE_BUF_LEN];
+        URL_SAFE
+            .decode_slice(data, &mut decoded)
+            .expect("accepted tokens decode");
+        let token_iv = decoded[9..HEADER_LEN].try_into().expect("16 bytes");
+        let mut out = [0u8; MAX_FRAME];
+        let again = key.encrypt(plaintext, *timestamp, token_iv, &mut out);
+        assert_eq!(
+            again,
+            Ok(data),
+            "an accepted token is not the canonical one"
+        );
+    }
+
+    round_trip(
+        &key,
+        &data[..data.len().min(MAX_PLAINTEXT)],
+        sent_at,
+        iv,
+        now,
+        ttl,
+    );
+});
+
+/// Encrypts `plaintext` and decrypts it again with the key and the key set.
+fn round_trip(
+    key: &Key,
+    plaintext: &[u8],
+    sent_at: u64,
+    iv: [u8; IV_LEN],
+    now: u64,
+    ttl: Option<u64>,
+) {
+    let mut out = [0u8; MAX_FRAME];
+    let token = key
+        .encrypt(plaintext, sent_at, iv, &mut out)
+        .expect("fits a frame");
+    assert_eq!(token.len(), token_len(plaintext.len()));
+    assert!(token.len() < MAX_FRAME);
+    assert_eq!(check_shape(token), Ok(()));
+    let expected = if u128::from(sent_at) > u128::from(now) + u128::from(MAX_CLOCK_SKEW) {
+        Err(TokenError::FromTheFuture)
+    } else if fresh(sent_at, now, ttl) {
+        Ok(plaintext)
+    } else {
+        Err(TokenError::Expired)
+    };
+    let mut buf = [0u8; DECODE_BUF_LEN];
+    let opened = key.decrypt(token, now, ttl, &mut buf);
+    assert_eq!(opened.map(|d| d.plaintext), expected);
+    let mut buf = [0u8; DECODE_BUF_LEN];
+    let opened = keyset().decrypt(token, now, ttl, &mut buf);
+    assert_eq!(opened.map(|d| d.plaintext), expected);
+    let opened = key
+        .decrypt(token, sent_at, None, &mut buf)
+        .expect("opens at its own time");
+    assert_eq!((opened.timestamp, opened.plaintext), (sent_at, plaintext));
+}
+
+/// The freshness rule of PROTOCOL section 3, in arithmetic that cannot overflow.
+fn fresh(timestamp: u64, now: u64, ttl: Option<u64>) -> bool {
+    let (timestamp, now) = (u128::from(timestamp), u128::from(now));
+    timestamp <= now + u128::from(MAX_CLOCK_SKEW)
+        && ttl.is_none_or(|ttl| timestamp + u128::from(ttl) >= now)
+}
+
+/// A decryption's result, out of the buffer it borrows.
+fn owned(opened: Decrypted<'_>) -> (u64, Vec<u8>, [u8; 32]) {
+    (opened.timestamp, opened.plaintext.to_vec(), opened.tag)
+}

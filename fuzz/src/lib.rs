@@ -1,0 +1,65 @@
+//! What the fuzz targets share: the key they use, the clock their seeds were
+//! made at, and a reference model of the frame rules to check the decoder by.
+
+use fernchat_core::fernet::{Key, KeySet};
+use fernchat_core::frame::{FrameError, MAX_FRAME, is_base64url};
+
+/// The Fernet spec's key (tests/data/*.json): the official vectors verify
+/// under it, and the seed tokens were made with it.
+pub const KEY: &[u8] = b"cw_0x689RpI-jtRR7oE8h_eQsKImvJapLeSbXpwF4e4=";
+/// A key that is tried first and never verifies a seed, so that key sets
+/// exercise rotation.
+pub const OTHER_KEY: &[u8] = b"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+/// The Unix time the spec's vectors (and the seed tokens) were made at.
+pub const T0: u64 = 499_162_800;
+
+/// The spec's key.
+pub fn key() -> Key {
+    Key::parse(KEY).expect("the spec's key parses")
+}
+
+/// [`OTHER_KEY`] then [`KEY`]: a set that decrypts what [`key`] does.
+pub fn keyset() -> KeySet<2> {
+    let text = [OTHER_KEY, b"\n", KEY].concat();
+    KeySet::parse_file(&text).expect("two keys parse")
+}
+
+/// A clock near [`T0`] chosen by one input byte: from 1280 s before to 1270 s
+/// after, so that seed tokens land inside, ahead of and behind the window.
+pub fn clock(byte: u8) -> u64 {
+    T0.saturating_add_signed(i64::from(byte as i8) * 10)
+}
+
+/// One item a frame decoder yields: a whole frame's bytes, or an error.
+pub type Item = Result<Vec<u8>, FrameError>;
+
+/// PROTOCOL section 2 written as plainly as possible, byte by byte: the
+/// frames and errors a whole stream must decode to.
+pub fn reference_frames(stream: &[u8]) -> Vec<Item> {
+    let mut items = Vec::new();
+    let mut line = Vec::new();
+    let mut discarding = false;
+    for &byte in stream {
+        if discarding {
+            discarding = byte != b'\n';
+        } else if byte == b'\n' {
+            let token = line.strip_suffix(b"\r").unwrap_or(&line);
+            if token.iter().all(|&b| is_base64url(b)) && !token.is_empty() {
+                line.push(b'\n');
+                items.push(Ok(std::mem::take(&mut line)));
+            } else if !token.is_empty() {
+                items.push(Err(FrameError::InvalidFrame));
+            }
+            line.clear();
+        } else {
+            line.push(byte);
+            // No room is left for the line feed.
+            if line.len() >= MAX_FRAME {
+                items.push(Err(FrameError::FrameTooLong));
+                line.clear();
+                discarding = true;
+            }
+        }
+    }
+    items
+}
