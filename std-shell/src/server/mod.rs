@@ -49,6 +49,10 @@ const SIGNALS: Token = Token(usize::MAX - 2);
 const READ_CHUNK: usize = 64 * 1024;
 /// Reads from one client per turn before the others get theirs.
 const READS_PER_TURN: usize = 8;
+/// A read that forwarded at least this many bytes is written out at once;
+/// smaller ones wait for the end of the turn, so that one write to a client
+/// carries the frames of every sender that turn.
+const FLUSH_AFTER: usize = 4 * 1024;
 
 /// Runs the relay until SIGINT or SIGTERM.
 pub fn run(args: &ServerArgs) -> Result<(), Exit> {
@@ -91,6 +95,7 @@ pub fn run(args: &ServerArgs) -> Result<(), Exit> {
         read_buf: vec![0; READ_CHUNK],
         to_flush: Vec::new(),
         to_close: Vec::new(),
+        unflushed: 0,
     };
     let result = relay.serve(&mut signals);
     tracing::info!("relay stopped: {}", relay.stats);
@@ -129,6 +134,8 @@ struct Relay {
     read_buf: Vec<u8>,
     to_flush: Vec<usize>,
     to_close: Vec<(usize, Close)>,
+    /// Bytes forwarded since the last flush.
+    unflushed: usize,
 }
 
 impl Relay {
@@ -258,9 +265,10 @@ impl Relay {
                 }
             };
             close = self.take_frames(id, &mut inbound, n);
-            // Write what this chunk forwarded before reading more, so that
-            // queues only grow while a recipient's socket is really full.
-            self.flush_all();
+            // Queues grow by at most one read chunk before they are written.
+            if self.unflushed >= FLUSH_AFTER {
+                self.flush_all();
+            }
             if close.is_some() {
                 break;
             }
@@ -285,6 +293,7 @@ impl Relay {
                 None => {}
                 Some(Verdict::Forward(frame)) => {
                     self.stats.forwarded += 1;
+                    self.unflushed += frame.len();
                     forward(
                         &mut self.clients,
                         &mut self.to_flush,
@@ -314,6 +323,7 @@ impl Relay {
     }
 
     fn flush_all(&mut self) {
+        self.unflushed = 0;
         for id in std::mem::take(&mut self.to_flush) {
             let Some(client) = self.clients.get_mut(id) else {
                 continue;
