@@ -3,69 +3,21 @@
 
 use fernchat_core::fernet::Key;
 use fernchat_tests::peer::Peer;
-use fernchat_tests::process::{Guard, start_relay};
+use fernchat_tests::process::start_relay;
 use fernchat_tests::python::{python, script};
-use std::io::{BufRead, BufReader, Write};
+use fernchat_tests::std_client::StdClient;
 use std::path::Path;
-use std::process::{ChildStdin, Command, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_fernchat");
 const WAIT: Duration = Duration::from_secs(10);
 
-/// A `fernchat client` with piped stdin and its stdout lines on a channel.
-struct Client {
-    guard: Guard,
-    stdin: Option<ChildStdin>,
-    lines: mpsc::Receiver<String>,
-}
-
-impl Client {
-    fn start(addr: &str, nick: &str, key_file: &Path) -> Client {
-        let mut child = Command::new(BIN)
-            .args(["client", "--connect", addr, "--name", nick, "--key-file"])
-            .arg(key_file)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start client");
-        let stdin = child.stdin.take();
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Client {
-            guard: Guard(child),
-            stdin,
-            lines,
-        }
-    }
-
-    fn type_line(&mut self, line: &str) {
-        let stdin = self.stdin.as_mut().expect("stdin open");
-        writeln!(stdin, "{line}").expect("type");
-    }
-
-    /// Waits for a shown line ending with `text` (the time comes first).
-    fn expect(&self, text: &str) {
-        loop {
-            let line = self
-                .lines
-                .recv_timeout(WAIT)
-                .unwrap_or_else(|_| panic!("no line ending {text:?} within {WAIT:?}"));
-            assert!(line.starts_with('['), "shown with its time: {line}");
-            if line.ends_with(text) {
-                return;
-            }
-        }
-    }
+/// Waits for `client` to show a line ending with `text`, with its time first.
+fn expect(client: &StdClient, text: &str) {
+    let line = client.expect(text);
+    assert!(line.starts_with('['), "shown with its time: {line}");
+    assert!(line.ends_with(text), "{line}");
 }
 
 fn write_key(dir: &Path) -> (std::path::PathBuf, Key) {
@@ -94,10 +46,10 @@ fn two_clients_and_python_chat_through_a_blind_relay() {
     let relay = start_relay(BIN, &[]);
     let addr = relay.addr.to_string();
 
-    let mut ann = Client::start(&addr, "ann", &key_file);
+    let mut ann = StdClient::start(Path::new(BIN), &addr, "ann", &key_file);
     relay.wait_for_log("connected (1 clients)", WAIT);
-    let mut bob = Client::start(&addr, "bob", &key_file);
-    ann.expect("bob joined");
+    let mut bob = StdClient::start(Path::new(BIN), &addr, "bob", &key_file);
+    expect(&ann, "bob joined");
 
     // The Python client of PROTOCOL section 8: sends one message, prints
     // the next frame it receives, decrypted.
@@ -111,15 +63,15 @@ fn two_clients_and_python_chat_through_a_blind_relay() {
         .stdout(Stdio::piped())
         .spawn()
         .expect("start python");
-    ann.expect("<py> hello from python");
-    bob.expect("<py> hello from python");
+    expect(&ann, "<py> hello from python");
+    expect(&bob, "<py> hello from python");
 
     ann.type_line("hi all");
-    bob.expect("<ann> hi all");
+    expect(&bob, "<ann> hi all");
     bob.type_line("/me waves");
-    ann.expect("* bob waves");
+    expect(&ann, "* bob waves");
     bob.type_line("//slash");
-    ann.expect("<bob> /slash");
+    expect(&ann, "<bob> /slash");
 
     let out = python.wait_with_output().unwrap();
     let seen = String::from_utf8_lossy(&out.stdout);
@@ -127,10 +79,8 @@ fn two_clients_and_python_chat_through_a_blind_relay() {
     assert!(seen.contains("ann\nhi all"), "python decrypted: {seen}");
 
     // End of input: bob leaves and exits 0.
-    bob.stdin.take();
-    ann.expect("bob left");
-    let status = bob.guard.0.wait().unwrap();
-    assert!(status.success());
+    assert!(bob.quit(), "bob exits 0 at the end of input");
+    expect(&ann, "bob left");
 
     // A raw peer with the key reads what ann sends: the relay forwarded it
     // without holding the key.
@@ -145,7 +95,7 @@ fn client_exits_nonzero_when_the_server_goes_away() {
     let dir = temp_dir("gone");
     let (key_file, _) = write_key(&dir);
     let mut relay = start_relay(BIN, &[]);
-    let mut ann = Client::start(&relay.addr.to_string(), "ann", &key_file);
+    let mut ann = StdClient::start(Path::new(BIN), &relay.addr.to_string(), "ann", &key_file);
     relay.wait_for_log("connected (1 clients)", WAIT);
     relay.guard.0.kill().unwrap();
     let status = ann.guard.0.wait().unwrap();

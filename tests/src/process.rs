@@ -1,10 +1,10 @@
 //! Child processes that cannot outlive the test that started them.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
-use std::process::{Child, ChildStderr, Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// A child process, killed when dropped (pass or fail).
 pub struct Guard(pub Child);
@@ -38,7 +38,7 @@ pub fn start_relay(bin: &str, args: &[&str]) -> Relay {
         .stderr(Stdio::piped())
         .spawn()
         .expect("start fernchat server");
-    let log = forward_lines(child.stderr.take().expect("stderr"));
+    let log = lines(child.stderr.take().expect("stderr"));
     let guard = Guard(child);
     let addr = loop {
         let line = log
@@ -55,27 +55,38 @@ pub fn start_relay(bin: &str, args: &[&str]) -> Relay {
 impl Relay {
     /// Waits (at most `timeout`) for a log line containing `needle`.
     pub fn wait_for_log(&self, needle: &str, timeout: Duration) -> String {
-        let deadline = std::time::Instant::now() + timeout;
-        loop {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            match self.log.recv_timeout(left) {
-                Ok(line) if line.contains(needle) => return line,
-                Ok(_) => {}
-                Err(_) => panic!("no log line with {needle:?} within {timeout:?}"),
-            }
-        }
+        expect_line(&self.log, "relay", needle, timeout)
     }
 }
 
-fn forward_lines(stderr: ChildStderr) -> mpsc::Receiver<String> {
+/// The lines of `out` on a channel, read by a thread of their own.
+pub fn lines(out: impl Read + Send + 'static) -> mpsc::Receiver<String> {
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines() {
-            let Ok(line) = line else { break };
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
             if tx.send(line).is_err() {
                 break;
             }
         }
     });
     rx
+}
+
+/// Waits for a line containing `needle` on `lines`, echoing the others with
+/// `who` in front; fails after `timeout`.
+pub fn expect_line(
+    lines: &mpsc::Receiver<String>,
+    who: &str,
+    needle: &str,
+    timeout: Duration,
+) -> String {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match lines.recv_timeout(left) {
+            Ok(line) if line.contains(needle) => return line,
+            Ok(line) => eprintln!("{who}: {line}"),
+            Err(_) => panic!("{who} printed no line with {needle:?} within {timeout:?}"),
+        }
+    }
 }

@@ -3,17 +3,16 @@
 //! pass or fail, and every wait has a deadline.
 
 use fernchat_core::fernet::Key;
-use fernchat_tests::process::Guard;
-use std::io::{BufRead, BufReader, Read, Write};
+use fernchat_tests::process::{Guard, expect_line, lines};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{ChildStdin, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// How long any one thing may take: QEMU boots in well under a second, but
 /// CI machines are shared.
-pub const WAIT: Duration = Duration::from_secs(30);
+pub use fernchat_tests::std_client::WAIT;
 
 /// What the QEMU tests need: QEMU, the two firmware images and the std binary.
 pub struct Setup {
@@ -85,32 +84,6 @@ pub fn key_file(name: &str) -> (PathBuf, Key, String) {
     (path, key, text)
 }
 
-/// Lines a child writes, on a channel, as they come.
-fn lines(out: impl Read + Send + 'static) -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
-}
-
-/// Waits for a line containing `needle` on `lines`; fails after [`WAIT`].
-fn expect_line(lines: &mpsc::Receiver<String>, who: &str, needle: &str) -> String {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match lines.recv_timeout(left) {
-            Ok(line) if line.contains(needle) => return line,
-            Ok(line) => eprintln!("{who}: {line}"),
-            Err(_) => panic!("{who} printed no line with {needle:?} within {WAIT:?}"),
-        }
-    }
-}
-
 /// A firmware image running on QEMU's mps2-an385, its console on a channel.
 pub struct Machine {
     guard: Guard,
@@ -167,7 +140,7 @@ impl Machine {
 
     /// Waits for a console line containing `needle`; gives the line.
     pub fn expect(&self, needle: &str) -> String {
-        expect_line(&self.console, "firmware", needle)
+        expect_line(&self.console, "firmware", needle, WAIT)
     }
 
     /// Waits (at most [`WAIT`]) for QEMU to exit; gives the firmware's exit status.
@@ -180,57 +153,5 @@ impl Machine {
             std::thread::sleep(Duration::from_millis(50));
         }
         None
-    }
-}
-
-/// A `fernchat client` with piped stdin and its shown lines on a channel.
-pub struct StdClient {
-    guard: Guard,
-    stdin: Option<ChildStdin>,
-    lines: mpsc::Receiver<String>,
-}
-
-impl StdClient {
-    /// Joins the relay at `addr` as `nick`.
-    pub fn start(bin: &Path, addr: &str, nick: &str, key_file: &Path) -> StdClient {
-        let mut child = Command::new(bin)
-            .args(["client", "--connect", addr, "--name", nick, "--key-file"])
-            .arg(key_file)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start fernchat client");
-        let stdin = child.stdin.take();
-        let lines = lines(child.stdout.take().expect("client stdout"));
-        StdClient {
-            guard: Guard(child),
-            stdin,
-            lines,
-        }
-    }
-
-    /// Types a line, as a person would.
-    pub fn type_line(&mut self, line: &str) {
-        let stdin = self.stdin.as_mut().expect("stdin open");
-        writeln!(stdin, "{line}").expect("type into fernchat client");
-    }
-
-    /// Waits for a shown line containing `text`.
-    pub fn expect(&self, text: &str) -> String {
-        expect_line(&self.lines, "std client", text)
-    }
-
-    /// Ends input (the client says `/leave`) and waits for it to exit.
-    pub fn quit(mut self) -> bool {
-        self.stdin.take();
-        let deadline = Instant::now() + WAIT;
-        while Instant::now() < deadline {
-            if let Some(status) = self.guard.0.try_wait().expect("wait for client") {
-                return status.success();
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        false
     }
 }
