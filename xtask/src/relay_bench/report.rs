@@ -78,13 +78,16 @@ pub fn print(scenarios: &[Scenario], outcomes: &[Outcome]) {
          rate = intact deliveries per second, first send to last intact delivery)"
     );
     println!();
-    for scenario in scenarios {
-        let (Some(ours), Some(ncat)) = (
-            find(outcomes, scenario, ServerKind::Ours),
-            find(outcomes, scenario, ServerKind::Ncat),
-        ) else {
-            continue;
-        };
+    // Each scenario that ran against both servers, with its two outcomes.
+    let pairs: Vec<(&Scenario, &Outcome, &Outcome)> = scenarios
+        .iter()
+        .filter_map(|scenario| {
+            let ours = find(outcomes, scenario, ServerKind::Ours)?;
+            let ncat = find(outcomes, scenario, ServerKind::Ncat)?;
+            Some((scenario, ours, ncat))
+        })
+        .collect();
+    for (scenario, ours, ncat) in &pairs {
         println!(
             "ratio ours/ncat, {}: rate {}  p50 {}  p99 {}  RSS {}  server CPU {}",
             scenario.name,
@@ -96,13 +99,7 @@ pub fn print(scenarios: &[Scenario], outcomes: &[Outcome]) {
         );
     }
     println!();
-    for scenario in scenarios {
-        let (Some(ours), Some(ncat)) = (
-            find(outcomes, scenario, ServerKind::Ours),
-            find(outcomes, scenario, ServerKind::Ncat),
-        ) else {
-            continue;
-        };
+    for (scenario, ours, ncat) in &pairs {
         let met = goal_met(scenario.name, ours, ncat);
         println!(
             "goal {} ({}): {}",
