@@ -2,6 +2,7 @@
 //! sockets, one mio event loop, no thread per client.
 
 mod connection;
+mod fd_limit;
 mod outbound;
 mod stats;
 
@@ -57,6 +58,7 @@ const FLUSH_AFTER: usize = 4 * 1024;
 /// Runs the relay until SIGINT or SIGTERM.
 pub fn run(args: &ServerArgs) -> Result<(), Exit> {
     init_logging();
+    fd_limit::raise_for(args.max_clients);
     let policy = match &args.key_file {
         None => RelayPolicy::blind(),
         Some(path) => RelayPolicy::keyed(keyfile::load(path)?, args.ttl),
