@@ -55,6 +55,9 @@ const READS_PER_TURN: usize = 8;
 /// carries the frames of every sender that turn.
 const FLUSH_AFTER: usize = 4 * 1024;
 
+/// How soon to accept again after an accept failed.
+const ACCEPT_RETRY: Duration = Duration::from_millis(100);
+
 /// Runs the relay until SIGINT or SIGTERM.
 pub fn run(args: &ServerArgs) -> Result<(), Exit> {
     init_logging();
@@ -98,6 +101,7 @@ pub fn run(args: &ServerArgs) -> Result<(), Exit> {
         to_flush: Vec::new(),
         to_close: Vec::new(),
         unflushed: 0,
+        accept_failed: false,
     };
     let result = relay.serve(&mut signals);
     tracing::info!("relay stopped: {}", relay.stats);
@@ -138,6 +142,9 @@ struct Relay {
     to_close: Vec<(usize, Close)>,
     /// Bytes forwarded since the last flush.
     unflushed: usize,
+    /// The last accept failed (no descriptor left, say) with connections
+    /// possibly still waiting.
+    accept_failed: bool,
 }
 
 impl Relay {
@@ -145,7 +152,16 @@ impl Relay {
         let mut events = Events::with_capacity(1024);
         loop {
             let reads_pending = self.clients.iter().any(|(_, c)| c.read_pending);
-            let timeout = reads_pending.then_some(Duration::ZERO);
+            let timeout = if reads_pending {
+                Some(Duration::ZERO)
+            } else {
+                // The listener is edge-triggered: connections left waiting
+                // by a failed accept raise no new event, so look again soon.
+                self.accept_failed.then_some(ACCEPT_RETRY)
+            };
+            if self.accept_failed {
+                self.accept();
+            }
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
@@ -183,11 +199,17 @@ impl Relay {
         loop {
             let (mut stream, peer) = match self.listener.accept() {
                 Ok(accepted) => accepted,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.accept_failed = false;
+                    return;
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
-                    // Out of file descriptors and the like: try again next turn.
-                    tracing::warn!("accept failed: {e}");
+                    // Out of file descriptors and the like: retried shortly.
+                    if !self.accept_failed {
+                        tracing::warn!("accept failed: {e}; retrying");
+                    }
+                    self.accept_failed = true;
                     return;
                 }
             };
