@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{ChildStdin, Command, Stdio};
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How long one expected line or exit may take.
 pub const WAIT: Duration = Duration::from_secs(30);
@@ -53,13 +53,8 @@ impl StdClient {
     /// Ends input (the client says `/leave`) and waits for it to exit.
     pub fn quit(mut self) -> bool {
         self.stdin.take();
-        let deadline = Instant::now() + WAIT;
-        while Instant::now() < deadline {
-            if let Some(status) = self.guard.0.try_wait().expect("wait for client") {
-                return status.success();
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        false
+        self.guard
+            .wait_exit(WAIT)
+            .is_some_and(|status| status.success())
     }
 }

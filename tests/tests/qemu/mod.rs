@@ -8,7 +8,6 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
 
 /// How long any one thing may take: QEMU boots in well under a second, but
 /// CI machines are shared.
@@ -145,13 +144,6 @@ impl Machine {
 
     /// Waits (at most [`WAIT`]) for QEMU to exit; gives the firmware's exit status.
     pub fn exit_code(&mut self) -> Option<i32> {
-        let deadline = Instant::now() + WAIT;
-        while Instant::now() < deadline {
-            if let Some(status) = self.guard.0.try_wait().expect("wait for qemu") {
-                return status.code();
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        None
+        self.guard.wait_exit(WAIT).and_then(|status| status.code())
     }
 }
