@@ -1,6 +1,7 @@
 //! Fernet encrypt and decrypt, three implementations side by side in one run:
 //!
-//! - fernchat-core (`Key::encrypt`, `Key::decrypt`);
+//! - fernchat-core (`hazmat::encrypt_with_iv`, the whole of `Key::encrypt`
+//!   but drawing the IV, and `Key::decrypt`);
 //! - the `fernet` crate from crates.io, with its pure-Rust `rustcrypto` backend;
 //! - the floor: the same primitive crates fernchat-core uses, doing only the
 //!   unavoidable work (CBC, one HMAC, base64) with the key schedules prepared
@@ -19,7 +20,9 @@ use aes::Aes128;
 use base64_simd::{Out, URL_SAFE};
 use cbc::cipher::block_padding::Pkcs7;
 use cbc::cipher::{BlockModeDecrypt, BlockModeEncrypt, InnerIvInit, KeyInit};
-use fernchat_core::fernet::{DECODE_BUF_LEN, HEADER_LEN, IV_LEN, Key, TAG_LEN, VERSION};
+use fernchat_core::fernet::hazmat::encrypt_with_iv;
+use fernchat_core::fernet::{HEADER_LEN, IV_LEN, Key, TAG_LEN, VERSION};
+use fernchat_core::frame::DECODE_BUF_LEN;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use std::hint::black_box;
@@ -295,9 +298,7 @@ fn check_interop(key: &Key, fernet: &fernet::Fernet, floor: &Floor, plaintext: &
     let mut buf = [0u8; DECODE_BUF_LEN];
     let len = plaintext.len();
 
-    let token = key
-        .encrypt(plaintext, NOW, IV, &mut out)
-        .expect("core encrypts");
+    let token = encrypt_with_iv(key, plaintext, NOW, IV, &mut out).expect("core encrypts");
     let floor_token = floor.encrypt(plaintext, NOW, IV, &mut raw, &mut floor_out);
     assert_eq!(token, floor_token, "core and floor tokens differ ({len} B)");
     let text = std::str::from_utf8(token).expect("token text is ASCII");
@@ -345,7 +346,8 @@ fn bench_encrypt(
     let mut floor_raw = [0u8; DECODE_BUF_LEN];
     let mut runners: [Runner<'_>; 3] = [
         runner(|| {
-            let token = key.encrypt(
+            let token = encrypt_with_iv(
+                key,
                 black_box(plaintext),
                 black_box(NOW),
                 black_box(IV),
@@ -379,9 +381,7 @@ fn bench_decrypt(
     options: &Options,
 ) -> Vec<Vec<f64>> {
     let mut out = [0u8; TOKEN_BUF_LEN];
-    let token: &[u8] = key
-        .encrypt(plaintext, NOW, IV, &mut out)
-        .expect("core encrypts");
+    let token: &[u8] = encrypt_with_iv(key, plaintext, NOW, IV, &mut out).expect("core encrypts");
     let text = std::str::from_utf8(token).expect("token text is ASCII");
     let mut core_buf = [0u8; DECODE_BUF_LEN];
     let mut floor_buf = [0u8; DECODE_BUF_LEN];

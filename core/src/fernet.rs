@@ -1,15 +1,24 @@
 //! Fernet, spec-exact, from the RustCrypto primitives: keys, key sets for
 //! rotation, encryption and decryption into caller buffers, and the keyless
-//! shape check a blind relay uses.
+//! shape check a blind relay uses. It knows nothing of chat frames: the
+//! limits a frame puts on a token are in [`crate::frame`].
 
+mod encrypt;
+mod error;
 mod key;
 mod keyset;
 mod token;
 
+pub use error::{BufferTooSmall, DecryptError, TokenError};
 pub use key::{KEY_LEN, KEY_TEXT_LEN, Key, KeyError};
 pub use keyset::{DEFAULT_MAX_KEYS, KeyFileError, KeySet};
 pub use token::{
-    BLOCK_LEN, DECODE_BUF_LEN, Decrypted, HEADER_LEN, IV_LEN, MAX_CIPHERTEXT, MAX_CLOCK_SKEW,
-    MAX_PLAINTEXT, MAX_TOKEN_CHARS, MIN_TOKEN_BYTES, TAG_LEN, TokenError, VERSION, check_shape,
-    token_len,
+    BLOCK_LEN, Decrypted, HEADER_LEN, IV_LEN, MAX_CLOCK_SKEW, MIN_TOKEN_BYTES, TAG_LEN, VERSION,
+    check_shape, decode_buf_len, token_len,
 };
+
+/// **Hazardous** operations: for test vectors and benchmarks, never for
+/// chat traffic.
+pub mod hazmat {
+    pub use super::encrypt::encrypt_with_iv;
+}

@@ -1,10 +1,31 @@
-//! Frames (PROTOCOL section 2): one token and a line feed, at most 4096 bytes.
+//! Frames (`docs/PROTOCOL.md` section 2): one token and a line feed, at
+//! most 4096 bytes, and the limits that puts on tokens and plaintexts.
 //!
 //! [`FrameDecoder`] keeps exactly one 4096-byte buffer per connection and is
 //! fed arbitrary chunks of the byte stream.
 
+use crate::fernet::{
+    BLOCK_LEN, DecryptError, Decrypted, HEADER_LEN, KeySet, TAG_LEN, TokenError, decode_buf_len,
+    token_len,
+};
+
 /// The most bytes a frame takes, line feed included.
 pub const MAX_FRAME: usize = 4096;
+/// The longest token text that fits in a frame (a frame ends with LF, and
+/// padded base64 comes in groups of 4 characters).
+pub const MAX_TOKEN_CHARS: usize = (MAX_FRAME - 1) / 4 * 4;
+/// Bytes a buffer must hold to decode any token that fits in a frame.
+pub const DECODE_BUF_LEN: usize = decode_buf_len(MAX_TOKEN_CHARS);
+/// The longest ciphertext that fits in a frame.
+pub const MAX_CIPHERTEXT: usize = (DECODE_BUF_LEN - HEADER_LEN - TAG_LEN) / BLOCK_LEN * BLOCK_LEN;
+/// The longest plaintext that fits in one frame (PKCS#7 always adds a byte).
+pub const MAX_PLAINTEXT: usize = MAX_CIPHERTEXT - 1;
+
+/// Bytes of the frame (token and line feed) for a plaintext of
+/// `plaintext_len` bytes.
+pub const fn frame_len(plaintext_len: usize) -> usize {
+    token_len(plaintext_len) + 1
+}
 
 /// Why a line was not a frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,6 +45,8 @@ impl core::fmt::Display for FrameError {
     }
 }
 
+impl core::error::Error for FrameError {}
+
 /// A whole frame, borrowed from the decoder's buffer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Frame<'a> {
@@ -31,6 +54,38 @@ pub struct Frame<'a> {
     pub raw: &'a [u8],
     /// The token text: `raw` less its line ending.
     pub token: &'a [u8],
+}
+
+impl Frame<'_> {
+    /// Decrypts the frame's token into `buf`, which holds any token a frame
+    /// can carry, so that every error is the token's. Never panics.
+    pub fn decrypt<'b, const K: usize>(
+        &self,
+        keys: &KeySet<K>,
+        now: u64,
+        ttl: Option<u64>,
+        buf: &'b mut [u8; DECODE_BUF_LEN],
+    ) -> Result<Decrypted<'b>, TokenError> {
+        const { assert!(decode_buf_len(MAX_FRAME - 1) <= DECODE_BUF_LEN) };
+        keys.decrypt(self.token, now, ttl, buf)
+            .map_err(|error| match error {
+                DecryptError::Token(error) => error,
+                // Ruled out by the assertion above: a frame's token has at
+                // most MAX_FRAME - 1 characters.
+                DecryptError::Buffer(_) => TokenError::Malformed,
+            })
+    }
+}
+
+/// What one [`FrameDecoder::decode`] step found.
+#[must_use = "`consumed` says how far the input was used"]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Decoded<'a> {
+    /// Bytes taken from the front of the input.
+    pub consumed: usize,
+    /// The frame or error that ended the step; `None` when the input ran
+    /// out first (all of it was then consumed).
+    pub found: Option<Result<Frame<'a>, FrameError>>,
 }
 
 /// Splits a byte stream into frames, with one fixed buffer.
@@ -54,13 +109,12 @@ impl FrameDecoder {
     }
 
     /// Consumes bytes from the front of `input` up to the end of the next
-    /// frame or error; gives how many it consumed and what it found (`None`
-    /// when `input` ran out first, in which case all of it was consumed).
+    /// frame or error, and says how many it consumed and what it found.
     ///
     /// Empty lines (keep-alives) are skipped. A too-long line is reported
     /// once, as soon as it passes the limit, and dropped up to its line feed.
     /// Never panics, whatever the input.
-    pub fn decode(&mut self, input: &[u8]) -> (usize, Option<Result<Frame<'_>, FrameError>>) {
+    pub fn decode(&mut self, input: &[u8]) -> Decoded<'_> {
         if self.delivered {
             self.line.clear();
             self.delivered = false;
@@ -81,7 +135,10 @@ impl FrameDecoder {
                 // Even with its line feed still to come the line cannot fit.
                 self.line.clear();
                 self.discarding = newline.is_none();
-                return (consumed, Some(Err(FrameError::FrameTooLong)));
+                return Decoded {
+                    consumed,
+                    found: Some(Err(FrameError::FrameTooLong)),
+                };
             }
             if newline.is_none() {
                 break;
@@ -91,10 +148,16 @@ impl FrameDecoder {
                     raw: &self.line,
                     token: &self.line[..token_len],
                 });
-                return (consumed, Some(frame));
+                return Decoded {
+                    consumed,
+                    found: Some(frame),
+                };
             }
         }
-        (consumed, None)
+        Decoded {
+            consumed,
+            found: None,
+        }
     }
 
     /// Bytes held for an unfinished frame.
@@ -129,19 +192,6 @@ pub fn is_base64url(byte: u8) -> bool {
     byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'=')
 }
 
-/// Writes `token` and a line feed into `out`, giving the frame; `None` when
-/// the frame would pass [`MAX_FRAME`] or `out` is too small.
-pub fn encode_frame<'o>(token: &[u8], out: &'o mut [u8]) -> Option<&'o [u8]> {
-    let len = token.len() + 1;
-    if len > MAX_FRAME {
-        return None;
-    }
-    let out = out.get_mut(..len)?;
-    out[..token.len()].copy_from_slice(token);
-    out[token.len()] = b'\n';
-    Some(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,9 +206,9 @@ mod tests {
         for piece in stream.chunks(chunk) {
             let mut rest = piece;
             while !rest.is_empty() {
-                let (n, item) = decoder.decode(rest);
-                rest = &rest[n..];
-                if let Some(item) = item {
+                let step = decoder.decode(rest);
+                rest = &rest[step.consumed..];
+                if let Some(item) = step.found {
                     found.push(item.map(|f| f.token.to_vec()));
                 }
             }
@@ -182,9 +232,9 @@ mod tests {
     #[test]
     fn test_raw_keeps_line_ending() {
         let mut decoder = FrameDecoder::new();
-        let (n, frame) = decoder.decode(b"xy\r\nzz\n");
-        assert_eq!(n, 4);
-        let frame = frame.unwrap().unwrap();
+        let step = decoder.decode(b"xy\r\nzz\n");
+        assert_eq!(step.consumed, 4);
+        let frame = step.found.unwrap().unwrap();
         assert_eq!(frame.raw, b"xy\r\n");
         assert_eq!(frame.token, b"xy");
     }
@@ -230,18 +280,21 @@ mod tests {
     }
 
     #[test]
-    fn test_encode_frame() {
-        let mut out = [0u8; 8];
-        assert_eq!(encode_frame(b"abc", &mut out), Some(&b"abc\n"[..]));
-        assert_eq!(encode_frame(b"too long for it", &mut out), None);
-        let mut big = [0u8; MAX_FRAME + 1];
-        assert!(encode_frame(&[b'A'; MAX_FRAME], &mut big).is_none());
+    fn test_max_plaintext_pinned() {
+        assert_eq!(MAX_TOKEN_CHARS, 4092);
+        assert_eq!(DECODE_BUF_LEN, 3069);
+        assert_eq!(MAX_CIPHERTEXT, 3008);
+        assert_eq!(MAX_PLAINTEXT, 3007);
+        assert_eq!(token_len(MAX_PLAINTEXT), 4088);
+        assert_eq!(frame_len(MAX_PLAINTEXT), 4089);
+        // One byte more needs another block, and that no longer fits a frame.
+        assert!(frame_len(MAX_PLAINTEXT + 1) > MAX_FRAME);
     }
 
     #[test]
     fn test_pending() {
         let mut decoder = FrameDecoder::new();
-        assert_eq!(decoder.decode(b"abc").0, 3);
+        assert_eq!(decoder.decode(b"abc").consumed, 3);
         assert_eq!(decoder.pending(), 3);
         let _ = decoder.decode(b"\n");
         assert_eq!(decoder.pending(), 0);

@@ -5,22 +5,34 @@
 //!   interoperable with Python's `cryptography.fernet`.
 //! - [`frame`]: the line-based frame codec, one 4096-byte buffer per connection.
 //! - [`message`]: the payload `nick LF body` and its events.
+//! - [`input`]: what a user types (`/me`, `//`, `/quit`...), parsed once for
+//!   every client.
 //! - [`replay`]: a fixed-capacity replay cache.
+//! - [`seal`]: a payload sealed into a frame.
 //! - [`session`] and [`relay`]: sans-IO client and relay state machines that
 //!   both shells (std sockets, smoltcp) drive.
 //!
-//! Time and randomness come in as arguments; results go out into buffers the
-//! caller owns.
+//! The wire contract is `docs/PROTOCOL.md`; how the parts fit is
+//! `docs/DESIGN.md`. Time and randomness come in as arguments (a clock
+//! reading, a [`rand_core::CryptoRng`] that IVs are drawn from); results go
+//! out into buffers the caller owns.
 //!
 //! ```
-//! use fernchat_core::fernet::{Key, DECODE_BUF_LEN};
+//! use fernchat_core::message::Body;
+//! use fernchat_core::fernet::{Key, KeySet};
+//! use fernchat_core::frame::MAX_FRAME;
+//! use fernchat_core::session::Session;
+//! # use rand_core::SeedableRng;
+//! # let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(7); // use the OS's RNG
 //!
 //! let key = Key::parse(b"cw_0x689RpI-jtRR7oE8h_eQsKImvJapLeSbXpwF4e4=").unwrap();
-//! let mut token = [0u8; 4096];
-//! let token = key.encrypt(b"hello", 499_162_800, [0; 16], &mut token).unwrap();
-//! let mut buf = [0u8; DECODE_BUF_LEN];
-//! let opened = key.decrypt(token, 499_162_801, Some(60), &mut buf).unwrap();
-//! assert_eq!(opened.plaintext, b"hello");
+//! let ann = Session::<1>::new(KeySet::single(key.clone()), "ann", None).unwrap();
+//! let mut bob = Session::<1>::new(KeySet::single(key), "bob", Some(300)).unwrap();
+//!
+//! let mut out = [0u8; MAX_FRAME];
+//! let frame = ann.sealer.seal(Body::Text(b"hello"), 1_700_000_000, &mut rng, &mut out).unwrap();
+//! let message = bob.opener.receive(frame, 1_700_000_001).message.unwrap();
+//! assert_eq!(message.payload.to_string(), "<ann> hello");
 //! ```
 //!
 //! Security: the MAC is checked in constant time before any byte is
@@ -33,6 +45,7 @@
 
 pub mod fernet;
 pub mod frame;
+pub mod input;
 pub mod message;
 pub mod relay;
 pub mod replay;

@@ -1,6 +1,7 @@
-//! The payload inside a token (PROTOCOL section 5): `nick LF body`, with the
-//! events `/join`, `/leave`, `/me TEXT` and the `//` escape.
+//! The payload inside a token (`docs/PROTOCOL.md` section 5): `nick LF
+//! body`, with the events `/join`, `/leave`, `/me TEXT` and the `//` escape.
 
+use crate::frame::MAX_PLAINTEXT;
 use core::fmt;
 
 /// The most bytes in a nick.
@@ -26,6 +27,8 @@ impl fmt::Display for NickError {
     }
 }
 
+impl core::error::Error for NickError {}
+
 /// A valid nick: 1 to 32 bytes of UTF-8, no whitespace, no control characters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Nick<'a>(&'a str);
@@ -45,6 +48,32 @@ impl<'a> Nick<'a> {
     /// The nick's text.
     pub fn as_str(&self) -> &'a str {
         self.0
+    }
+
+    /// The longest message text this nick can send in one frame (a text
+    /// that starts with `/` takes one byte more, for its escape).
+    pub fn max_text(&self) -> usize {
+        MAX_PLAINTEXT - self.0.len() - 1
+    }
+}
+
+/// A nick held by value (a session's own, or the last one a relay saw on
+/// a connection).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NickBuf(heapless::String<MAX_NICK>);
+
+impl NickBuf {
+    /// Copies a checked nick.
+    pub fn new(nick: Nick<'_>) -> NickBuf {
+        let mut text = heapless::String::new();
+        // A nick is at most MAX_NICK bytes, the string's capacity.
+        let _ = text.push_str(nick.as_str());
+        NickBuf(text)
+    }
+
+    /// The nick, borrowed.
+    pub fn as_nick(&self) -> Nick<'_> {
+        Nick(&self.0)
     }
 }
 
@@ -94,6 +123,18 @@ impl<'a> Payload<'a> {
     /// The nick to show: the sender's, or `?`.
     pub fn shown_nick(&self) -> &'a str {
         self.nick.map_or(UNNAMED, |nick| nick.as_str())
+    }
+
+    /// Bytes of the payload as [`Payload::encode`] writes it.
+    pub fn encoded_len(&self) -> usize {
+        let named = self.nick.map_or(0, |nick| nick.as_str().len() + 1);
+        let body = match self.body {
+            Body::Join => "/join".len(),
+            Body::Leave => "/leave".len(),
+            Body::Me(text) => "/me ".len() + text.len(),
+            Body::Text(text) => usize::from(text.starts_with(b"/")) + text.len(),
+        };
+        named + body
     }
 
     /// Writes the payload as `nick LF body` into `out`, escaping a text that
@@ -241,6 +282,31 @@ mod tests {
         let bytes = p.encode(&mut out).unwrap();
         assert_eq!(bytes, b"ann\n//etc/passwd");
         assert_eq!(Payload::parse(bytes), p);
+    }
+
+    #[test]
+    fn test_encoded_len_and_max_text() {
+        let mut out = [0u8; MAX_PLAINTEXT + 8];
+        let ann = Nick::new("ann").unwrap();
+        let long = [b'a'; MAX_PLAINTEXT];
+        let bodies = [
+            Body::Join,
+            Body::Leave,
+            Body::Me(b"waves"),
+            Body::Text(b"/etc"),
+            Body::Text(&long[..ann.max_text()]),
+        ];
+        for body in bodies {
+            for nick in [Some(ann), None] {
+                let p = Payload { nick, body };
+                assert_eq!(p.encode(&mut out).unwrap().len(), p.encoded_len());
+            }
+        }
+        let fits = Payload {
+            nick: Some(ann),
+            body: Body::Text(&long[..ann.max_text()]),
+        };
+        assert_eq!(fits.encoded_len(), MAX_PLAINTEXT);
     }
 
     #[test]

@@ -1,11 +1,13 @@
-//! The sans-IO relay policy (PROTOCOL section 6) shared by both servers:
-//! per-connection received bytes in, forward / reject / disconnect out.
+//! The sans-IO relay policy (`docs/PROTOCOL.md` section 6) shared by both
+//! servers: per-connection received bytes in, forward / reject / disconnect
+//! out.
 
-use crate::fernet::{DECODE_BUF_LEN, DEFAULT_MAX_KEYS, IV_LEN, KeySet, TokenError, check_shape};
-use crate::frame::{FrameDecoder, FrameError};
-use crate::message::{Body, MAX_NICK, Nick, Payload};
-use crate::replay::ReplayCache;
+use crate::fernet::{DEFAULT_MAX_KEYS, KeySet, TokenError, check_shape};
+use crate::frame::{DECODE_BUF_LEN, Frame, FrameDecoder, FrameError, frame_len};
+use crate::message::{Body, MAX_NICK, NickBuf, Payload};
+use crate::replay::{ReplayCache, ReplayCheck};
 use crate::seal::seal_frame;
+use rand_core::CryptoRng;
 
 /// Invalid frames in a row after which a client is disconnected.
 pub const MAX_INVALID_IN_A_ROW: u8 = 16;
@@ -13,14 +15,22 @@ pub const MAX_INVALID_IN_A_ROW: u8 = 16;
 pub const DEFAULT_RELAY_TTL: u64 = 300;
 /// Tokens a keyed relay remembers to refuse replays, unless told otherwise.
 pub const DEFAULT_RELAY_REPLAY: usize = 4096;
+/// The longest `nick LF /leave` frame a keyed relay sends for a client.
+pub const MAX_LEAVE_FRAME: usize = frame_len(MAX_NICK + "\n/leave".len());
 
 /// Why a frame was not forwarded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RejectReason {
     /// The line was not a frame.
     Frame(FrameError),
-    /// The token failed the shape check, or (keyed) MAC, freshness or replay.
+    /// The token failed the shape check, or (keyed) its MAC or freshness.
     Token(TokenError),
+    /// Keyed: a token already forwarded.
+    Replayed,
+    /// Keyed: a token older than any the replay cache still remembers, so
+    /// it cannot tell whether it was forwarded before. Not the sender's
+    /// fault: it never counts toward [`MAX_INVALID_IN_A_ROW`].
+    Unverifiable,
 }
 
 impl core::fmt::Display for RejectReason {
@@ -28,6 +38,10 @@ impl core::fmt::Display for RejectReason {
         match self {
             RejectReason::Frame(e) => e.fmt(f),
             RejectReason::Token(e) => e.fmt(f),
+            RejectReason::Replayed => f.write_str("replayed"),
+            RejectReason::Unverifiable => {
+                f.write_str("too old for the replay cache to tell if it is a replay")
+            }
         }
     }
 }
@@ -43,13 +57,23 @@ pub enum Verdict<'a> {
     Disconnect(RejectReason),
 }
 
+/// What one [`RelayPolicy::receive`] step found.
+#[must_use = "`consumed` says how far the input was used"]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RelayStep<'a> {
+    /// Bytes taken from the front of the input.
+    pub consumed: usize,
+    /// The verdict that ended the step; `None` once the input is used up.
+    pub verdict: Option<Verdict<'a>>,
+}
+
 /// The relay's state for one connection: its frame buffer, its run of
 /// invalid frames and (keyed mode) the nick it has been sending as.
 #[derive(Clone, Debug, Default)]
 pub struct Inbound {
     decoder: FrameDecoder,
     invalid_in_a_row: u8,
-    nick: Option<heapless::String<MAX_NICK>>,
+    nick: Option<NickBuf>,
 }
 
 impl Inbound {
@@ -65,7 +89,7 @@ impl Inbound {
     /// The nick this connection has sent valid tokens as (keyed mode), unless
     /// it said `/leave`.
     pub fn nick(&self) -> Option<&str> {
-        self.nick.as_deref()
+        self.nick.as_ref().map(|nick| nick.as_nick().as_str())
     }
 }
 
@@ -106,31 +130,31 @@ impl<const K: usize, const R: usize> RelayPolicy<K, R> {
     }
 
     /// Consumes bytes `conn` sent, from the front of `input`, up to the next
-    /// verdict; gives how many bytes it consumed and the verdict, or `None`
-    /// once `input` is used up. Never panics, whatever the input.
-    pub fn receive<'c>(
-        &mut self,
-        conn: &'c mut Inbound,
-        input: &[u8],
-        now: u64,
-    ) -> (usize, Option<Verdict<'c>>) {
-        let (consumed, frame) = conn.decoder.decode(input);
-        let checked = match frame {
-            None => return (consumed, None),
+    /// verdict. Never panics, whatever the input.
+    pub fn receive<'c>(&mut self, conn: &'c mut Inbound, input: &[u8], now: u64) -> RelayStep<'c> {
+        let step = conn.decoder.decode(input);
+        let consumed = step.consumed;
+        let checked = match step.found {
+            None => {
+                return RelayStep {
+                    consumed,
+                    verdict: None,
+                };
+            }
             Some(Err(e)) => Err(RejectReason::Frame(e)),
             Some(Ok(frame)) => match &mut self.keyed {
-                None => check_shape(frame.token).map(|()| frame.raw),
-                Some(keyed) => keyed
-                    .check(frame.token, now, &mut conn.nick)
-                    .map(|()| frame.raw),
-            }
-            .map_err(RejectReason::Token),
+                None => check_shape(frame.token)
+                    .map(|()| frame.raw)
+                    .map_err(RejectReason::Token),
+                Some(keyed) => keyed.check(frame, now, &mut conn.nick).map(|()| frame.raw),
+            },
         };
         let verdict = match checked {
             Ok(raw) => {
                 conn.invalid_in_a_row = 0;
                 Verdict::Forward(raw)
             }
+            Err(RejectReason::Unverifiable) => Verdict::Reject(RejectReason::Unverifiable),
             Err(reason) => {
                 conn.invalid_in_a_row = conn.invalid_in_a_row.saturating_add(1);
                 if conn.invalid_in_a_row >= MAX_INVALID_IN_A_ROW {
@@ -140,25 +164,28 @@ impl<const K: usize, const R: usize> RelayPolicy<K, R> {
                 }
             }
         };
-        (consumed, Some(verdict))
+        RelayStep {
+            consumed,
+            verdict: Some(verdict),
+        }
     }
 
     /// Keyed mode: the `nick LF /leave` frame to send for a connection that
-    /// went away after sending valid tokens but no `/leave`; `None` otherwise.
+    /// went away after sending valid tokens but no `/leave`, with an IV from
+    /// `rng`; `None` otherwise. `out` should hold [`MAX_LEAVE_FRAME`] bytes.
     pub fn leave_on_behalf<'o>(
         &self,
         conn: &Inbound,
         now: u64,
-        iv: [u8; IV_LEN],
+        rng: &mut (impl CryptoRng + ?Sized),
         out: &'o mut [u8],
     ) -> Option<&'o [u8]> {
         let keyed = self.keyed.as_ref()?;
-        let nick = Nick::new(conn.nick.as_deref()?).ok()?;
         let payload = Payload {
-            nick: Some(nick),
+            nick: Some(conn.nick.as_ref()?.as_nick()),
             body: Body::Leave,
         };
-        seal_frame(&keyed.keys, &payload, now, iv, out).ok()
+        seal_frame(&keyed.keys, &payload, now, rng, out).ok()
     }
 }
 
@@ -166,20 +193,22 @@ impl<const K: usize, const R: usize> Keyed<K, R> {
     /// Verifies MAC, freshness and replay; learns the sender's nick.
     fn check(
         &mut self,
-        token: &[u8],
+        frame: Frame<'_>,
         now: u64,
-        nick: &mut Option<heapless::String<MAX_NICK>>,
-    ) -> Result<(), TokenError> {
-        let opened = self
-            .keys
-            .decrypt(token, now, Some(self.ttl), &mut self.scratch)?;
-        if !self.replay.check_and_insert(&opened.tag, opened.timestamp) {
-            return Err(TokenError::Replayed);
+        nick: &mut Option<NickBuf>,
+    ) -> Result<(), RejectReason> {
+        let opened = frame
+            .decrypt(&self.keys, now, Some(self.ttl), &mut self.scratch)
+            .map_err(RejectReason::Token)?;
+        match self.replay.check_and_insert(&opened.tag, opened.timestamp) {
+            ReplayCheck::New => {}
+            ReplayCheck::Replayed => return Err(RejectReason::Replayed),
+            ReplayCheck::Unverifiable => return Err(RejectReason::Unverifiable),
         }
         let payload = Payload::parse(opened.plaintext);
         match (payload.nick, payload.body) {
             (_, Body::Leave) => *nick = None,
-            (Some(sender), _) => *nick = heapless::String::try_from(sender.as_str()).ok(),
+            (Some(sender), _) => *nick = Some(NickBuf::new(sender)),
             (None, _) => {}
         }
         Ok(())
@@ -192,6 +221,8 @@ mod tests {
     use crate::fernet::Key;
     use crate::frame::MAX_FRAME;
     use crate::session::Session;
+    use rand_chacha::ChaCha8Rng;
+    use rand_core::SeedableRng;
 
     extern crate std;
     use std::vec::Vec;
@@ -212,9 +243,9 @@ mod tests {
         let mut rest = bytes;
         let mut seen = Vec::new();
         while !rest.is_empty() {
-            let (n, verdict) = policy.receive(conn, rest, now);
-            rest = &rest[n..];
-            match verdict {
+            let step = policy.receive(conn, rest, now);
+            rest = &rest[step.consumed..];
+            match step.verdict {
                 Some(Verdict::Forward(raw)) => seen.push(Seen::Forward(raw.to_vec())),
                 Some(Verdict::Reject(r)) => seen.push(Seen::Reject(r)),
                 Some(Verdict::Disconnect(r)) => seen.push(Seen::Disconnect(r)),
@@ -228,12 +259,19 @@ mod tests {
         Session::new(KeySet::single(Key::from_bytes([key; 32])), "ann", None).unwrap()
     }
 
+    /// A frame from ann under key `[key; 32]`, made at `now`.
+    fn from_ann(key: u8, body: Body<'_>, now: u64) -> Vec<u8> {
+        let mut rng = ChaCha8Rng::seed_from_u64(now ^ u64::from(key));
+        let mut out = [0u8; MAX_FRAME];
+        let sealer = &ann(key).sealer;
+        sealer.seal(body, now, &mut rng, &mut out).unwrap().to_vec()
+    }
+
     #[test]
     fn test_blind_forwards_valid_shapes_unchanged() {
         let mut policy = RelayPolicy::<2, 8>::blind();
         let mut conn = Inbound::new();
-        let mut out = [0u8; MAX_FRAME];
-        let mut frame = ann(1).say(b"hi", 5, [0; 16], &mut out).unwrap().to_vec();
+        let mut frame = from_ann(1, Body::Text(b"hi"), 5);
         frame.insert(frame.len() - 1, b'\r');
         let seen = run(&mut policy, &mut conn, &frame, 0);
         assert_eq!(seen, [Seen::Forward(frame.clone())]);
@@ -249,8 +287,7 @@ mod tests {
     fn test_sixteen_invalid_in_a_row_disconnect() {
         let mut policy = RelayPolicy::<2, 8>::blind();
         let mut conn = Inbound::new();
-        let mut out = [0u8; MAX_FRAME];
-        let good = ann(1).say(b"hi", 5, [0; 16], &mut out).unwrap().to_vec();
+        let good = from_ann(1, Body::Text(b"hi"), 5);
         let mut wire = Vec::new();
         for _ in 0..15 {
             wire.extend_from_slice(b"!\n");
@@ -272,10 +309,9 @@ mod tests {
         let keys = KeySet::single(Key::from_bytes([1; 32]));
         let mut policy = RelayPolicy::<2, 8>::keyed(keys, 300);
         let mut conn = Inbound::new();
-        let mut out = [0u8; MAX_FRAME];
-        let good = ann(1).say(b"hi", 1000, [0; 16], &mut out).unwrap().to_vec();
-        let forged = ann(2).say(b"hi", 1000, [0; 16], &mut out).unwrap().to_vec();
-        let stale = ann(1).say(b"old", 600, [0; 16], &mut out).unwrap().to_vec();
+        let good = from_ann(1, Body::Text(b"hi"), 1000);
+        let forged = from_ann(2, Body::Text(b"hi"), 1000);
+        let stale = from_ann(1, Body::Text(b"old"), 600);
         let mut wire = good.clone();
         wire.extend_from_slice(&forged);
         wire.extend_from_slice(&good);
@@ -286,31 +322,32 @@ mod tests {
             [
                 Seen::Forward(good),
                 Seen::Reject(RejectReason::Token(TokenError::BadMac)),
-                Seen::Reject(RejectReason::Token(TokenError::Replayed)),
+                Seen::Reject(RejectReason::Replayed),
                 Seen::Reject(RejectReason::Token(TokenError::Expired)),
             ]
         );
         assert_eq!(conn.nick(), Some("ann"));
 
         // The relay can say goodbye for ann, in a token the room can read.
+        let mut rng = ChaCha8Rng::seed_from_u64(9);
+        let mut out = [0u8; MAX_LEAVE_FRAME];
         let leave = policy
-            .leave_on_behalf(&conn, 1001, [9; 16], &mut out)
+            .leave_on_behalf(&conn, 1001, &mut rng, &mut out)
             .unwrap()
             .to_vec();
         let mut bob =
             Session::<2, 8>::new(KeySet::single(Key::from_bytes([1; 32])), "bob", None).unwrap();
-        let (_, got) = bob.receive(&leave, 1001);
-        let got = got.unwrap();
+        let got = bob.opener.receive(&leave, 1001).message.unwrap();
         assert_eq!(got.payload.shown_nick(), "ann");
         assert_eq!(got.payload.body, Body::Leave);
 
         // After ann's own /leave there is nothing to send for her.
-        let bye = ann(1).leave(1002, [3; 16], &mut out).unwrap().to_vec();
+        let bye = from_ann(1, Body::Leave, 1002);
         assert_eq!(run(&mut policy, &mut conn, &bye, 1002).len(), 1);
         assert_eq!(conn.nick(), None);
         assert!(
             policy
-                .leave_on_behalf(&conn, 1003, [9; 16], &mut out)
+                .leave_on_behalf(&conn, 1003, &mut rng, &mut out)
                 .is_none()
         );
     }
@@ -318,11 +355,36 @@ mod tests {
     #[test]
     fn test_blind_sends_no_leave() {
         let policy = RelayPolicy::<2, 8>::blind();
-        let mut out = [0u8; MAX_FRAME];
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let mut out = [0u8; MAX_LEAVE_FRAME];
         assert!(
             policy
-                .leave_on_behalf(&Inbound::new(), 1, [0; 16], &mut out)
+                .leave_on_behalf(&Inbound::new(), 1, &mut rng, &mut out)
                 .is_none()
+        );
+    }
+
+    #[test]
+    fn test_unverifiable_never_disconnects() {
+        let keys = KeySet::single(Key::from_bytes([1; 32]));
+        // A cache of 8: fill it with tokens of second 1000, then older ones
+        // cannot be vouched for, however many come.
+        let mut policy = RelayPolicy::<2, 8>::keyed(keys, 300);
+        let mut conn = Inbound::new();
+        let mut wire = Vec::new();
+        for i in 0..8u8 {
+            wire.extend_from_slice(&from_ann(1, Body::Text(&[b'a' + i]), 1000));
+        }
+        for i in 0..40u8 {
+            wire.extend_from_slice(&from_ann(1, Body::Text(&[b'a', i]), 999));
+        }
+        let seen = run(&mut policy, &mut conn, &wire, 1000);
+        assert_eq!(seen.len(), 48);
+        assert!(seen[..8].iter().all(|s| matches!(s, Seen::Forward(_))));
+        assert!(
+            seen[8..]
+                .iter()
+                .all(|s| *s == Seen::Reject(RejectReason::Unverifiable))
         );
     }
 }

@@ -1,12 +1,14 @@
-//! The sans-IO chat client (PROTOCOL section 7): text in, frame bytes out;
-//! received bytes in, messages and drop reports out. Both shells' clients
-//! drive this one state machine.
+//! The sans-IO chat client (`docs/PROTOCOL.md` section 7), in two halves
+//! that share nothing mutable: a [`Sealer`] turns what the user does into
+//! frames, an [`Opener`] turns received bytes into messages and drop
+//! reports. Both shells' clients drive these.
 
-use crate::fernet::{DECODE_BUF_LEN, DEFAULT_MAX_KEYS, IV_LEN, KeySet, TokenError};
-use crate::frame::{FrameDecoder, FrameError};
-use crate::message::{Body, MAX_NICK, Nick, NickError, Payload};
-use crate::replay::ReplayCache;
-use crate::seal::seal_frame;
+use crate::fernet::{DEFAULT_MAX_KEYS, KeySet, TokenError};
+use crate::frame::{DECODE_BUF_LEN, FrameDecoder, FrameError};
+use crate::message::{Body, Nick, NickBuf, NickError, Payload};
+use crate::replay::{ReplayCache, ReplayCheck};
+use crate::seal::{SealError, seal_frame};
+use rand_core::CryptoRng;
 
 /// Tokens a client remembers to refuse replays.
 pub const DEFAULT_CLIENT_REPLAY: usize = 1024;
@@ -16,8 +18,13 @@ pub const DEFAULT_CLIENT_REPLAY: usize = 1024;
 pub enum DropReason {
     /// The line was not a frame.
     Frame(FrameError),
-    /// The token did not decrypt (bad MAC, another key, too old, replayed...).
+    /// The token is invalid (bad MAC, another key, too old...).
     Token(TokenError),
+    /// A token already shown: a replay.
+    Replayed,
+    /// A token older than any the replay cache still remembers, so it
+    /// cannot tell whether it was shown before.
+    Unverifiable,
 }
 
 impl core::fmt::Display for DropReason {
@@ -25,6 +32,10 @@ impl core::fmt::Display for DropReason {
         match self {
             DropReason::Frame(e) => e.fmt(f),
             DropReason::Token(e) => e.fmt(f),
+            DropReason::Replayed => f.write_str("replayed"),
+            DropReason::Unverifiable => {
+                f.write_str("too old for the replay cache to tell if it is a replay")
+            }
         }
     }
 }
@@ -47,10 +58,72 @@ pub struct Received<'a> {
     pub payload: Payload<'a>,
 }
 
-/// One client's state: its keys, nick, frame decoder and replay cache.
+/// What one [`Opener::receive`] step found.
+#[must_use = "`consumed` says how far the input was used"]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Receive<'a> {
+    /// Bytes taken from the front of the input.
+    pub consumed: usize,
+    /// The message that ended the step; `None` once the input is used up.
+    pub message: Option<Received<'a>>,
+}
+
+/// A client: the [`Sealer`] that sends and the [`Opener`] that receives,
+/// which can go to different threads.
 pub struct Session<const K: usize = DEFAULT_MAX_KEYS, const R: usize = DEFAULT_CLIENT_REPLAY> {
+    /// Seals what this client sends.
+    pub sealer: Sealer<K>,
+    /// Opens what this client receives.
+    pub opener: Opener<K, R>,
+}
+
+impl<const K: usize, const R: usize> Session<K, R> {
+    /// A session for `nick` with `keys`; tokens older than `ttl` seconds (if
+    /// set) are dropped.
+    pub fn new(keys: KeySet<K>, nick: &str, ttl: Option<u64>) -> Result<Self, NickError> {
+        let nick = NickBuf::new(Nick::new(nick)?);
+        Ok(Session {
+            opener: Opener::new(keys.clone(), ttl),
+            sealer: Sealer { keys, nick },
+        })
+    }
+}
+
+/// The sending half: the keys and this client's nick.
+#[derive(Clone, Debug)]
+pub struct Sealer<const K: usize = DEFAULT_MAX_KEYS> {
     keys: KeySet<K>,
-    nick: heapless::String<MAX_NICK>,
+    nick: NickBuf,
+}
+
+impl<const K: usize> Sealer<K> {
+    /// This client's nick.
+    pub fn nick(&self) -> Nick<'_> {
+        self.nick.as_nick()
+    }
+
+    /// The frame for `body` from this client (`nick LF body`, a text that
+    /// starts with `/` escaped as `//`), at Unix time `now`, with an IV
+    /// from `rng`, written into `out`. The one way a client sends.
+    pub fn seal<'o>(
+        &self,
+        body: Body<'_>,
+        now: u64,
+        rng: &mut (impl CryptoRng + ?Sized),
+        out: &'o mut [u8],
+    ) -> Result<&'o [u8], SealError> {
+        let payload = Payload {
+            nick: Some(self.nick()),
+            body,
+        };
+        seal_frame(&self.keys, &payload, now, rng, out)
+    }
+}
+
+/// The receiving half: the keys, the TTL, the frame decoder, the replay
+/// cache and a buffer for one plaintext.
+pub struct Opener<const K: usize = DEFAULT_MAX_KEYS, const R: usize = DEFAULT_CLIENT_REPLAY> {
+    keys: KeySet<K>,
     ttl: Option<u64>,
     decoder: FrameDecoder,
     replay: ReplayCache<R>,
@@ -58,113 +131,54 @@ pub struct Session<const K: usize = DEFAULT_MAX_KEYS, const R: usize = DEFAULT_C
     dropped: Option<Dropped>,
 }
 
-impl<const K: usize, const R: usize> Session<K, R> {
-    /// A session for `nick` with `keys`; tokens older than `ttl` seconds (if
-    /// set) are dropped.
-    pub fn new(keys: KeySet<K>, nick: &str, ttl: Option<u64>) -> Result<Self, NickError> {
-        let nick = Nick::new(nick)?.as_str();
-        let mut owned = heapless::String::new();
-        owned.push_str(nick).map_err(|_| NickError::BadLength)?;
-        Ok(Session {
+impl<const K: usize, const R: usize> Opener<K, R> {
+    /// An opener for `keys`; tokens older than `ttl` seconds (if set) are
+    /// dropped.
+    pub fn new(keys: KeySet<K>, ttl: Option<u64>) -> Self {
+        Opener {
             keys,
-            nick: owned,
             ttl,
             decoder: FrameDecoder::new(),
             replay: ReplayCache::new(),
             plaintext: [0; DECODE_BUF_LEN],
             dropped: None,
-        })
-    }
-
-    /// This client's nick.
-    pub fn nick(&self) -> &str {
-        &self.nick
-    }
-
-    /// The frame announcing this client (`nick LF /join`).
-    pub fn join<'o>(
-        &self,
-        now: u64,
-        iv: [u8; IV_LEN],
-        out: &'o mut [u8],
-    ) -> Result<&'o [u8], TokenError> {
-        self.seal(Body::Join, now, iv, out)
-    }
-
-    /// The frame saying goodbye (`nick LF /leave`).
-    pub fn leave<'o>(
-        &self,
-        now: u64,
-        iv: [u8; IV_LEN],
-        out: &'o mut [u8],
-    ) -> Result<&'o [u8], TokenError> {
-        self.seal(Body::Leave, now, iv, out)
-    }
-
-    /// A message frame; a text starting with `/` is escaped as `//`.
-    pub fn say<'o>(
-        &self,
-        text: &[u8],
-        now: u64,
-        iv: [u8; IV_LEN],
-        out: &'o mut [u8],
-    ) -> Result<&'o [u8], TokenError> {
-        self.seal(Body::Text(text), now, iv, out)
-    }
-
-    /// An action frame (`/me TEXT`).
-    pub fn act<'o>(
-        &self,
-        text: &[u8],
-        now: u64,
-        iv: [u8; IV_LEN],
-        out: &'o mut [u8],
-    ) -> Result<&'o [u8], TokenError> {
-        self.seal(Body::Me(text), now, iv, out)
-    }
-
-    fn seal<'o>(
-        &self,
-        body: Body<'_>,
-        now: u64,
-        iv: [u8; IV_LEN],
-        out: &'o mut [u8],
-    ) -> Result<&'o [u8], TokenError> {
-        // The nick was checked in `new`.
-        let nick = Nick::new(&self.nick).ok();
-        seal_frame(&self.keys, &Payload { nick, body }, now, iv, out)
+        }
     }
 
     /// Consumes received bytes from the front of `input` up to the next
-    /// message that verifies; gives how many bytes it consumed and the
-    /// message, or `None` once `input` is used up. Frames that fail are
-    /// counted for [`Session::take_dropped`]. Never panics, whatever the input.
-    pub fn receive(&mut self, input: &[u8], now: u64) -> (usize, Option<Received<'_>>) {
+    /// message that verifies. Frames that fail are counted for
+    /// [`Opener::take_dropped`]. Never panics, whatever the input.
+    pub fn receive(&mut self, input: &[u8], now: u64) -> Receive<'_> {
         let mut consumed = 0;
         loop {
-            let (n, frame) = self.decoder.decode(&input[consumed..]);
-            consumed += n;
-            let reason = match frame {
-                None => return (consumed, None),
+            let step = self.decoder.decode(&input[consumed..]);
+            consumed += step.consumed;
+            let reason = match step.found {
+                None => {
+                    return Receive {
+                        consumed,
+                        message: None,
+                    };
+                }
                 Some(Err(e)) => DropReason::Frame(e),
                 Some(Ok(frame)) => {
-                    match self
-                        .keys
-                        .decrypt(frame.token, now, self.ttl, &mut self.plaintext)
-                    {
+                    match frame.decrypt(&self.keys, now, self.ttl, &mut self.plaintext) {
                         Err(e) => DropReason::Token(e),
-                        Ok(opened)
-                            if !self.replay.check_and_insert(&opened.tag, opened.timestamp) =>
+                        Ok(opened) => match self
+                            .replay
+                            .check_and_insert(&opened.tag, opened.timestamp)
                         {
-                            DropReason::Token(TokenError::Replayed)
-                        }
-                        Ok(opened) => {
-                            // Re-borrow the plaintext for the caller's lifetime.
-                            let (timestamp, len) = (opened.timestamp, opened.plaintext.len());
-                            let start = crate::fernet::HEADER_LEN;
-                            let payload = Payload::parse(&self.plaintext[start..start + len]);
-                            return (consumed, Some(Received { timestamp, payload }));
-                        }
+                            ReplayCheck::Replayed => DropReason::Replayed,
+                            ReplayCheck::Unverifiable => DropReason::Unverifiable,
+                            ReplayCheck::New => {
+                                // Re-borrow the plaintext for the caller's lifetime.
+                                let (timestamp, len) = (opened.timestamp, opened.plaintext.len());
+                                let start = crate::fernet::HEADER_LEN;
+                                let payload = Payload::parse(&self.plaintext[start..start + len]);
+                                let message = Some(Received { timestamp, payload });
+                                return Receive { consumed, message };
+                            }
+                        },
                     }
                 }
             };
@@ -185,6 +199,8 @@ mod tests {
     use super::*;
     use crate::fernet::Key;
     use crate::frame::MAX_FRAME;
+    use rand_chacha::ChaCha8Rng;
+    use rand_core::SeedableRng;
 
     extern crate std;
     use std::string::ToString;
@@ -194,15 +210,28 @@ mod tests {
         Session::new(KeySet::single(Key::from_bytes([key; 32])), nick, Some(300)).unwrap()
     }
 
+    /// Seals `body` from `from` at `now` into a fresh vector.
+    fn frame(from: &Session<2, 8>, body: Body<'_>, now: u64) -> Vec<u8> {
+        let mut rng = ChaCha8Rng::seed_from_u64(now);
+        let mut out = [0u8; MAX_FRAME];
+        from.sealer
+            .seal(body, now, &mut rng, &mut out)
+            .unwrap()
+            .to_vec()
+    }
+
     /// Every message `to` takes from `bytes`, formatted for display.
     fn shown(to: &mut Session<2, 8>, bytes: &[u8], now: u64) -> Vec<std::string::String> {
         let mut rest = bytes;
         let mut shown = Vec::new();
-        while let (n, Some(message)) = to.receive(rest, now) {
-            shown.push(message.payload.to_string());
-            rest = &rest[n..];
+        loop {
+            let step = to.opener.receive(rest, now);
+            rest = &rest[step.consumed..];
+            match step.message {
+                Some(message) => shown.push(message.payload.to_string()),
+                None => return shown,
+            }
         }
-        shown
     }
 
     #[test]
@@ -210,12 +239,17 @@ mod tests {
         let ann = session("ann", 1);
         let mut bob = session("bob", 1);
         let mut wire = Vec::new();
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
         let mut out = [0u8; MAX_FRAME];
-        wire.extend_from_slice(ann.join(100, [1; 16], &mut out).unwrap());
-        wire.extend_from_slice(ann.say(b"hi /all", 100, [2; 16], &mut out).unwrap());
-        wire.extend_from_slice(ann.say(b"/not a command", 100, [3; 16], &mut out).unwrap());
-        wire.extend_from_slice(ann.act(b"waves", 100, [4; 16], &mut out).unwrap());
-        wire.extend_from_slice(ann.leave(100, [5; 16], &mut out).unwrap());
+        for body in [
+            Body::Join,
+            Body::Text(b"hi /all"),
+            Body::Text(b"/not a command"),
+            Body::Me(b"waves"),
+            Body::Leave,
+        ] {
+            wire.extend_from_slice(ann.sealer.seal(body, 100, &mut rng, &mut out).unwrap());
+        }
         assert_eq!(
             shown(&mut bob, &wire, 101),
             [
@@ -226,7 +260,7 @@ mod tests {
                 "ann left"
             ]
         );
-        assert_eq!(bob.take_dropped(), None);
+        assert_eq!(bob.opener.take_dropped(), None);
     }
 
     #[test]
@@ -234,35 +268,33 @@ mod tests {
         let ann = session("ann", 1);
         let eve = session("eve", 2);
         let mut bob = session("bob", 1);
-        let mut out = [0u8; MAX_FRAME];
-        let good = ann.say(b"ok", 100, [1; 16], &mut out).unwrap().to_vec();
-        let other_key = eve.say(b"x", 100, [1; 16], &mut out).unwrap().to_vec();
+        let good = frame(&ann, Body::Text(b"ok"), 100);
+        let other_key = frame(&eve, Body::Text(b"x"), 100);
         let mut wire = Vec::new();
         wire.extend_from_slice(&other_key);
         wire.extend_from_slice(&good);
         wire.extend_from_slice(&good); // a replay
         assert_eq!(shown(&mut bob, &wire, 100), ["<ann> ok"]);
-        let dropped = bob.take_dropped().unwrap();
+        let dropped = bob.opener.take_dropped().unwrap();
         assert_eq!(dropped.count, 2);
-        assert_eq!(dropped.reason, DropReason::Token(TokenError::Replayed));
-        assert_eq!(bob.take_dropped(), None);
+        assert_eq!(dropped.reason, DropReason::Replayed);
+        assert_eq!(bob.opener.take_dropped(), None);
     }
 
     #[test]
     fn test_expired_and_future_dropped() {
         let ann = session("ann", 1);
         let mut bob = session("bob", 1);
-        let mut out = [0u8; MAX_FRAME];
-        let old = ann.say(b"old", 100, [1; 16], &mut out).unwrap().to_vec();
+        let old = frame(&ann, Body::Text(b"old"), 100);
         assert!(shown(&mut bob, &old, 401).is_empty());
         assert_eq!(
-            bob.take_dropped().unwrap().reason,
+            bob.opener.take_dropped().unwrap().reason,
             DropReason::Token(TokenError::Expired)
         );
-        let future = ann.say(b"soon", 1000, [1; 16], &mut out).unwrap().to_vec();
+        let future = frame(&ann, Body::Text(b"soon"), 1000);
         assert!(shown(&mut bob, &future, 939).is_empty());
         assert_eq!(
-            bob.take_dropped().unwrap().reason,
+            bob.opener.take_dropped().unwrap().reason,
             DropReason::Token(TokenError::FromTheFuture)
         );
     }
@@ -270,14 +302,22 @@ mod tests {
     #[test]
     fn test_too_long_text_refused() {
         let ann = session("ann", 1);
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
         let mut out = [0u8; MAX_FRAME];
         let text = [b'a'; 3007];
+        let max = ann.sealer.nick().max_text();
+        assert_eq!(max, 3003);
         assert_eq!(
-            ann.say(&text, 1, [0; 16], &mut out),
-            Err(TokenError::PlaintextTooLong)
+            ann.sealer
+                .seal(Body::Text(&text[..max + 1]), 1, &mut rng, &mut out),
+            Err(SealError::TooLong { len: 3008 })
         );
         // The longest that fits: nick, LF and text make 3007 bytes.
-        let frame = ann.say(&text[..3003], 1, [0; 16], &mut out).unwrap();
+        let frame = ann
+            .sealer
+            .seal(Body::Text(&text[..max]), 1, &mut rng, &mut out)
+            .unwrap();
+        assert_eq!(frame.len(), crate::frame::frame_len(3007));
         assert_eq!(frame.len(), 4089);
     }
 

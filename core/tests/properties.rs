@@ -1,8 +1,9 @@
 //! Property tests: chunking never changes the frames, round trips hold, and
 //! no parser panics on any input.
 
-use fernchat_core::fernet::{DECODE_BUF_LEN, Key, KeySet, MAX_PLAINTEXT, check_shape};
-use fernchat_core::frame::{FrameDecoder, FrameError, MAX_FRAME};
+use fernchat_core::fernet::hazmat::encrypt_with_iv;
+use fernchat_core::fernet::{DecryptError, Key, KeySet, TokenError, check_shape};
+use fernchat_core::frame::{DECODE_BUF_LEN, FrameDecoder, FrameError, MAX_FRAME, MAX_PLAINTEXT};
 use fernchat_core::message::{Body, Nick, Payload};
 use fernchat_core::relay::{Inbound, RelayPolicy, Verdict};
 use fernchat_core::session::Session;
@@ -18,10 +19,10 @@ fn decode_cut(stream: &[u8], cuts: &[usize]) -> Found {
     for &end in cuts.iter().chain(std::iter::once(&stream.len())) {
         let mut rest = &stream[start..end.max(start)];
         while !rest.is_empty() {
-            let (n, item) = decoder.decode(rest);
-            assert!(n > 0 || item.is_some(), "no progress");
-            rest = &rest[n..];
-            if let Some(item) = item {
+            let step = decoder.decode(rest);
+            assert!(step.consumed > 0 || step.found.is_some(), "no progress");
+            rest = &rest[step.consumed..];
+            if let Some(item) = step.found {
                 found.push(item.map(|frame| {
                     assert!(frame.raw.len() <= MAX_FRAME);
                     assert!(frame.raw.ends_with(b"\n"));
@@ -64,12 +65,30 @@ proptest! {
                         plaintext in proptest::collection::vec(any::<u8>(), 0..=MAX_PLAINTEXT)) {
         let key = Key::from_bytes(key);
         let mut out = [0u8; MAX_FRAME];
-        let token = key.encrypt(&plaintext, now, iv, &mut out).unwrap().to_vec();
+        let token = encrypt_with_iv(&key, &plaintext, now, iv, &mut out).unwrap().to_vec();
         prop_assert!(check_shape(&token).is_ok());
         let mut buf = [0u8; DECODE_BUF_LEN];
         let opened = key.decrypt(&token, now, Some(0), &mut buf).unwrap();
         prop_assert_eq!(opened.plaintext, &plaintext[..]);
         prop_assert_eq!(opened.timestamp, now);
+    }
+
+    #[test]
+    fn a_token_changed_anywhere_never_decrypts(key in any::<[u8; 32]>(), iv in any::<[u8; 16]>(),
+                        plaintext in proptest::collection::vec(any::<u8>(), 0..200),
+                        at in any::<prop::sample::Index>(), byte in any::<u8>()) {
+        let key = Key::from_bytes(key);
+        let mut out = [0u8; MAX_FRAME];
+        let mut token = encrypt_with_iv(&key, &plaintext, 1000, iv, &mut out).unwrap().to_vec();
+        let at = at.index(token.len());
+        prop_assume!(token[at] != byte);
+        token[at] = byte;
+        let mut buf = [0u8; DECODE_BUF_LEN];
+        let opened = key.decrypt(&token, 1000, None, &mut buf);
+        prop_assert!(opened.is_err(), "a changed token decrypted");
+        // The keyless check and decryption agree on what is malformed.
+        let malformed = opened == Err(DecryptError::Token(TokenError::Malformed));
+        prop_assert_eq!(malformed, check_shape(&token).is_err());
     }
 
     #[test]
@@ -90,8 +109,8 @@ proptest! {
     fn parsers_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..5000), now in any::<u64>(), ttl in any::<Option<u64>>()) {
         let key = Key::from_bytes([7; 32]);
         let mut buf = [0u8; DECODE_BUF_LEN];
-        let decrypted = key.decrypt(&bytes, now, ttl, &mut buf).is_ok();
-        prop_assert!(!decrypted || check_shape(&bytes).is_ok());
+        let _ = key.decrypt(&bytes, now, ttl, &mut buf);
+        let _ = check_shape(&bytes);
         let _ = Key::parse(&bytes);
         let _ = KeySet::<4>::parse_file(&bytes);
         let _ = Payload::parse(&bytes).to_string();
@@ -100,19 +119,23 @@ proptest! {
             let mut conn = Inbound::new();
             let mut rest = &bytes[..];
             while !rest.is_empty() {
-                let (n, verdict) = policy.receive(&mut conn, rest, now);
-                if let Some(Verdict::Forward(raw)) = verdict {
+                let step = policy.receive(&mut conn, rest, now);
+                if let Some(Verdict::Forward(raw)) = step.verdict {
                     prop_assert!(raw.len() <= MAX_FRAME && raw.ends_with(b"\n"));
                 }
-                prop_assert!(n > 0 || verdict.is_some());
-                rest = &rest[n..];
+                prop_assert!(step.consumed > 0 || step.verdict.is_some());
+                rest = &rest[step.consumed..];
             }
         }
         let mut session = Session::<4, 64>::new(KeySet::single(key), "me", ttl).unwrap();
         let mut rest = &bytes[..];
-        while let (n, Some(_)) = session.receive(rest, now) {
-            rest = &rest[n..];
+        loop {
+            let step = session.opener.receive(rest, now);
+            rest = &rest[step.consumed..];
+            if step.message.is_none() {
+                break;
+            }
         }
-        let _ = session.take_dropped();
+        let _ = session.opener.take_dropped();
     }
 }

@@ -1,6 +1,6 @@
-//! The chat client over one smoltcp TCP socket (PROTOCOL section 7): every
-//! decision (sealing, decrypting, replay and freshness) is the core
-//! [`Session`]'s; this shell moves bytes.
+//! The chat client over one smoltcp TCP socket (`docs/PROTOCOL.md` section
+//! 7): every decision (sealing, decrypting, replay and freshness) is the
+//! core [`Session`]'s; this shell moves bytes.
 
 mod storage;
 
@@ -9,7 +9,8 @@ pub use storage::ClientStorage;
 use crate::net::NetConfig;
 use crate::now::Now;
 use crate::outbox::Outbox;
-use fernchat_core::fernet::{IV_LEN, TokenError};
+use fernchat_core::message::Body;
+use fernchat_core::seal::SealError;
 use fernchat_core::session::{Dropped, Received, Session};
 use rand_core::{CryptoRng, RngCore};
 use smoltcp::iface::{Interface, SocketHandle, SocketSet};
@@ -31,8 +32,11 @@ pub enum ClientError {
     OutboxFull,
     /// The client is leaving or has closed.
     Closed,
-    /// The message could not be sealed (too long for one frame).
-    Token(TokenError),
+    /// The message is too long for one frame.
+    TooLong {
+        /// The payload's length in bytes.
+        len: usize,
+    },
 }
 
 impl core::fmt::Display for ClientError {
@@ -41,16 +45,16 @@ impl core::fmt::Display for ClientError {
             ClientError::Connect(e) => write!(f, "cannot connect: {e}"),
             ClientError::OutboxFull => f.write_str("the outbox is full"),
             ClientError::Closed => f.write_str("the connection is closed"),
-            ClientError::Token(e) => e.fmt(f),
+            ClientError::TooLong { len } => SealError::TooLong { len: *len }.fmt(f),
         }
     }
 }
 
-impl From<TokenError> for ClientError {
-    fn from(error: TokenError) -> Self {
+impl From<SealError> for ClientError {
+    fn from(error: SealError) -> Self {
         match error {
-            TokenError::BufferTooSmall => ClientError::OutboxFull,
-            other => ClientError::Token(other),
+            SealError::Buffer(_) => ClientError::OutboxFull,
+            SealError::TooLong { len } => ClientError::TooLong { len },
         }
     }
 }
@@ -64,7 +68,7 @@ pub enum ClientEvent<'a> {
     Message(Received<'a>),
     /// Frames were dropped (once per read burst).
     Dropped(Dropped),
-    /// The connection is closed: after [`Client::leave`], or by the relay,
+    /// The connection is closed: after `/leave` was sent, or by the relay,
     /// or it never came up.
     Closed,
 }
@@ -124,42 +128,29 @@ impl<'a, D: Device, G: RngCore + CryptoRng, const K: usize, const R: usize> Clie
             outbox: Outbox::new(outbox),
             state: State::Connecting,
         };
-        let iv = client.iv();
-        let session = &*client.session;
-        client
-            .outbox
-            .push(|out| session.join(now.unix, iv, out).map(<[u8]>::len))?;
+        client.queue(Body::Join, now)?;
         Ok(client)
     }
 
-    /// Queues a message (`/me TEXT` if `action`); it goes out on the next polls.
-    pub fn say(&mut self, text: &[u8], action: bool, now: Now) -> Result<(), ClientError> {
+    /// Queues `body` (a message, `/me`, or `/leave`, after which the
+    /// connection closes once everything queued is sent); it goes out on
+    /// the next polls. The one way to send.
+    pub fn send(&mut self, body: Body<'_>, now: Now) -> Result<(), ClientError> {
         if matches!(self.state, State::Leaving | State::Closed) {
             return Err(ClientError::Closed);
         }
-        let iv = self.iv();
-        let session = &*self.session;
-        self.outbox.push(|out| {
-            let frame = if action {
-                session.act(text, now.unix, iv, out)
-            } else {
-                session.say(text, now.unix, iv, out)
-            };
-            frame.map(<[u8]>::len)
-        })?;
+        self.queue(body, now)?;
+        if body == Body::Leave {
+            self.state = State::Leaving;
+        }
         Ok(())
     }
 
-    /// Queues `/leave`; the connection closes once everything queued is sent.
-    pub fn leave(&mut self, now: Now) -> Result<(), ClientError> {
-        if matches!(self.state, State::Leaving | State::Closed) {
-            return Err(ClientError::Closed);
-        }
-        let iv = self.iv();
-        let session = &*self.session;
+    /// Seals `body` into the outbox under a fresh IV.
+    fn queue(&mut self, body: Body<'_>, now: Now) -> Result<(), ClientError> {
+        let (sealer, rng) = (&self.session.sealer, &mut self.rng);
         self.outbox
-            .push(|out| session.leave(now.unix, iv, out).map(<[u8]>::len))?;
-        self.state = State::Leaving;
+            .push(|out| sealer.seal(body, now.unix, rng, out).map(<[u8]>::len))?;
         Ok(())
     }
 
@@ -189,9 +180,9 @@ impl<'a, D: Device, G: RngCore + CryptoRng, const K: usize, const R: usize> Clie
             let read = socket.recv(|data| {
                 let mut used = 0;
                 loop {
-                    let (n, message) = session.receive(&data[used..], now.unix);
-                    used += n;
-                    match message {
+                    let step = session.opener.receive(&data[used..], now.unix);
+                    used += step.consumed;
+                    match step.message {
                         Some(message) => on_event(ClientEvent::Message(message)),
                         None => break,
                     }
@@ -202,7 +193,7 @@ impl<'a, D: Device, G: RngCore + CryptoRng, const K: usize, const R: usize> Clie
                 break;
             }
         }
-        if let Some(dropped) = session.take_dropped() {
+        if let Some(dropped) = session.opener.take_dropped() {
             on_event(ClientEvent::Dropped(dropped));
         }
         let flushed = self.outbox.pending().is_empty() && socket.send_queue() == 0;
@@ -217,12 +208,5 @@ impl<'a, D: Device, G: RngCore + CryptoRng, const K: usize, const R: usize> Clie
         }
         self.iface
             .poll(now.instant, &mut self.device, &mut self.sockets);
-    }
-
-    /// A fresh random IV for the next token.
-    fn iv(&mut self) -> [u8; IV_LEN] {
-        let mut iv = [0u8; IV_LEN];
-        self.rng.fill_bytes(&mut iv);
-        iv
     }
 }

@@ -5,7 +5,7 @@
 //! copies from its cursor into its own TCP transmit buffer as fast as that
 //! client reads. A reader that falls more than the log's size behind would
 //! lose frames, so it is marked *overrun* instead and the relay disconnects it
-//! (PROTOCOL section 6: a client that does not read is disconnected; it never
+//! (`docs/PROTOCOL.md` section 6: a client that does not read is disconnected; it never
 //! slows the others, and no healthy client loses a frame).
 
 use fernchat_core::frame::MAX_FRAME;

@@ -34,5 +34,5 @@ pub use net::NetConfig;
 pub use now::Now;
 pub use relay::{Departure, Relay, RelayEvent, RelayStorage};
 
-/// The TCP port fernchat listens on by default (PROTOCOL section 1).
+/// The TCP port fernchat listens on by default (`docs/PROTOCOL.md` section 1).
 pub const DEFAULT_PORT: u16 = 10101;

@@ -1,4 +1,4 @@
-//! The relay server over smoltcp TCP sockets (PROTOCOL section 6). What to
+//! The relay server over smoltcp TCP sockets (`docs/PROTOCOL.md` section 6). What to
 //! forward, reject or disconnect is the core [`RelayPolicy`]'s decision;
 //! this shell accepts connections, moves bytes and fans frames out.
 
@@ -9,18 +9,13 @@ pub use storage::RelayStorage;
 use crate::fanout::FanoutLog;
 use crate::net::NetConfig;
 use crate::now::Now;
-use fernchat_core::fernet::{IV_LEN, token_len};
-use fernchat_core::message::MAX_NICK;
-use fernchat_core::relay::{Inbound, RejectReason, RelayPolicy, Verdict};
+use fernchat_core::relay::{Inbound, MAX_LEAVE_FRAME, RejectReason, RelayPolicy, Verdict};
 use rand_core::{CryptoRng, RngCore};
 use smoltcp::iface::{Interface, SocketHandle, SocketSet};
 use smoltcp::phy::Device;
 use smoltcp::socket::tcp;
 use smoltcp::time::Duration;
 use smoltcp::wire::IpEndpoint;
-
-/// The largest `nick LF /leave` frame the relay sends for a vanished client.
-const LEAVE_FRAME: usize = token_len(MAX_NICK + "\n/leave".len()) + 1;
 
 /// Why a client's connection ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -99,7 +94,7 @@ enum Slot {
 /// [`Device`], with IVs (keyed mode's `/leave` frames) from a cryptographic RNG.
 ///
 /// It serves up to `N - 1` clients: one socket always listens, so that a
-/// connection past the limit is accepted and closed at once (PROTOCOL
+/// connection past the limit is accepted and closed at once (`docs/PROTOCOL.md`
 /// section 6) rather than refused with a reset.
 pub struct Relay<
     'a,
@@ -219,9 +214,9 @@ impl<'a, D: Device, G: RngCore + CryptoRng, const N: usize, const K: usize, cons
             let read = socket.recv(|data| {
                 let mut used = 0;
                 while used < data.len() {
-                    let (n, verdict) = policy.receive(inbound, &data[used..], now.unix);
-                    used += n;
-                    match verdict {
+                    let step = policy.receive(inbound, &data[used..], now.unix);
+                    used += step.consumed;
+                    match step.verdict {
                         None => break,
                         Some(Verdict::Forward(frame)) => {
                             log.append(Some(slot), frame);
@@ -271,12 +266,10 @@ impl<'a, D: Device, G: RngCore + CryptoRng, const N: usize, const K: usize, cons
     ) {
         self.log.leave(slot);
         self.slots[slot] = Slot::Closing;
-        let mut iv = [0u8; IV_LEN];
-        self.rng.fill_bytes(&mut iv);
-        let mut out = [0u8; LEAVE_FRAME];
+        let mut out = [0u8; MAX_LEAVE_FRAME];
         if let Some(frame) =
             self.policy
-                .leave_on_behalf(&self.inbound[slot], now.unix, iv, &mut out)
+                .leave_on_behalf(&self.inbound[slot], now.unix, &mut self.rng, &mut out)
         {
             self.log.append(None, frame);
         }

@@ -7,6 +7,8 @@ mod hub;
 
 use fernchat_core::fernet::TokenError;
 use fernchat_core::fernet::{Key, KeySet};
+use fernchat_core::input::Input;
+use fernchat_core::message::Body;
 use fernchat_core::relay::{RejectReason, RelayPolicy};
 use fernchat_core::session::Session;
 use fernchat_embedded::{
@@ -161,21 +163,23 @@ impl<const N: usize> Room<N> {
         });
     }
 
+    /// Sends what `who` types, as a user would type it (`/me` included).
     fn say(&mut self, who: usize, text: &str) {
         let at = now(self.ms);
-        self.members[who]
-            .client
-            .say(text.as_bytes(), false, at)
-            .unwrap();
+        let Input::Send(body) = Input::parse(text) else {
+            panic!("{text:?} sends nothing");
+        };
+        self.members[who].client.send(body, at).unwrap();
     }
 
-    /// Lines a member has shown that are messages (not joins and leaves).
+    /// Lines a member has shown that are messages or actions (not joins
+    /// and leaves).
     fn messages(&self, who: usize) -> Vec<&str> {
         let m = &self.members[who];
         m.shown
             .iter()
             .map(String::as_str)
-            .filter(|s| s.starts_with('<'))
+            .filter(|s| s.starts_with('<') || s.starts_with('*'))
             .collect()
     }
 }
@@ -188,20 +192,23 @@ fn test_three_clients_chat() {
     room.say(1, "hi from bob");
     room.say(2, "hi from cy");
     room.say(2, "/me waves");
-    room.run_until("three messages each", |room| {
-        (0..3).all(|i| room.messages(i).len() >= 2)
+    room.run_until("every message to arrive", |room| {
+        room.messages(0).len() == 3 && room.messages(1).len() == 3 && room.messages(2).len() == 2
     });
     assert_eq!(
         room.messages(0),
-        ["<bob> hi from bob", "<cy> hi from cy", "<cy> /me waves"]
+        ["<bob> hi from bob", "<cy> hi from cy", "* cy waves"]
     );
     assert_eq!(
         room.messages(1),
-        ["<ann> hi from ann", "<cy> hi from cy", "<cy> /me waves"]
+        ["<ann> hi from ann", "<cy> hi from cy", "* cy waves"]
     );
     assert_eq!(room.messages(2), ["<ann> hi from ann", "<bob> hi from bob"]);
 
-    room.members[0].client.leave(now(room.ms)).unwrap();
+    room.members[0]
+        .client
+        .send(Body::Leave, now(room.ms))
+        .unwrap();
     room.run_until("ann's leave", |room| {
         room.members[0].closed
             && room.members[1..]
@@ -243,7 +250,7 @@ fn test_frames_bigger_than_socket_buffers() {
         if queued < big.len()
             && room.members[0]
                 .client
-                .say(big[queued].as_bytes(), false, at)
+                .send(Body::Text(big[queued].as_bytes()), at)
                 .is_ok()
         {
             queued += 1;
@@ -313,7 +320,7 @@ fn test_client_not_reading_is_dropped_others_get_everything() {
         let at = now(room.ms);
         if room.members[0]
             .client
-            .say(texts[queued].as_bytes(), false, at)
+            .send(Body::Text(texts[queued].as_bytes()), at)
             .is_ok()
         {
             queued += 1;
@@ -357,7 +364,10 @@ fn test_past_the_limit_accepted_and_closed() {
     room.run_until("bob to hear ann", |room| room.messages(1).len() == 1);
     assert!(room.messages(cy).is_empty());
     // The spare listens again: once bob leaves, a newcomer gets in.
-    room.members[1].client.leave(now(room.ms)).unwrap();
+    room.members[1]
+        .client
+        .send(Body::Leave, now(room.ms))
+        .unwrap();
     room.run_until("bob gone", |room| room.relay.clients() == 1);
     let dee = room.join("dee", keys(1));
     room.run_until("dee in", |room| {

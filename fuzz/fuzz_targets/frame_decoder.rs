@@ -1,6 +1,6 @@
 //! `FrameDecoder::decode` never panics, whatever the bytes and however the
 //! stream is cut into chunks; and what it yields does not depend on the
-//! cutting: the same frames and errors as PROTOCOL section 2 read byte by byte
+//! cutting: the same frames and errors as `docs/PROTOCOL.md` section 2 read byte by byte
 //! (`fernchat_fuzz::reference_frames`). Every frame is at most `MAX_FRAME`
 //! bytes, ends with LF, and holds a non-empty base64url token.
 //!
@@ -31,7 +31,7 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(
         whole,
         reference_frames(stream),
-        "the decoder and PROTOCOL disagree"
+        "the decoder and docs/PROTOCOL.md disagree"
     );
 });
 
@@ -45,7 +45,8 @@ fn decode(stream: &[u8], mut next_chunk: impl FnMut() -> usize) -> Vec<Item> {
         let end = offset.saturating_add(next_chunk()).min(stream.len());
         let mut chunk = &stream[offset..end];
         while !chunk.is_empty() {
-            let (consumed, item) = decoder.decode(chunk);
+            let step = decoder.decode(chunk);
+            let (consumed, item) = (step.consumed, step.found);
             assert!(
                 consumed > 0 && consumed <= chunk.len(),
                 "consumed {consumed}"

@@ -1,4 +1,4 @@
-//! `Payload::parse` never fails or panics, whatever the bytes (PROTOCOL
+//! `Payload::parse` never fails or panics, whatever the bytes (`docs/PROTOCOL.md`
 //! section 5), and neither does its `Display`; invalid UTF-8 is shown with
 //! U+FFFD exactly as `String::from_utf8_lossy` shows it. A payload with a
 //! nick survives `encode` then `parse` unchanged, and an unnamed one really

@@ -1,4 +1,4 @@
-//! `RelayPolicy::receive` never panics, whatever a client sends (PROTOCOL
+//! `RelayPolicy::receive` never panics, whatever a client sends (`docs/PROTOCOL.md`
 //! section 6), blind or keyed: every call consumes bytes, a forwarded frame
 //! is at most 4096 bytes, ends with LF and has a token of the right shape; a
 //! keyed relay forwards only what a blind one would, never the same token
@@ -11,12 +11,14 @@
 
 use std::collections::HashSet;
 
-use fernchat_core::fernet::{DECODE_BUF_LEN, check_shape};
-use fernchat_core::frame::MAX_FRAME;
+use fernchat_core::fernet::check_shape;
+use fernchat_core::frame::{DECODE_BUF_LEN, MAX_FRAME};
 use fernchat_core::message::{Body, Payload};
-use fernchat_core::relay::{DEFAULT_RELAY_TTL, Inbound, RelayPolicy, Verdict};
+use fernchat_core::relay::{DEFAULT_RELAY_TTL, Inbound, MAX_LEAVE_FRAME, RelayPolicy, Verdict};
 use fernchat_fuzz::{clock, keyset};
 use libfuzzer_sys::fuzz_target;
+use rand_chacha::ChaCha8Rng;
+use rand_chacha::rand_core::SeedableRng;
 
 /// Two keys, and a replay cache small enough for a few seed tokens to fill.
 type Policy = RelayPolicy<2, 8>;
@@ -55,15 +57,15 @@ fuzz_target!(|data: &[u8]| {
         }
     }
 
-    let mut out = [0u8; MAX_FRAME];
+    let mut rng = ChaCha8Rng::seed_from_u64(now);
+    let mut out = [0u8; MAX_LEAVE_FRAME];
     assert!(
         blind
-            .leave_on_behalf(&conn, now, [7; 16], &mut out)
+            .leave_on_behalf(&conn, now, &mut rng, &mut out)
             .is_none()
     );
-    let mut out = [0u8; MAX_FRAME];
-    if let Some(frame) = keyed.leave_on_behalf(&conn, now, [7; 16], &mut out) {
-        assert!(frame.len() <= MAX_FRAME && frame.ends_with(b"\n"));
+    if let Some(frame) = keyed.leave_on_behalf(&conn, now, &mut rng, &mut out) {
+        assert!(frame.len() <= MAX_LEAVE_FRAME && frame.ends_with(b"\n"));
         let mut buf = [0u8; DECODE_BUF_LEN];
         let opened = keyset().decrypt(&frame[..frame.len() - 1], now, None, &mut buf);
         let payload = Payload::parse(opened.expect("the relay's /leave decrypts").plaintext);
@@ -78,7 +80,8 @@ fn feed(policy: &mut Policy, mut input: &[u8], now: u64) -> (Vec<Owned>, Inbound
     let mut conn = Inbound::new();
     let mut verdicts = Vec::new();
     while !input.is_empty() {
-        let (consumed, verdict) = policy.receive(&mut conn, input, now);
+        let step = policy.receive(&mut conn, input, now);
+        let (consumed, verdict) = (step.consumed, step.verdict);
         assert!(
             consumed > 0 && consumed <= input.len(),
             "consumed {consumed}"

@@ -1,4 +1,4 @@
-//! `Session::receive` never panics, whatever arrives (PROTOCOL section 7):
+//! `Session::receive` never panics, whatever arrives (`docs/PROTOCOL.md` section 7):
 //! every call consumes bytes; every frame the decoder finds is either shown
 //! once or counted once by `take_dropped`; a shown message is exactly what
 //! its token decrypts to, inside the freshness window, and no token is shown
@@ -11,7 +11,7 @@
 
 use std::collections::HashSet;
 
-use fernchat_core::fernet::DECODE_BUF_LEN;
+use fernchat_core::frame::DECODE_BUF_LEN;
 use fernchat_core::message::Payload;
 use fernchat_core::session::Session;
 use fernchat_fuzz::{clock, keyset, reference_frames};
@@ -31,14 +31,21 @@ fuzz_target!(|data: &[u8]| {
     let mut seen = 0;
     let mut shown = HashSet::new();
     while !input.is_empty() {
-        let (consumed, received) = session.receive(input, now);
+        let step = session.opener.receive(input, now);
+        let (consumed, received) = (step.consumed, step.message);
         assert!(
             consumed > 0 && consumed <= input.len(),
             "consumed {consumed}"
         );
         let message = received.map(|r| (r.timestamp, r.payload.to_string(), nick_of(&r.payload)));
-        let dropped = session.take_dropped().map_or(0, |d| d.count as usize);
-        assert!(session.take_dropped().is_none(), "drops reported twice");
+        let dropped = session
+            .opener
+            .take_dropped()
+            .map_or(0, |d| d.count as usize);
+        assert!(
+            session.opener.take_dropped().is_none(),
+            "drops reported twice"
+        );
         seen += dropped;
         input = &input[consumed..];
         let Some((timestamp, text, nick)) = message else {

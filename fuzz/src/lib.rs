@@ -33,7 +33,7 @@ pub fn clock(byte: u8) -> u64 {
 /// One item a frame decoder yields: a whole frame's bytes, or an error.
 pub type Item = Result<Vec<u8>, FrameError>;
 
-/// PROTOCOL section 2 written as plainly as possible, byte by byte: the
+/// `docs/PROTOCOL.md` section 2 written as plainly as possible, byte by byte: the
 /// frames and errors a whole stream must decode to.
 pub fn reference_frames(stream: &[u8]) -> Vec<Item> {
     let mut items = Vec::new();

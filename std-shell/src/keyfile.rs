@@ -1,7 +1,7 @@
-//! Key files (PROTOCOL section 4): reading with clear errors, writing with
-//! mode 0600.
+//! Key files (`docs/PROTOCOL.md` section 4): reading with clear errors,
+//! writing with mode 0600.
 
-use crate::exit::Exit;
+use crate::error::Error;
 use fernchat_core::fernet::KeySet;
 use std::fs::File;
 use std::io::Write;
@@ -12,17 +12,19 @@ use std::path::Path;
 pub const DEFAULT_KEY_FILE: &str = "chat.key";
 
 /// Reads and parses a key file, warning when others can read it.
-pub fn load(path: &Path) -> Result<KeySet, Exit> {
-    let text = std::fs::read(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => Exit::usage(format!(
-            "no key file at {}: make one with `fernchat keygen -o {}` and share it safely",
-            path.display(),
-            path.display()
-        )),
-        _ => Exit::usage(format!("cannot read key file {}: {e}", path.display())),
+pub fn load(path: &Path) -> Result<KeySet, Error> {
+    let text = std::fs::read(path).map_err(|source| match source.kind() {
+        std::io::ErrorKind::NotFound => Error::NoKeyFile(path.to_owned()),
+        _ => Error::ReadKeyFile {
+            path: path.to_owned(),
+            source,
+        },
     })?;
     warn_if_readable_by_others(path);
-    KeySet::parse_file(&text).map_err(|e| Exit::usage(format!("key file {}: {e}", path.display())))
+    KeySet::parse_file(&text).map_err(|source| Error::BadKeyFile {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 fn warn_if_readable_by_others(path: &Path) {
@@ -41,7 +43,7 @@ fn warn_if_readable_by_others(path: &Path) {
 
 /// Creates `path` with mode 0600 holding `line`; refuses to replace an
 /// existing file unless `force`.
-pub fn create(path: &Path, line: &[u8], force: bool) -> Result<(), Exit> {
+pub fn create(path: &Path, line: &[u8], force: bool) -> Result<(), Error> {
     let mut options = File::options();
     options.write(true).mode(0o600);
     if force {
@@ -49,17 +51,20 @@ pub fn create(path: &Path, line: &[u8], force: bool) -> Result<(), Exit> {
     } else {
         options.create_new(true);
     }
-    let mut file = options.open(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::AlreadyExists => Exit::usage(format!(
-            "{} already exists; pass --force to replace it (the old key is then lost)",
-            path.display()
-        )),
-        _ => Exit::usage(format!("cannot create {}: {e}", path.display())),
+    let mut file = options.open(path).map_err(|source| match source.kind() {
+        std::io::ErrorKind::AlreadyExists => Error::KeyFileExists(path.to_owned()),
+        _ => Error::CreateFile {
+            path: path.to_owned(),
+            source,
+        },
     })?;
     // A forced overwrite keeps the old mode; make sure it is private.
     let private = std::fs::Permissions::from_mode(0o600);
     file.set_permissions(private)
         .and_then(|()| file.write_all(line))
         .and_then(|()| file.sync_all())
-        .map_err(|e| Exit::failure(format!("cannot write {}: {e}", path.display())))
+        .map_err(|source| Error::WriteFile {
+            path: path.to_owned(),
+            source,
+        })
 }

@@ -1,8 +1,9 @@
 //! `fernchat keygen`: a new random key.
 
-use crate::exit::Exit;
+use crate::error::Error;
 use crate::keyfile;
 use fernchat_core::fernet::{KEY_LEN, Key};
+use rand_core::{OsRng, TryRngCore};
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -18,16 +19,15 @@ pub struct KeygenArgs {
 }
 
 /// Writes a new key as 44 characters and a line feed.
-pub fn run(args: &KeygenArgs) -> Result<(), Exit> {
+pub fn run(args: &KeygenArgs) -> Result<(), Error> {
     let mut bytes = [0u8; KEY_LEN];
-    getrandom::fill(&mut bytes)
-        .map_err(|e| Exit::failure(format!("no random bytes from the OS: {e}")))?;
+    OsRng
+        .try_fill_bytes(&mut bytes)
+        .map_err(|e| Error::NoRandomness(e.to_string()))?;
     let mut line = Key::from_bytes(bytes).encode().to_vec();
     line.push(b'\n');
     if args.output.as_os_str() == "-" {
-        return std::io::stdout()
-            .write_all(&line)
-            .map_err(|e| Exit::failure(format!("cannot write the key: {e}")));
+        return std::io::stdout().write_all(&line).map_err(Error::Stdout);
     }
     keyfile::create(&args.output, &line, args.force)?;
     eprintln!(

@@ -5,14 +5,13 @@
 
 mod client;
 mod clock;
-mod exit;
+mod error;
 mod keyfile;
 mod keygen;
 mod server;
 mod tokens;
 
 use clap::{Parser, Subcommand};
-use exit::Exit;
 
 /// End-to-end encrypted group chat over TCP, in Fernet tokens that Python's
 /// `cryptography.fernet` reads too.
@@ -46,10 +45,8 @@ fn main() {
         Command::Encrypt(args) => tokens::encrypt(&args),
         Command::Decrypt(args) => tokens::decrypt(&args),
     };
-    if let Err(Exit { code, message }) = result {
-        if !message.is_empty() {
-            eprintln!("fernchat: {message}");
-        }
-        std::process::exit(code);
+    if let Err(error) = result {
+        eprintln!("fernchat: {error}");
+        std::process::exit(error.exit_code());
     }
 }

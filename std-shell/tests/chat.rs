@@ -51,7 +51,7 @@ fn two_clients_and_python_chat_through_a_blind_relay() {
     let mut bob = StdClient::start(Path::new(BIN), &addr, "bob", &key_file);
     expect(&ann, "bob joined");
 
-    // The Python client of PROTOCOL section 8: sends one message, prints
+    // The Python client of `docs/PROTOCOL.md` section 8: sends one message, prints
     // the next frame it receives, decrypted.
     let python = Command::new(python())
         .arg(script("chat_peer.py"))

@@ -1,4 +1,4 @@
-"""PROTOCOL section 8, nearly verbatim: a Python client that sends one
+"""`docs/PROTOCOL.md` section 8, nearly verbatim: a Python client that sends one
 message and prints the plaintext of the next two frames it receives.
 
     chat_peer.py KEY_FILE HOST PORT

@@ -3,6 +3,7 @@
 
 use fernchat_core::fernet::{Key, KeySet};
 use fernchat_core::frame::MAX_FRAME;
+use fernchat_core::message::Body;
 use fernchat_core::session::Session;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -13,11 +14,6 @@ pub fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
-}
-
-/// A random IV.
-pub fn iv() -> [u8; 16] {
-    rand::random()
 }
 
 /// A connected peer with its own session.
@@ -45,7 +41,13 @@ impl Peer {
         let mut out = [0u8; MAX_FRAME];
         let frame = self
             .session
-            .say(text.as_bytes(), now(), iv(), &mut out)
+            .sealer
+            .seal(
+                Body::Text(text.as_bytes()),
+                now(),
+                &mut rand::rng(),
+                &mut out,
+            )
             .expect("seal")
             .to_vec();
         self.send_raw(&frame);
@@ -65,9 +67,13 @@ impl Peer {
         let mut buf = [0u8; 65536];
         loop {
             let mut rest = &self.pending[..];
-            while let (used, Some(message)) = self.session.receive(rest, now()) {
-                shown.push(message.payload.to_string());
-                rest = &rest[used..];
+            loop {
+                let step = self.session.opener.receive(rest, now());
+                rest = &rest[step.consumed..];
+                match step.message {
+                    Some(message) => shown.push(message.payload.to_string()),
+                    None => break,
+                }
             }
             self.pending.clear();
             let left = deadline.saturating_duration_since(Instant::now());

@@ -4,8 +4,8 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE;
-use fernchat_core::fernet::{DECODE_BUF_LEN, Key, MAX_PLAINTEXT};
-use fernchat_core::frame::MAX_FRAME;
+use fernchat_core::fernet::Key;
+use fernchat_core::frame::{DECODE_BUF_LEN, MAX_FRAME, MAX_PLAINTEXT};
 use fernchat_tests::python::fernet_peer;
 use rand::rngs::StdRng;
 use rand::{Rng, RngCore, SeedableRng};
@@ -61,9 +61,7 @@ fn rust_tokens_decrypt_in_python() {
         let key = random_key(&mut rng);
         let mut plaintext = vec![0u8; size];
         rng.fill_bytes(&mut plaintext);
-        let mut iv = [0u8; 16];
-        rng.fill_bytes(&mut iv);
-        let token = std::str::from_utf8(key.encrypt(&plaintext, NOW, iv, &mut out).unwrap())
+        let token = std::str::from_utf8(key.encrypt(&plaintext, NOW, &mut rng, &mut out).unwrap())
             .unwrap()
             .to_owned();
         lines.push(format!("{} {token} {} 60", text(&key), NOW + 30));

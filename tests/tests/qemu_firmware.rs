@@ -77,7 +77,7 @@ fn std_and_python_clients_chat_through_the_firmware_relay() {
     relay.expect("joined");
     ann.expect("bob joined");
 
-    // PROTOCOL section 8's Python client: says hello, prints two frames.
+    // `docs/PROTOCOL.md` section 8's Python client: says hello, prints two frames.
     let mut python = Guard(
         Command::new(python())
             .arg(script("chat_peer.py"))
@@ -129,7 +129,7 @@ fn keyed_firmware_relay_drops_a_forged_frame() {
     ann.say("genuine");
     assert_eq!(bob.receive(1, WAIT), ["<ann> genuine"]);
     // The forged frame never reached bob: nothing was dropped on his side.
-    assert_eq!(bob.session.take_dropped(), None);
+    assert_eq!(bob.session.opener.take_dropped(), None);
 
     // Keyed mode: ann vanishes without /leave; the relay says it for her.
     drop(ann);

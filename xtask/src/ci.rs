@@ -20,6 +20,8 @@ pub fn run() -> Result<()> {
             "warnings",
         ],
     ))?;
+    // Every public item documented and every doc link resolving.
+    exec(cmd("cargo", &["doc", "--no-deps", "--workspace"]).env("RUSTDOCFLAGS", "-D warnings"))?;
     let python = crate::python::ensure_venv()?;
     // QEMU and the firmware images, for the QEMU tests in tests/.
     let qemu = crate::qemu::test_env()?;

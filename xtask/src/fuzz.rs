@@ -21,7 +21,7 @@ pub struct FuzzArgs {
 }
 
 /// Runs the chosen targets for `--seconds` each, one after the other; what
-/// they find grows their corpus in fuzz/corpus/<target>.
+/// they find grows their corpus in `fuzz/corpus/<target>`.
 pub fn run(args: &FuzzArgs) -> Result<()> {
     install_tools()?;
     let targets = targets()?;

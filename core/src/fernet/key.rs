@@ -34,6 +34,8 @@ impl core::fmt::Display for KeyError {
     }
 }
 
+impl core::error::Error for KeyError {}
+
 /// A Fernet key with its HMAC and AES key schedules computed once.
 ///
 /// Holding the keyed HMAC state (inner and outer pads already hashed) and the

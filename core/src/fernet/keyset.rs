@@ -1,7 +1,9 @@
-//! A set of keys for rotation, and the key-file format of PROTOCOL section 4.
+//! A set of keys for rotation, and the key-file format of
+//! `docs/PROTOCOL.md` section 4.
 
+use super::error::{DecryptError, TokenError};
 use super::key::{Key, KeyError};
-use super::token::{Decrypted, TokenError, decode_and_check, open_verified};
+use super::token::{Decrypted, decode_and_check, open_verified};
 
 /// How many keys a [`KeySet`] holds unless told otherwise.
 pub const DEFAULT_MAX_KEYS: usize = 4;
@@ -32,18 +34,25 @@ impl core::fmt::Display for KeyFileError {
     }
 }
 
-/// Up to `N` keys: the first encrypts, every one is tried to decrypt
+impl core::error::Error for KeyFileError {}
+
+/// One to `N` keys: the first encrypts, every one is tried to decrypt
 /// (rotation, as Python's `MultiFernet`).
+///
+/// A set is never empty: `N >= 1` is checked when the program is compiled,
+/// and every constructor puts a key in.
 #[derive(Clone, Debug)]
 pub struct KeySet<const N: usize = DEFAULT_MAX_KEYS> {
+    /// Never empty.
     keys: heapless::Vec<Key, N>,
 }
 
 impl<const N: usize> KeySet<N> {
     /// A set holding one key.
     pub fn single(key: Key) -> KeySet<N> {
+        const { assert!(N >= 1, "a key set holds at least one key") };
         let mut keys = heapless::Vec::new();
-        // A set of capacity 0 is useless; it simply stays empty and rejects every token.
+        // N >= 1, so there is room.
         let _ = keys.push(key);
         KeySet { keys }
     }
@@ -53,6 +62,7 @@ impl<const N: usize> KeySet<N> {
     ///
     /// Never panics: any input gives a set or a [`KeyFileError`].
     pub fn parse_file(text: &[u8]) -> Result<KeySet<N>, KeyFileError> {
+        const { assert!(N >= 1, "a key set holds at least one key") };
         let mut keys = heapless::Vec::new();
         for (index, line) in text.split(|&b| b == b'\n').enumerate() {
             let line = line.trim_ascii();
@@ -71,9 +81,10 @@ impl<const N: usize> KeySet<N> {
         Ok(KeySet { keys })
     }
 
-    /// The key that encrypts (the first one), if the set is not empty.
-    pub fn encrypting_key(&self) -> Option<&Key> {
-        self.keys.first()
+    /// The key that encrypts (the first one).
+    pub fn encrypting_key(&self) -> &Key {
+        // Never empty: see the type's invariant.
+        &self.keys[0]
     }
 
     /// All keys, the encrypting one first.
@@ -91,10 +102,10 @@ impl<const N: usize> KeySet<N> {
         now: u64,
         ttl: Option<u64>,
         buf: &'b mut [u8],
-    ) -> Result<Decrypted<'b>, TokenError> {
+    ) -> Result<Decrypted<'b>, DecryptError> {
         let len = decode_and_check(token, buf)?;
         let key = self.verifying_key(&buf[..len]).ok_or(TokenError::BadMac)?;
-        open_verified(key, &mut buf[..len], now, ttl)
+        Ok(open_verified(key, &mut buf[..len], now, ttl)?)
     }
 
     fn verifying_key(&self, decoded: &[u8]) -> Option<&Key> {
@@ -114,7 +125,7 @@ mod tests {
         let text = alloc_text(&["# keys", "", A, "  ", B, "# end"]);
         let set = KeySet::<4>::parse_file(text.as_bytes()).unwrap();
         assert_eq!(set.keys().len(), 2);
-        assert_eq!(&set.encrypting_key().unwrap().encode()[..], A.as_bytes());
+        assert_eq!(&set.encrypting_key().encode()[..], A.as_bytes());
     }
 
     #[test]

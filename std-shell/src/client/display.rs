@@ -2,30 +2,18 @@
 
 use chrono::{Local, TimeZone};
 use fernchat_core::session::{Dropped, Received};
-use rustix::termios::Termios;
 use rustyline::ExternalPrinter;
 use std::io::Write;
 
 /// Where lines go: plain stdout, or above the line being typed.
 pub enum Printer {
-    /// Plain lines on stdout, for scripts and bots.
+    /// Plain lines on stdout (notes on stderr), for scripts and bots.
     Plain,
-    /// rustyline's printer, which never garbles the line being typed; the
-    /// terminal's settings are put back before the process ends.
-    Terminal {
-        /// Prints above the prompt.
-        printer: Box<dyn ExternalPrinter + Send>,
-        /// The terminal's settings from before rustyline changed them.
-        saved: Option<Termios>,
-    },
+    /// rustyline's printer, which never garbles the line being typed.
+    Terminal(Box<dyn ExternalPrinter + Send>),
 }
 
 impl Printer {
-    /// Plain lines on stdout.
-    pub fn plain() -> Printer {
-        Printer::Plain
-    }
-
     /// Shows one message with the time its sender wrote in the token.
     pub fn message(&mut self, message: &Received<'_>) {
         let time = i64::try_from(message.timestamp)
@@ -47,21 +35,15 @@ impl Printer {
         ));
     }
 
-    /// Says the server is gone and ends the process with status 1.
-    pub fn gone(self, why: &str) -> ! {
-        if let Printer::Terminal {
-            saved: Some(saved), ..
-        } = &self
-        {
-            let _ = rustix::termios::tcsetattr(
-                rustix::stdio::stdin(),
-                rustix::termios::OptionalActions::Now,
-                saved,
-            );
+    /// A note for the user (help, a message not sent): on stderr in plain
+    /// mode, so that stdout carries only the room's messages.
+    pub fn note(&mut self, text: &str) {
+        match self {
+            Printer::Plain => eprintln!("fernchat: {text}"),
+            Printer::Terminal(printer) => {
+                let _ = printer.print(text.to_owned());
+            }
         }
-        let _ = std::io::stdout().flush();
-        eprintln!("\nfernchat: {why}");
-        std::process::exit(1);
     }
 
     fn line(&mut self, text: String) {
@@ -70,7 +52,7 @@ impl Printer {
                 let mut stdout = std::io::stdout().lock();
                 let _ = writeln!(stdout, "{text}").and_then(|()| stdout.flush());
             }
-            Printer::Terminal { printer, .. } => {
+            Printer::Terminal(printer) => {
                 let _ = printer.print(text);
             }
         }

@@ -1,20 +1,24 @@
-//! `fernchat client`: PROTOCOL section 7 over a std socket. A reader thread
-//! shows what arrives; the main thread sends what is typed (or piped in).
+//! `fernchat client`: `docs/PROTOCOL.md` section 7 over a std socket. A
+//! reader thread shows what arrives; an input thread reads what is typed
+//! (or piped in); the main thread seals and sends, and decides when the
+//! chat ends.
 
-mod command;
 mod display;
 mod terminal;
 
-use crate::exit::Exit;
+use crate::error::Error;
 use crate::{clock, keyfile};
-use command::Command;
 use display::Printer;
 use fernchat_core::frame::MAX_FRAME;
-use fernchat_core::session::Session;
+use fernchat_core::input::{HELP, Input};
+use fernchat_core::message::Body;
+use fernchat_core::seal::SealError;
+use fernchat_core::session::{Opener, Sealer, Session};
+use rand_core::{OsRng, UnwrapErr};
 use std::io::{self, BufRead, IsTerminal, Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::mpsc;
 
 /// Options of `fernchat client`.
 #[derive(clap::Args)]
@@ -33,123 +37,156 @@ pub struct ClientArgs {
     ttl: Option<u64>,
 }
 
-/// The session, shared by the reader thread (receive) and the sender (seal).
-type Shared = Arc<Mutex<Session>>;
+/// What the input and reader threads tell the main thread.
+enum Event {
+    /// A line the user typed.
+    Typed(String),
+    /// The input ended (end of file, Ctrl-D, Ctrl-C or `/quit`).
+    InputEnded,
+    /// The input could not be read.
+    InputFailed(Error),
+    /// The relay went away.
+    ServerGone(Error),
+}
 
 /// Joins the room and chats until `/quit`, end of input or a lost server.
-pub fn run(args: &ClientArgs) -> Result<(), Exit> {
+pub fn run(args: &ClientArgs) -> Result<(), Error> {
     let keys = keyfile::load(&args.key_file)?;
-    let session = Session::new(keys, &args.name, args.ttl)
-        .map_err(|e| Exit::usage(format!("bad --name {:?}: {e}", args.name)))?;
-    let stream = TcpStream::connect(&args.connect).map_err(|e| {
-        Exit::usage(format!(
-            "cannot connect to {}: {e} (is `fernchat server` running there?)",
-            args.connect
-        ))
+    let Session { sealer, opener } =
+        Session::new(keys, &args.name, args.ttl).map_err(|source| Error::BadNick {
+            name: args.name.clone(),
+            source,
+        })?;
+    let stream = TcpStream::connect(&args.connect).map_err(|source| Error::Connect {
+        addr: args.connect.clone(),
+        source,
     })?;
-    let reader = stream
-        .try_clone()
-        .map_err(|e| Exit::failure(format!("cannot share the socket: {e}")))?;
-    let session: Shared = Arc::new(Mutex::new(session));
-    let mut sender = Sender {
-        stream,
-        session: Arc::clone(&session),
-    };
-    sender.send(&Command::Join)?;
+    let reader = stream.try_clone().map_err(Error::LostServer)?;
+    let mut sender = Sender { stream, sealer };
+    sender.send(Body::Join)?;
+    let (events_in, events) = mpsc::channel();
     if io::stdin().is_terminal() && io::stdout().is_terminal() {
-        terminal::chat(&mut sender, reader, session)
+        terminal::chat(sender, reader, opener, events_in, events)
     } else {
-        let printer = Printer::plain();
-        spawn_reader(reader, session, printer);
-        piped(&mut sender)
+        spawn_reader(reader, opener, Printer::Plain, events_in.clone());
+        spawn_stdin(events_in);
+        converse(&mut sender, &events, &mut Printer::Plain)
     }
 }
 
-/// Reads lines from a non-terminal stdin until it ends, then leaves.
-fn piped(sender: &mut Sender) -> Result<(), Exit> {
-    for line in io::stdin().lock().split(b'\n') {
-        let line = line.map_err(|e| Exit::failure(format!("cannot read stdin: {e}")))?;
-        let line = String::from_utf8_lossy(&line);
-        match Command::parse(line.trim_end_matches('\r')) {
-            Command::Quit => break,
-            Command::Invalid(why) if why.is_empty() => {}
-            Command::Invalid(why) => eprintln!("fernchat: {why}"),
-            command => sender.send_or_report(&command)?,
+/// Sends what is typed until the input ends or the relay goes; then says
+/// `/leave`.
+fn converse(
+    sender: &mut Sender,
+    events: &mpsc::Receiver<Event>,
+    printer: &mut Printer,
+) -> Result<(), Error> {
+    loop {
+        // Both threads hold a sender until they end, so `recv` fails only
+        // once neither has anything more to say.
+        let line = match events.recv() {
+            Ok(Event::Typed(line)) => line,
+            Ok(Event::InputEnded) | Err(mpsc::RecvError) => break,
+            Ok(Event::InputFailed(error) | Event::ServerGone(error)) => return Err(error),
+        };
+        match Input::parse(&line) {
+            Input::Send(body) => sender.send_or_report(body, printer)?,
+            Input::Quit => break,
+            Input::Help => printer.note(HELP),
+            Input::Nothing => {}
+            Input::Unknown(word) => printer.note(&format!("unknown command {word}; {HELP}")),
         }
     }
-    sender.send(&Command::Leave)
+    sender.send(Body::Leave)
 }
 
 /// Writes frames for what the user does.
-pub struct Sender {
+struct Sender {
     stream: TcpStream,
-    session: Shared,
+    sealer: Sealer,
 }
 
 impl Sender {
-    /// Seals and sends one command (nothing for the ones that send nothing).
-    fn send(&mut self, command: &Command) -> Result<(), Exit> {
+    /// Seals and sends one body; a seal failure (too long) comes back as
+    /// such, a lost connection as [`Error::LostServer`].
+    fn try_send(&mut self, body: Body<'_>) -> Result<Result<(), SealError>, Error> {
         let mut out = [0u8; MAX_FRAME];
-        let (now, iv) = (clock::now(), clock::random_iv());
-        let session = self
-            .session
-            .lock()
-            .map_err(|_| Exit::failure("the reader thread failed"))?;
-        let frame = match command {
-            Command::Join => session.join(now, iv, &mut out),
-            Command::Leave => session.leave(now, iv, &mut out),
-            Command::Say(text) => session.say(text.as_bytes(), now, iv, &mut out),
-            Command::Act(text) => session.act(text.as_bytes(), now, iv, &mut out),
-            Command::Quit | Command::Help | Command::Invalid(_) => return Ok(()),
+        let frame = match self
+            .sealer
+            .seal(body, clock::now(), &mut UnwrapErr(OsRng), &mut out)
+        {
+            Ok(frame) => frame,
+            Err(error) => return Ok(Err(error)),
         };
-        let max = Command::max_text(session.nick());
-        drop(session);
-        let frame = frame
-            .map_err(|e| Exit::usage(format!("not sent: {e} (at most {max} bytes a message)")))?;
-        self.stream
-            .write_all(frame)
-            .map_err(|e| Exit::failure(format!("lost the server: {e}")))
+        self.stream.write_all(frame).map_err(Error::LostServer)?;
+        Ok(Ok(()))
     }
-}
 
-impl Sender {
-    /// Sends `command`; one that cannot be sealed (too long) is reported on
-    /// stderr and skipped, so the user can go on.
-    fn send_or_report(&mut self, command: &Command) -> Result<(), Exit> {
-        match self.send(command) {
-            Err(Exit { code: 2, message }) => {
-                eprintln!("fernchat: {message}");
-                Ok(())
-            }
-            result => result,
+    /// Sends a body that always fits (`/join`, `/leave`).
+    fn send(&mut self, body: Body<'_>) -> Result<(), Error> {
+        self.send_or_report(body, &mut Printer::Plain)
+    }
+
+    /// Sends `body`; one that cannot be sealed (too long) is reported and
+    /// skipped, so that the user can go on.
+    fn send_or_report(&mut self, body: Body<'_>, printer: &mut Printer) -> Result<(), Error> {
+        if let Err(error) = self.try_send(body)? {
+            let max = self.sealer.nick().max_text();
+            printer.note(&format!(
+                "not sent: {error} (at most {max} bytes a message)"
+            ));
         }
+        Ok(())
     }
 }
 
-/// Starts the thread that shows what arrives; when the server goes away it
-/// says so and ends the process with status 1.
-fn spawn_reader(mut stream: TcpStream, session: Shared, mut printer: Printer) {
+/// Starts the thread that shows what arrives; when the relay goes away it
+/// tells the main thread why.
+fn spawn_reader(
+    mut stream: TcpStream,
+    mut opener: Opener,
+    mut printer: Printer,
+    events: mpsc::Sender<Event>,
+) {
     std::thread::spawn(move || {
         let mut buf = vec![0u8; 64 * 1024];
         let why = loop {
             let n = match stream.read(&mut buf) {
-                Ok(0) => break "the server closed the connection".to_owned(),
+                Ok(0) => break Error::ServerClosed,
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => break format!("lost the server: {e}"),
-            };
-            let Ok(mut session) = session.lock() else {
-                break "the sender failed".to_owned();
+                Err(e) => break Error::LostServer(e),
             };
             let mut rest = &buf[..n];
-            while let (used, Some(message)) = session.receive(rest, clock::now()) {
-                printer.message(&message);
-                rest = &rest[used..];
+            loop {
+                let step = opener.receive(rest, clock::now());
+                rest = &rest[step.consumed..];
+                match step.message {
+                    Some(message) => printer.message(&message),
+                    None => break,
+                }
             }
-            if let Some(dropped) = session.take_dropped() {
+            if let Some(dropped) = opener.take_dropped() {
                 printer.dropped(&dropped);
             }
         };
-        printer.gone(&why);
+        let _ = events.send(Event::ServerGone(why));
+    });
+}
+
+/// Starts the thread that reads lines from a stdin that is not a terminal.
+fn spawn_stdin(events: mpsc::Sender<Event>) {
+    std::thread::spawn(move || {
+        for line in io::stdin().lock().split(b'\n') {
+            let event = match line {
+                Ok(line) => Event::Typed(String::from_utf8_lossy(&line).into_owned()),
+                Err(e) => Event::InputFailed(Error::Stdin(e)),
+            };
+            let failed = matches!(event, Event::InputFailed(_));
+            if events.send(event).is_err() || failed {
+                return;
+            }
+        }
+        let _ = events.send(Event::InputEnded);
     });
 }

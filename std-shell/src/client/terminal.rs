@@ -1,52 +1,71 @@
 //! The interactive client: a line editor whose prompt arriving messages
-//! never garble (rustyline's external printer).
+//! never garble (rustyline's external printer), on its own thread, so that
+//! the main thread can end the chat when the relay goes away.
 
-use super::command::{Command, HELP};
 use super::display::Printer;
-use super::{Sender, Shared, spawn_reader};
-use crate::exit::Exit;
+use super::{Event, Sender, converse, spawn_reader};
+use crate::error::Error;
+use fernchat_core::input::{HELP, Input};
+use fernchat_core::session::Opener;
+use rustix::termios::OptionalActions;
 use rustyline::DefaultEditor;
 use rustyline::error::ReadlineError;
 use std::net::TcpStream;
+use std::sync::mpsc;
 
-/// Chats on the terminal until `/quit`, Ctrl-D or Ctrl-C.
-pub fn chat(sender: &mut Sender, reader: TcpStream, session: Shared) -> Result<(), Exit> {
-    let nick = session
-        .lock()
-        .map(|s| s.nick().to_owned())
-        .unwrap_or_default();
+/// Chats on the terminal until `/quit`, Ctrl-D, Ctrl-C or a lost relay;
+/// the terminal's settings are put back whichever way it ends.
+pub fn chat(
+    mut sender: Sender,
+    reader: TcpStream,
+    opener: Opener,
+    events_in: mpsc::Sender<Event>,
+    events: mpsc::Receiver<Event>,
+) -> Result<(), Error> {
+    let nick = sender.sealer.nick().as_str().to_owned();
     let saved = rustix::termios::tcgetattr(rustix::stdio::stdin()).ok();
-    let mut editor =
-        DefaultEditor::new().map_err(|e| Exit::failure(format!("cannot use the terminal: {e}")))?;
-    let printer = editor
-        .create_external_printer()
-        .map_err(|e| Exit::failure(format!("cannot use the terminal: {e}")))?;
-    spawn_reader(
-        reader,
-        session,
-        Printer::Terminal {
-            printer: Box::new(printer),
-            saved,
-        },
-    );
+    let mut editor = DefaultEditor::new().map_err(|e| Error::Terminal(e.to_string()))?;
+    let mut printer = || {
+        editor
+            .create_external_printer()
+            .map(|printer| Printer::Terminal(Box::new(printer)))
+            .map_err(|e| Error::Terminal(e.to_string()))
+    };
+    let reader_printer = printer()?;
+    let mut main_printer = printer()?;
+    spawn_reader(reader, opener, reader_printer, events_in.clone());
     println!("joined as {nick}; {HELP}");
-    let prompt = format!("{nick}> ");
-    loop {
-        let line = match editor.readline(&prompt) {
-            Ok(line) => line,
-            Err(ReadlineError::Interrupted | ReadlineError::Eof) => break,
-            Err(e) => return Err(Exit::failure(format!("cannot read the terminal: {e}"))),
-        };
-        match Command::parse(&line) {
-            Command::Quit => break,
-            Command::Help => println!("{HELP}"),
-            Command::Invalid(why) if why.is_empty() => {}
-            Command::Invalid(why) => println!("{why}"),
-            command => {
-                let _ = editor.add_history_entry(&line);
-                sender.send_or_report(&command)?;
-            }
-        }
+    std::thread::spawn(move || read_lines(editor, &format!("{nick}> "), &events_in));
+    let result = converse(&mut sender, &events, &mut main_printer);
+    if let Some(saved) = saved {
+        // The editor may be mid-line in raw mode when the relay goes.
+        let _ = rustix::termios::tcsetattr(rustix::stdio::stdin(), OptionalActions::Now, &saved);
     }
-    sender.send(&Command::Leave)
+    if result.is_err() {
+        println!();
+    }
+    result
+}
+
+/// Reads lines until `/quit`, Ctrl-D or Ctrl-C, and passes them on.
+fn read_lines(mut editor: DefaultEditor, prompt: &str, events: &mpsc::Sender<Event>) {
+    loop {
+        let event = match editor.readline(prompt) {
+            Ok(line) => {
+                let input = Input::parse(&line);
+                let quit = input == Input::Quit;
+                if matches!(input, Input::Send(_)) {
+                    let _ = editor.add_history_entry(&line);
+                }
+                if events.send(Event::Typed(line)).is_err() || quit {
+                    return;
+                }
+                continue;
+            }
+            Err(ReadlineError::Interrupted | ReadlineError::Eof) => Event::InputEnded,
+            Err(e) => Event::InputFailed(Error::Terminal(e.to_string())),
+        };
+        let _ = events.send(event);
+        return;
+    }
 }

@@ -1,19 +1,19 @@
-//! `fernchat server`: the relay of PROTOCOL section 6 on non-blocking std
-//! sockets, one mio event loop, no thread per client.
+//! `fernchat server`: the relay of `docs/PROTOCOL.md` section 6 on
+//! non-blocking std sockets, one mio event loop, no thread per client.
 
 mod connection;
 mod fd_limit;
 mod outbound;
 mod stats;
 
-use crate::exit::Exit;
+use crate::error::Error;
 use crate::{clock, keyfile};
 use connection::Connection;
-use fernchat_core::frame::MAX_FRAME;
-use fernchat_core::relay::{DEFAULT_RELAY_TTL, Inbound, RelayPolicy, Verdict};
+use fernchat_core::relay::{DEFAULT_RELAY_TTL, Inbound, MAX_LEAVE_FRAME, RelayPolicy, Verdict};
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token};
 use outbound::Outbound;
+use rand_core::{OsRng, UnwrapErr};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
@@ -59,30 +59,24 @@ const FLUSH_AFTER: usize = 4 * 1024;
 const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 
 /// Runs the relay until SIGINT or SIGTERM.
-pub fn run(args: &ServerArgs) -> Result<(), Exit> {
+pub fn run(args: &ServerArgs) -> Result<(), Error> {
     init_logging();
     fd_limit::raise_for(args.max_clients);
     let policy = match &args.key_file {
         None => RelayPolicy::blind(),
         Some(path) => RelayPolicy::keyed(keyfile::load(path)?, args.ttl),
     };
-    let mut listener = TcpListener::bind(args.listen).map_err(|e| {
-        let hint = if e.kind() == io::ErrorKind::AddrInUse {
-            " (another server is running there? pick another with --listen)"
-        } else {
-            ""
-        };
-        Exit::usage(format!("cannot listen on {}: {e}{hint}", args.listen))
+    let mut listener = TcpListener::bind(args.listen).map_err(|source| Error::Listen {
+        addr: args.listen.to_string(),
+        source,
     })?;
-    let poll =
-        Poll::new().map_err(|e| Exit::failure(format!("cannot start the event loop: {e}")))?;
-    let mut signals = Signals::new([SIGINT, SIGTERM])
-        .map_err(|e| Exit::failure(format!("cannot catch signals: {e}")))?;
+    let poll = Poll::new().map_err(Error::EventLoop)?;
+    let mut signals = Signals::new([SIGINT, SIGTERM]).map_err(Error::EventLoop)?;
     let registry = poll.registry();
     registry
         .register(&mut listener, LISTENER, Interest::READABLE)
         .and_then(|()| registry.register(&mut signals, SIGNALS, Interest::READABLE))
-        .map_err(|e| Exit::failure(format!("cannot register with the event loop: {e}")))?;
+        .map_err(Error::EventLoop)?;
     let mode = if policy.is_keyed() { "keyed" } else { "blind" };
     let local = listener.local_addr().unwrap_or(args.listen);
     tracing::info!(
@@ -105,7 +99,7 @@ pub fn run(args: &ServerArgs) -> Result<(), Exit> {
     };
     let result = relay.serve(&mut signals);
     tracing::info!("relay stopped: {}", relay.stats);
-    result.map_err(|e| Exit::failure(format!("event loop failed: {e}")))
+    result.map_err(Error::EventLoop)
 }
 
 fn init_logging() {
@@ -311,9 +305,9 @@ impl Relay {
         let now = clock::now();
         let mut rest = &self.read_buf[..n];
         while !rest.is_empty() {
-            let (used, verdict) = self.policy.receive(inbound, rest, now);
-            rest = &rest[used..];
-            match verdict {
+            let step = self.policy.receive(inbound, rest, now);
+            rest = &rest[step.consumed..];
+            match step.verdict {
                 None => {}
                 Some(Verdict::Forward(frame)) => {
                     self.stats.forwarded += 1;
@@ -377,11 +371,11 @@ impl Relay {
                 }
             };
             tracing::info!("{} {why} ({} clients)", client.peer, self.clients.len());
-            let mut out = [0u8; MAX_FRAME];
-            let iv = clock::random_iv();
+            let mut out = [0u8; MAX_LEAVE_FRAME];
+            let mut rng = UnwrapErr(OsRng);
             if let Some(leave) =
                 self.policy
-                    .leave_on_behalf(&client.inbound, clock::now(), iv, &mut out)
+                    .leave_on_behalf(&client.inbound, clock::now(), &mut rng, &mut out)
             {
                 self.stats.leaves_sent += 1;
                 tracing::info!("{} left without /leave; sent it on its behalf", client.peer);

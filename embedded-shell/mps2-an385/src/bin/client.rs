@@ -1,5 +1,6 @@
 //! `fernchat-client`: a fernchat client on mps2-an385. It joins the relay,
-//! says each MESSAGE (`/me TEXT` for an action), prints what the room says,
+//! says each MESSAGE (typed as in any client: `/me TEXT` for an action,
+//! `//TEXT` for a text that starts with `/`), prints what the room says,
 //! and once it has seen `--wait` messages from others it leaves and exits 0.
 //!
 //!     -append "--key KEY --connect 10.0.2.2:10101 --nick NICK [--wait 1]
@@ -15,6 +16,7 @@ use core::fmt::Write;
 use core::mem::MaybeUninit;
 use cortex_m_rt::entry;
 use fernchat_core::fernet::KeySet;
+use fernchat_core::input::Input;
 use fernchat_core::message::Body;
 use fernchat_core::session::Session;
 use fernchat_embedded::{Client, ClientError, ClientEvent, ClientStorage};
@@ -186,9 +188,17 @@ fn chat(client: &mut Peer, clock: &mut Clock, options: &Options<'_>, console: &m
             ClientEvent::Closed => closed = true,
         });
         while let (true, Some(text)) = (connected, next) {
-            let said = match text.strip_prefix("/me ") {
-                Some(action) => client.say(action.as_bytes(), true, now),
-                None => client.say(text.as_bytes(), false, now),
+            let said = match Input::parse(text) {
+                Input::Send(body) => client.send(body, now),
+                // The messages after `/quit` are not said.
+                Input::Quit => {
+                    next = None;
+                    break;
+                }
+                Input::Help | Input::Nothing | Input::Unknown(_) => {
+                    let _ = writeln!(console, "not sent: \"{text}\" is not a message");
+                    Ok(())
+                }
             };
             match said {
                 Ok(()) => next = messages.next(),
@@ -199,7 +209,11 @@ fn chat(client: &mut Peer, clock: &mut Clock, options: &Options<'_>, console: &m
                 }
             }
         }
-        if next.is_none() && heard >= options.wait && !leaving && client.leave(now).is_ok() {
+        if next.is_none()
+            && heard >= options.wait
+            && !leaving
+            && client.send(Body::Leave, now).is_ok()
+        {
             leaving = true;
         }
         if closed {

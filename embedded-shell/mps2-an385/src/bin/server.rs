@@ -3,7 +3,7 @@
 //!
 //!     -append "[--key KEY] [--port 10101] [--ttl 300]"
 //!
-//! With `--key` the relay is keyed (PROTOCOL section 6): it verifies every
+//! With `--key` the relay is keyed (`docs/PROTOCOL.md` section 6): it verifies every
 //! token and says `/leave` for a client that vanishes. It runs until QEMU stops.
 
 #![no_std]
