@@ -1,9 +1,9 @@
 //! A set of keys for rotation, and the key-file format of
 //! `docs/PROTOCOL.md` section 4.
 
-use super::error::{DecryptError, TokenError};
+use super::error::DecryptError;
 use super::key::{Key, KeyError};
-use super::token::{Decrypted, decode_and_check, open_verified};
+use super::token::{Decrypted, decrypt_with};
 
 /// How many keys a [`KeySet`] holds unless told otherwise.
 pub const DEFAULT_MAX_KEYS: usize = 4;
@@ -103,13 +103,9 @@ impl<const N: usize> KeySet<N> {
         ttl: Option<u64>,
         buf: &'b mut [u8],
     ) -> Result<Decrypted<'b>, DecryptError> {
-        let len = decode_and_check(token, buf)?;
-        let key = self.verifying_key(&buf[..len]).ok_or(TokenError::BadMac)?;
-        Ok(open_verified(key, &mut buf[..len], now, ttl)?)
-    }
-
-    fn verifying_key(&self, decoded: &[u8]) -> Option<&Key> {
-        self.keys.iter().find(|key| key.verify_mac(decoded))
+        decrypt_with(token, now, ttl, buf, |decoded| {
+            self.keys.iter().find(|key| key.verify_mac(decoded))
+        })
     }
 }
 

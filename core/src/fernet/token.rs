@@ -64,11 +64,9 @@ impl Key {
         ttl: Option<u64>,
         buf: &'b mut [u8],
     ) -> Result<Decrypted<'b>, DecryptError> {
-        let len = decode_and_check(token, buf)?;
-        if !self.verify_mac(&buf[..len]) {
-            return Err(TokenError::BadMac.into());
-        }
-        Ok(open_verified(self, &mut buf[..len], now, ttl)?)
+        decrypt_with(token, now, ttl, buf, |decoded| {
+            self.verify_mac(decoded).then_some(self)
+        })
     }
 
     /// True when `decoded`'s tag is this key's HMAC of the rest (constant time).
@@ -102,9 +100,23 @@ pub fn check_shape(token: &[u8]) -> Result<(), TokenError> {
     }
 }
 
+/// Decodes `token` into `buf`, checks its shape, finds the key whose MAC
+/// verifies with `verifying_key`, then checks the time and decrypts.
+pub(super) fn decrypt_with<'b, 'k>(
+    token: &[u8],
+    now: u64,
+    ttl: Option<u64>,
+    buf: &'b mut [u8],
+    verifying_key: impl FnOnce(&[u8]) -> Option<&'k Key>,
+) -> Result<Decrypted<'b>, DecryptError> {
+    let len = decode_and_check(token, buf)?;
+    let key = verifying_key(&buf[..len]).ok_or(TokenError::BadMac)?;
+    Ok(open_verified(key, &mut buf[..len], now, ttl)?)
+}
+
 /// Decodes `token` into `buf` and checks length and version; gives the
 /// decoded length.
-pub(super) fn decode_and_check(token: &[u8], buf: &mut [u8]) -> Result<usize, DecryptError> {
+fn decode_and_check(token: &[u8], buf: &mut [u8]) -> Result<usize, DecryptError> {
     check_text_len(token)?;
     // The most that `token` can decode to, so the decoder's room check holds.
     let needed = decode_buf_len(token.len());
@@ -123,7 +135,7 @@ pub(super) fn decode_and_check(token: &[u8], buf: &mut [u8]) -> Result<usize, De
 
 /// Checks the timestamp of a token whose MAC verified, then decrypts it in
 /// place.
-pub(super) fn open_verified<'b>(
+fn open_verified<'b>(
     key: &Key,
     decoded: &'b mut [u8],
     now: u64,
