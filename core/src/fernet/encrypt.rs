@@ -50,25 +50,21 @@ pub fn encrypt_with_iv<'o>(
 ) -> Result<&'o [u8], BufferTooSmall> {
     let needed = token_len(plaintext.len());
     let out = out.get_mut(..needed).ok_or(BufferTooSmall { needed })?;
-    let body_len = (plaintext.len() / BLOCK_LEN + 1) * BLOCK_LEN;
-    let start = needed - HEADER_LEN - body_len - TAG_LEN;
-    let (header, rest) = out[start..].split_at_mut(HEADER_LEN);
-    let (body, tag) = rest.split_at_mut(body_len);
-    header[0] = VERSION;
-    header[1..9].copy_from_slice(&now.to_be_bytes());
-    header[9..].copy_from_slice(&iv);
+    let blocks = plaintext.len() / BLOCK_LEN + 1;
+    let signed_len = HEADER_LEN + blocks * BLOCK_LEN;
+    let start = needed - signed_len - TAG_LEN;
+    let (signed, tag) = out[start..].split_at_mut(signed_len);
+    signed[0] = VERSION;
+    signed[1..9].copy_from_slice(&now.to_be_bytes());
+    signed[9..HEADER_LEN].copy_from_slice(&iv);
     // PKCS#7: n bytes of value n, 1 <= n <= 16, up to the block boundary.
-    let (text, padding) = body.split_at_mut(plaintext.len());
+    let (text, padding) = signed[HEADER_LEN..].split_at_mut(plaintext.len());
     text.copy_from_slice(plaintext);
     padding.fill(padding.len() as u8);
-    // `body_len` is a whole number of blocks, so the remainder is empty:
-    // every byte that follows the header is in a block that gets encrypted.
-    let (blocks, _) = body.as_chunks_mut::<BLOCK_LEN>();
     let mut mac = key.mac.clone();
     cbc::Encryptor::<Aes128>::inner_iv_init(key.aes.clone(), &iv.into()).encrypt_with_backend(
         EncryptThenMac {
-            header,
-            blocks,
+            signed,
             mac: &mut mac,
         },
     );
@@ -86,16 +82,13 @@ pub fn encrypt_with_iv<'o>(
 /// after the other adds the HMAC's whole time to the chain's (3000 bytes on
 /// an x86-64 with AES-NI and SHA-NI: 3.4 us against 4.5 us). The MAC trails
 /// the cipher by [`MAC_LAG`] bytes, so it never waits on the block just
-/// encrypted, and after the header it takes whole 64-byte blocks of the
-/// signed bytes, which SHA-256 compresses straight from the ciphertext with
-/// no copy into its buffer.
+/// encrypted, and it takes whole aligned 64-byte blocks, which SHA-256
+/// compresses straight from `signed` with no copy into its buffer.
 struct EncryptThenMac<'a> {
-    /// Version, timestamp and IV: signed, not encrypted.
-    header: &'a [u8],
-    /// The padded plaintext, in whole blocks that become the ciphertext.
-    blocks: &'a mut [[u8; BLOCK_LEN]],
-    /// The keyed HMAC, fed the header and every block by the time the
-    /// closure returns.
+    /// The header, then the padded plaintext, a whole number of blocks,
+    /// that becomes the ciphertext.
+    signed: &'a mut [u8],
+    /// The keyed HMAC, fed all of `signed` by the time the closure returns.
     mac: &'a mut Hmac<Sha256>,
 }
 
@@ -113,26 +106,26 @@ impl BlockModeEncClosure for EncryptThenMac<'_> {
     /// per backend, so calling `encrypt_block` per block would redo that.
     #[inline(always)]
     fn call<B: BlockModeEncBackend<BlockSize = U16>>(self, backend: &mut B) {
-        let EncryptThenMac {
-            header,
-            blocks,
-            mac,
-        } = self;
-        // The header waits in SHA-256's buffer; from then on every update
-        // ends on a 64-byte boundary of the signed bytes.
-        mac.update(header);
+        let EncryptThenMac { signed, mac } = self;
         let mut maced = 0;
-        for index in 0..blocks.len() {
-            backend.encrypt_block_inplace((&mut blocks[index]).into());
-            let encrypted = HEADER_LEN + (index + 1) * BLOCK_LEN;
+        let mut encrypted = HEADER_LEN;
+        // Each block is taken as a typed `[u8; 16]` from what follows the
+        // encrypted part; the loop ends only when no whole block is left,
+        // and `signed` holds whole blocks after its header.
+        loop {
+            let (done, rest) = signed.split_at_mut(encrypted);
+            let Some((block, _)) = rest.split_first_chunk_mut::<BLOCK_LEN>() else {
+                break;
+            };
+            backend.encrypt_block_inplace(block.into());
+            encrypted += BLOCK_LEN;
             let ready = encrypted.saturating_sub(MAC_LAG) / SHA256_BLOCK_LEN * SHA256_BLOCK_LEN;
-            let ready = ready.saturating_sub(HEADER_LEN);
             if ready > maced {
-                mac.update(&blocks.as_flattened()[maced..ready]);
+                mac.update(&done[maced..ready]);
                 maced = ready;
             }
         }
-        mac.update(&blocks.as_flattened()[maced..]);
+        mac.update(&signed[maced..]);
     }
 }
 
