@@ -10,10 +10,13 @@
 //! - [`board`]: bring-up and the network setup.
 //!
 //! `unsafe` lives in [`lan9118`] (register access) and [`semihosting`] (host
-//! calls) only, each block with its `SAFETY` argument.
+//! calls), whose unsafe functions state their contracts, and in the one place
+//! that creates the NIC's driver, [`board::Board::init`]; each block has its
+//! `SAFETY` argument. The images themselves deny `unsafe`.
 
 #![no_std]
 #![deny(unsafe_code)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 #![warn(missing_docs)]
 
 pub mod args;
