@@ -1,7 +1,8 @@
 //! The mps2-an385 firmware on QEMU against the std binary and Python's
 //! `cryptography`: the firmware client on the std relay; two std clients and
 //! a Python client through the firmware relay; keyed mode on the firmware
-//! relay dropping a forged frame. QEMU's user network maps the guest's
+//! relay dropping a forged frame; and the stack guard, which must turn an
+//! overflow into a reported hard fault. QEMU's user network maps the guest's
 //! 10.0.2.2 to the host's 127.0.0.1, and `hostfwd` brings a 127.0.0.1 port to
 //! the firmware relay: no traffic leaves this machine.
 
@@ -135,4 +136,18 @@ fn keyed_firmware_relay_drops_a_forged_frame() {
     drop(ann);
     assert_eq!(bob.receive(1, WAIT), ["ann left"]);
     relay.expect("left: closed");
+}
+
+#[test]
+fn stack_overflow_ends_in_a_reported_hard_fault() {
+    let Some(setup) = setup() else { return };
+    // It recurses until the stack reaches the MPU guard below it.
+    let mut board = Machine::boot(&setup.images.join("fernchat-overflow"), &[], None);
+    board.expect("overflowing the stack");
+    board.expect("fernchat: hard fault");
+    assert_eq!(
+        board.exit_code(),
+        Some(102),
+        "a hard fault ends QEMU with status 102"
+    );
 }

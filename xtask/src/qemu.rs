@@ -2,7 +2,7 @@
 //! semihosting (console, clock, entropy, arguments, exit status) and a LAN9118
 //! on QEMU's user network; installs qemu-system-arm where it is missing.
 
-use crate::firmware::{self, Role};
+use crate::firmware::{self, Image};
 use crate::shell::{exec, has, in_ci};
 use anyhow::{Context, Result, bail};
 use std::path::Path;
@@ -18,7 +18,7 @@ const GUEST_PORT: u16 = 10101;
 pub struct QemuArgs {
     /// Which image to boot.
     #[arg(value_enum)]
-    role: Role,
+    image: Image,
     /// Host port forwarded to the relay (127.0.0.1:PORT reaches 10.0.2.15:10101).
     #[arg(long, default_value_t = GUEST_PORT)]
     port: u16,
@@ -34,8 +34,8 @@ pub struct QemuArgs {
 pub fn run(args: &QemuArgs) -> Result<()> {
     ensure_installed()?;
     firmware::build()?;
-    let nic = match args.role {
-        Role::Server => {
+    let nic = match args.image {
+        Image::Server => {
             eprintln!(
                 "xtask: the relay will listen on 127.0.0.1:{0}: join with \
                  `fernchat client --connect 127.0.0.1:{0}`; Ctrl-C stops QEMU",
@@ -47,9 +47,9 @@ pub fn run(args: &QemuArgs) -> Result<()> {
             )
         }
         // The client reaches the host's 127.0.0.1 as 10.0.2.2, QEMU's gateway.
-        Role::Client => "user,model=lan9118".to_owned(),
+        Image::Client | Image::Overflow => "user,model=lan9118".to_owned(),
     };
-    exec(&mut command(&args.role.image(), &args.args, &nic))
+    exec(&mut command(&args.image.path(), &args.args, &nic))
 }
 
 /// The QEMU command line that boots `image` with `args` and the NIC `nic`.

@@ -13,9 +13,12 @@ use std::sync::mpsc;
 /// CI machines are shared.
 pub use fernchat_tests::std_client::WAIT;
 
-/// What the QEMU tests need: QEMU, the two firmware images and the std binary.
+/// The firmware images the QEMU tests boot (`cargo xtask firmware` builds them).
+const IMAGES: [&str; 3] = ["fernchat-server", "fernchat-client", "fernchat-overflow"];
+
+/// What the QEMU tests need: QEMU, the firmware images and the std binary.
 pub struct Setup {
-    /// The directory holding `fernchat-server` and `fernchat-client`.
+    /// The directory holding the [`IMAGES`].
     pub images: PathBuf,
     /// The std `fernchat` binary.
     pub fernchat: PathBuf,
@@ -44,7 +47,7 @@ pub fn setup() -> Option<Setup> {
     let qemu = Command::new("qemu-system-arm").arg("--version").output();
     let missing = if !qemu.is_ok_and(|out| out.status.success()) {
         "qemu-system-arm (apt-get install -y qemu-system-arm)".to_owned()
-    } else if !images.join("fernchat-server").exists() || !images.join("fernchat-client").exists() {
+    } else if !IMAGES.iter().all(|image| images.join(image).exists()) {
         format!(
             "the firmware images in {} (cargo xtask firmware)",
             images.display()
