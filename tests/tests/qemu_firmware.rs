@@ -32,7 +32,7 @@ fn firmware_relay(images: &std::path::Path, args: &[&str]) -> (Machine, u16) {
 
 #[test]
 fn firmware_client_chats_through_the_std_relay() {
-    let Some(setup) = setup() else { return };
+    let setup = setup();
     let (key_path, _, key) = key_file("client");
     let relay = start_relay(&setup.fernchat.to_string_lossy(), &[]);
     let port = relay.addr.port();
@@ -68,7 +68,7 @@ fn firmware_client_chats_through_the_std_relay() {
 
 #[test]
 fn std_and_python_clients_chat_through_the_firmware_relay() {
-    let Some(setup) = setup() else { return };
+    let setup = setup();
     let (key_path, _, _) = key_file("relay");
     let (relay, port) = firmware_relay(&setup.images, &[]);
     let addr = format!("127.0.0.1:{port}");
@@ -114,7 +114,7 @@ fn std_and_python_clients_chat_through_the_firmware_relay() {
 
 #[test]
 fn keyed_firmware_relay_drops_a_forged_frame() {
-    let Some(setup) = setup() else { return };
+    let setup = setup();
     let (_, key, key_text) = key_file("keyed");
     let (relay, port) = firmware_relay(&setup.images, &["--key", &key_text]);
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("address");
@@ -140,7 +140,7 @@ fn keyed_firmware_relay_drops_a_forged_frame() {
 
 #[test]
 fn stack_overflow_ends_in_a_reported_hard_fault() {
-    let Some(setup) = setup() else { return };
+    let setup = setup();
     // It recurses until the stack reaches the MPU guard below it.
     let mut board = Machine::boot(&setup.images.join("fernchat-overflow"), &[], None);
     board.expect("overflowing the stack");
