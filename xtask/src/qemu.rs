@@ -24,7 +24,8 @@ pub struct QemuArgs {
     port: u16,
     /// The firmware's own arguments, after `--`: for the relay
     /// `[--key KEY] [--ttl S]`, for the client `--key KEY --connect
-    /// 10.0.2.2:PORT --nick NICK [--wait N] [MESSAGE]...`.
+    /// 10.0.2.2:PORT --nick NICK [--wait N] [--utc-offset +HH:MM]
+    /// [MESSAGE]...` (the offset defaults to this machine's).
     #[arg(last = true)]
     args: Vec<String>,
 }
@@ -34,6 +35,7 @@ pub struct QemuArgs {
 pub fn run(args: &QemuArgs) -> Result<()> {
     ensure_installed()?;
     firmware::build()?;
+    let mut firmware_args = args.args.clone();
     let nic = match args.image {
         Image::Server => {
             eprintln!(
@@ -46,10 +48,29 @@ pub fn run(args: &QemuArgs) -> Result<()> {
                 args.port
             )
         }
-        // The client reaches the host's 127.0.0.1 as 10.0.2.2, QEMU's gateway.
-        Image::Client | Image::Overflow => "user,model=lan9118".to_owned(),
+        Image::Client => {
+            // The board has no time zone database: given this machine's
+            // offset, it shows local time, as `fernchat client` does.
+            if !firmware_args.iter().any(|arg| arg == "--utc-offset")
+                && let Some(offset) = host_utc_offset()
+            {
+                firmware_args.splice(0..0, ["--utc-offset".to_owned(), offset]);
+            }
+            // The client reaches the host's 127.0.0.1 as 10.0.2.2, QEMU's gateway.
+            "user,model=lan9118".to_owned()
+        }
+        Image::Overflow => "user,model=lan9118".to_owned(),
     };
-    exec(&mut command(&args.image.path(), &args.args, &nic))
+    exec(&mut command(&args.image.path(), &firmware_args, &nic))
+}
+
+/// This machine's offset from UTC now, as `+HH:MM` (from `date +%z`), or
+/// `None` when `date` cannot tell.
+fn host_utc_offset() -> Option<String> {
+    let out = Command::new("date").arg("+%z").output().ok()?;
+    let text = String::from_utf8(out.stdout).ok()?;
+    let (hours, minutes) = text.trim().split_at_checked(3)?;
+    (out.status.success() && minutes.len() == 2).then(|| format!("{hours}:{minutes}"))
 }
 
 /// The QEMU command line that boots `image` with `args` and the NIC `nic`.
