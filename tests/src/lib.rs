@@ -1,5 +1,9 @@
 //! Helpers shared by fernchat's cross-part tests: Python's `cryptography`,
 //! processes that are killed when a test ends, and a scripted chat peer.
+//!
+//! A test whose tool (Python's `cryptography`, QEMU, the firmware images) is
+//! missing fails, saying how to get it: it never passes without running.
+//! `cargo xtask ci` sets everything up.
 
 pub mod peer;
 pub mod process;

@@ -1,7 +1,9 @@
 //! The mps2-an385 firmware on QEMU against the std binary and Python's
-//! `cryptography`: the firmware client on the std relay; two std clients and
+//! `cryptography`: the firmware client on the std relay, showing times in
+//! UTC or at a given offset; two std clients and
 //! a Python client through the firmware relay; keyed mode on the firmware
-//! relay dropping a forged frame. QEMU's user network maps the guest's
+//! relay dropping a forged frame; and the stack guard, which must turn an
+//! overflow into a reported hard fault. QEMU's user network maps the guest's
 //! 10.0.2.2 to the host's 127.0.0.1, and `hostfwd` brings a 127.0.0.1 port to
 //! the firmware relay: no traffic leaves this machine.
 
@@ -16,6 +18,7 @@ use qemu::{Machine, WAIT, free_port, key_file, setup};
 use std::io::Read;
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Boots the firmware relay on a free host port; gives QEMU and that port.
 fn firmware_relay(images: &std::path::Path, args: &[&str]) -> (Machine, u16) {
@@ -29,10 +32,12 @@ fn firmware_relay(images: &std::path::Path, args: &[&str]) -> (Machine, u16) {
     (relay, port)
 }
 
-#[test]
-fn firmware_client_chats_through_the_std_relay() {
-    let Some(setup) = setup() else { return };
-    let (key_path, _, key) = key_file("client");
+/// The firmware client, with `time_args` among its options, chats with a
+/// std client through the std relay; gives the console line on which it
+/// showed the std client's message. `name` keeps each caller's key apart.
+fn chat_with_the_firmware_client(name: &str, time_args: &[&str]) -> String {
+    let setup = setup();
+    let (key_path, _, key) = key_file(name);
     let relay = start_relay(&setup.fernchat.to_string_lossy(), &[]);
     let port = relay.addr.port();
     let mut host = StdClient::start(&setup.fernchat, &relay.addr.to_string(), "host", &key_path);
@@ -40,34 +45,60 @@ fn firmware_client_chats_through_the_std_relay() {
 
     // The guest reaches the host's 127.0.0.1 as QEMU's gateway, 10.0.2.2.
     let server = format!("10.0.2.2:{port}");
-    let args = [
-        "--key",
-        &key,
-        "--connect",
-        &server,
-        "--nick",
-        "board",
-        "--wait",
-        "1",
-        "hello from the board",
-        "/me waves",
-    ];
+    let mut args = vec!["--key", &key, "--connect", &server, "--nick", "board"];
+    args.extend(time_args);
+    args.extend(["--wait", "1", "hello from the board", "/me waves"]);
     let mut board = Machine::boot(&setup.images.join("fernchat-client"), &args, None);
     board.expect("connected to 10.0.2.2");
     host.expect("<board> hello from the board");
     host.expect("* board waves");
 
     host.type_line("hi board, from the host");
-    board.expect("<host> hi board, from the host");
+    let shown = board.expect("<host> hi board, from the host");
     board.expect("left");
     assert_eq!(board.exit_code(), Some(0), "the firmware client exits 0");
     host.expect("board left");
     assert!(host.quit());
+    shown
+}
+
+/// Checks that `line` starts with `[HH:MM:SS` and then `end`, and that the
+/// time is that of the last minute at `offset` seconds from UTC.
+fn assert_time_shown(line: &str, end: &str, offset: i64) {
+    let (time, rest) = line
+        .strip_prefix('[')
+        .and_then(|line| line.split_at_checked(8))
+        .unwrap_or_else(|| panic!("no [HH:MM:SS at the start of {line:?}"));
+    assert!(rest.starts_with(end), "{line:?}: no {end:?} after the time");
+    let fields: Vec<i64> = time.split(':').filter_map(|f| f.parse().ok()).collect();
+    let [hours, minutes, seconds] = fields[..] else {
+        panic!("{line:?}: {time:?} is not HH:MM:SS");
+    };
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock");
+    let expected = (now.as_secs() as i64 + offset).rem_euclid(86_400);
+    let behind = (expected - (hours * 3600 + minutes * 60 + seconds)).rem_euclid(86_400);
+    assert!(
+        behind <= 60,
+        "{line:?}: {time} is not the time at {offset} s from UTC (now {expected} s into that day)"
+    );
+}
+
+#[test]
+fn firmware_client_chats_through_the_std_relay() {
+    let shown = chat_with_the_firmware_client("client-utc", &[]);
+    // With no offset given, the board shows UTC, marked as such.
+    assert_time_shown(&shown, "Z] ", 0);
+}
+
+#[test]
+fn firmware_client_shows_local_time_at_the_given_utc_offset() {
+    let shown = chat_with_the_firmware_client("client-offset", &["--utc-offset", "-09:30"]);
+    assert_time_shown(&shown, "] ", -(9 * 60 + 30) * 60);
 }
 
 #[test]
 fn std_and_python_clients_chat_through_the_firmware_relay() {
-    let Some(setup) = setup() else { return };
+    let setup = setup();
     let (key_path, _, _) = key_file("relay");
     let (relay, port) = firmware_relay(&setup.images, &[]);
     let addr = format!("127.0.0.1:{port}");
@@ -113,7 +144,7 @@ fn std_and_python_clients_chat_through_the_firmware_relay() {
 
 #[test]
 fn keyed_firmware_relay_drops_a_forged_frame() {
-    let Some(setup) = setup() else { return };
+    let setup = setup();
     let (_, key, key_text) = key_file("keyed");
     let (relay, port) = firmware_relay(&setup.images, &["--key", &key_text]);
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("address");
@@ -135,4 +166,18 @@ fn keyed_firmware_relay_drops_a_forged_frame() {
     drop(ann);
     assert_eq!(bob.receive(1, WAIT), ["ann left"]);
     relay.expect("left: closed");
+}
+
+#[test]
+fn stack_overflow_ends_in_a_reported_hard_fault() {
+    let setup = setup();
+    // It recurses until the stack reaches the MPU guard below it.
+    let mut board = Machine::boot(&setup.images.join("fernchat-overflow"), &[], None);
+    board.expect("overflowing the stack");
+    board.expect("fernchat: hard fault");
+    assert_eq!(
+        board.exit_code(),
+        Some(102),
+        "a hard fault ends QEMU with status 102"
+    );
 }

@@ -1,6 +1,7 @@
 //! `cargo xtask firmware`: the mps2-an385 images, `fernchat-server` (the
-//! relay) and `fernchat-client`, built for thumbv7m-none-eabi in their own
-//! workspace under embedded-shell/mps2-an385.
+//! relay), `fernchat-client` and the test image `fernchat-overflow`, built
+//! for thumbv7m-none-eabi in their own workspace under
+//! embedded-shell/mps2-an385.
 
 use crate::shell::{exec, has, root};
 use anyhow::Result;
@@ -10,30 +11,34 @@ use std::process::Command;
 /// The firmware's target: QEMU's mps2-an385 is a Cortex-M3.
 pub const TARGET: &str = "thumbv7m-none-eabi";
 
-/// The two firmware images.
+/// The firmware images.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Role {
+pub enum Image {
     /// The relay: `fernchat-server`.
     Server,
     /// The chat client: `fernchat-client`.
     Client,
+    /// The stack guard's test: `fernchat-overflow` overflows its stack on
+    /// purpose and must end in a reported hard fault (exit status 102).
+    Overflow,
 }
 
-impl Role {
-    /// Both roles, relay first.
-    pub const ALL: [Role; 2] = [Role::Server, Role::Client];
+impl Image {
+    /// Every image, relay first.
+    pub const ALL: [Image; 3] = [Image::Server, Image::Client, Image::Overflow];
 
     /// The image's file name.
-    pub fn image_name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
-            Role::Server => "fernchat-server",
-            Role::Client => "fernchat-client",
+            Image::Server => "fernchat-server",
+            Image::Client => "fernchat-client",
+            Image::Overflow => "fernchat-overflow",
         }
     }
 
-    /// Where `cargo xtask firmware` puts this role's image (an ELF file).
-    pub fn image(self) -> PathBuf {
-        images_dir().join(self.image_name())
+    /// Where `cargo xtask firmware` puts the image (an ELF file).
+    pub fn path(self) -> PathBuf {
+        images_dir().join(self.name())
     }
 }
 
@@ -42,19 +47,19 @@ fn dir() -> PathBuf {
     root().join("embedded-shell").join("mps2-an385")
 }
 
-/// The directory holding both built images.
+/// The directory holding the built images.
 pub fn images_dir() -> PathBuf {
     dir().join("target").join(TARGET).join("release")
 }
 
-/// Builds both images (release profile: opt-level z, LTO, panic=abort).
+/// Builds every image (release profile: opt-level z, LTO, panic=abort).
 pub fn build() -> Result<()> {
     if has("rustup") {
         exec(Command::new("rustup").args(["target", "add", TARGET]))?;
     }
     exec(&mut cargo(&["build", "--release", "--bins"]))?;
-    for role in Role::ALL {
-        eprintln!("xtask: {}", role.image().display());
+    for image in Image::ALL {
+        eprintln!("xtask: {}", image.path().display());
     }
     Ok(())
 }

@@ -29,7 +29,8 @@ enum Task {
     Fuzz(fuzz::FuzzArgs),
     /// Run a benchmark and print ratios against the alternatives.
     Bench(bench::BenchArgs),
-    /// Build the mps2-an385 firmware images (relay and client).
+    /// Build the mps2-an385 firmware images (relay, client, and the test
+    /// image that overflows its stack).
     Firmware,
     /// Boot a firmware image on QEMU's mps2-an385 (installs qemu-system-arm
     /// if missing): `cargo xtask qemu server` serves 127.0.0.1:10101.

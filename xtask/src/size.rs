@@ -3,10 +3,11 @@
 //!
 //! Flash is what gets programmed: the file bytes of the loadable segments
 //! (code, read-only data, the initial values of `.data`). RAM is the span from
-//! the start of RAM to the top of the stack: the statics (`.data`, `.bss`)
-//! plus the stack reserve that memory.x puts right above them.
+//! the start of RAM to the end of the statics: the stack reserve that
+//! memory.x puts first (its lowest 1 KiB the MPU's guard), plus the statics
+//! (`.data`, `.bss`) above it.
 
-use crate::firmware::{self, Role};
+use crate::firmware::{self, Image};
 use anyhow::{Context, Result, bail};
 use object::{Object, ObjectSection, ObjectSegment, ObjectSymbol, SectionKind, SymbolKind};
 use std::collections::HashMap;
@@ -18,11 +19,13 @@ const RAM_ORIGIN: u64 = 0x2000_0000;
 /// Rows in the "where the bytes go" tables.
 const TOP: usize = 8;
 
-/// The footprint goals: flash and RAM (statics plus stack reserve), in bytes.
-fn goal(role: Role) -> (u64, u64) {
-    match role {
-        Role::Server => (64 * KIB, 96 * KIB),
-        Role::Client => (64 * KIB, 40 * KIB),
+/// The footprint goals: flash and RAM (statics plus stack reserve), in
+/// bytes; none for the test image, which is not measured.
+fn goal(image: Image) -> Option<(u64, u64)> {
+    match image {
+        Image::Server => Some((64 * KIB, 96 * KIB)),
+        Image::Client => Some((64 * KIB, 40 * KIB)),
+        Image::Overflow => None,
     }
 }
 
@@ -37,7 +40,8 @@ struct Footprint {
     ram_by_symbol: Vec<(String, u64)>,
 }
 
-/// Builds both images, prints their footprints; fails if one is over its goal.
+/// Builds the images, prints the footprints of those with goals; fails if
+/// one is over its goal.
 pub fn run() -> Result<()> {
     firmware::build()?;
     let mut over = Vec::new();
@@ -46,14 +50,16 @@ pub fn run() -> Result<()> {
         "{:<16} {:<26} RAM = statics + stack (goal)",
         "image", "flash (goal)"
     );
-    for role in Role::ALL {
-        let image = role.image();
-        let footprint = measure(&image).with_context(|| format!("reading {}", image.display()))?;
-        let (flash_goal, ram_goal) = goal(role);
+    for image in Image::ALL {
+        let Some((flash_goal, ram_goal)) = goal(image) else {
+            continue;
+        };
+        let path = image.path();
+        let footprint = measure(&path).with_context(|| format!("reading {}", path.display()))?;
         let ram = footprint.statics + footprint.stack;
         println!(
             "{:<16} {:>8} ({}) {}   {:>8} = {} + {} ({}) {}",
-            role.image_name(),
+            image.name(),
             kib(footprint.flash),
             kib(flash_goal),
             verdict(footprint.flash, flash_goal),
@@ -64,9 +70,9 @@ pub fn run() -> Result<()> {
             verdict(ram, ram_goal),
         );
         if footprint.flash > flash_goal || ram > ram_goal {
-            over.push(role.image_name());
+            over.push(image.name());
         }
-        details.push_str(&breakdown(role, &footprint));
+        details.push_str(&breakdown(image, &footprint));
     }
     print!("{details}");
     if !over.is_empty() {
@@ -84,16 +90,16 @@ fn kib(bytes: u64) -> String {
 }
 
 /// The "where the bytes go" tables for one image.
-fn breakdown(role: Role, footprint: &Footprint) -> String {
+fn breakdown(image: Image, footprint: &Footprint) -> String {
     let mut text = format!(
         "\n{}: flash by crate (with LTO, code inlined into a function counts for that function's crate)\n",
-        role.image_name()
+        image.name()
     );
     for (name, bytes) in footprint.flash_by_crate.iter().take(TOP) {
         let share = 100 * bytes / footprint.flash.max(1);
         text.push_str(&format!("  {:>9} {share:>3}%  {name}\n", kib(*bytes)));
     }
-    text.push_str(&format!("{}: largest statics\n", role.image_name()));
+    text.push_str(&format!("{}: largest statics\n", image.name()));
     for (name, bytes) in footprint.ram_by_symbol.iter().take(TOP / 2) {
         text.push_str(&format!("  {:>9}  {name}\n", kib(*bytes)));
     }
@@ -105,19 +111,27 @@ fn measure(path: &Path) -> Result<Footprint> {
     let data = std::fs::read(path)?;
     let file = object::File::parse(&*data)?;
     let flash = file.segments().map(|s| s.file_range().1).sum();
-    let statics = file
+    let ram_sections: Vec<_> = file
         .sections()
         .filter(|s| s.address() >= RAM_ORIGIN)
         .filter(|s| matches!(s.kind(), SectionKind::Data | SectionKind::UninitializedData))
-        .map(|s| s.size())
-        .sum();
+        .collect();
+    let statics = ram_sections.iter().map(|s| s.size()).sum();
     let symbol = |name: &str| {
         file.symbols()
             .find(|s| s.name() == Ok(name))
             .map(|s| s.address())
             .with_context(|| format!("no symbol {name}: not a cortex-m-rt image?"))
     };
-    let stack = symbol("_stack_start")?.saturating_sub(symbol("_stack_end")?);
+    // The stack grows down from _stack_start to _stack_end.
+    let (stack_top, stack_bottom) = (symbol("_stack_start")?, symbol("_stack_end")?);
+    let statics_start = ram_sections.iter().map(|s| s.address()).min();
+    if stack_bottom != RAM_ORIGIN || statics_start.is_some_and(|start| start < stack_top) {
+        bail!(
+            "the stack must come first in RAM, below the statics, so that an overflow cannot reach them (see memory.x)"
+        );
+    }
+    let stack = stack_top - stack_bottom;
     let mut by_crate: HashMap<String, u64> = HashMap::new();
     let mut ram_by_symbol = Vec::new();
     for sym in file.symbols().filter(|s| s.size() > 0) {

@@ -2,6 +2,7 @@
 //! setup that QEMU's user networking expects.
 
 use crate::clock::Clock;
+use crate::fault;
 use crate::lan9118::{Lan9118, Lan9118Error, MPS2_BASE, RX_BUF};
 use crate::semihosting::{self, Console, HostError};
 use fernchat_embedded::NetConfig;
@@ -48,13 +49,20 @@ pub struct Board {
 }
 
 impl Board {
-    /// Starts the clock, resets the NIC (receiving into `nic_rx`) and seeds
-    /// the RNG from the host's `/dev/urandom` (a board with a hardware RNG
-    /// would read that instead).
+    /// Guards the stack, starts the clock, resets the NIC (receiving into
+    /// `nic_rx`) and seeds the RNG from the host's `/dev/urandom` (a board
+    /// with a hardware RNG would read that instead). Only the first call can
+    /// succeed: later ones find the core peripherals taken and touch no
+    /// hardware.
     pub fn init(nic_rx: &'static mut [u8; RX_BUF]) -> Result<Board, BootError> {
         let core = cortex_m::Peripherals::take().ok_or(BootError::Peripherals)?;
+        fault::guard_stack(core.MPU);
         let clock = Clock::start(core.SYST);
-        let nic = Lan9118::new(MPS2_BASE, nic_rx).map_err(BootError::Nic)?;
+        // SAFETY: MPS2_BASE is the board's LAN9118, and this is its only
+        // driver: nothing else in the firmware names that address, and the
+        // `take` above lets this line run once.
+        #[allow(unsafe_code)]
+        let nic = unsafe { Lan9118::new(MPS2_BASE, nic_rx) }.map_err(BootError::Nic)?;
         let mut seed = [0u8; 32];
         semihosting::read_host_file(c"/dev/urandom", &mut seed).map_err(BootError::Entropy)?;
         let net = NetConfig {

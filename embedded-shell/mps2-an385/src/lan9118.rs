@@ -83,10 +83,15 @@ pub struct Lan9118 {
 impl Lan9118 {
     /// Resets the controller at `base`, reads its MAC address (QEMU loads it
     /// from its EEPROM model at reset) and enables transmit and receive.
+    /// Frames are received into `rx`.
     ///
-    /// `base` must be the address of a LAN9118's register block that nothing
-    /// else drives; [`MPS2_BASE`] on mps2-an385. Frames are received into `rx`.
-    pub fn new(base: usize, rx: &'static mut [u8; RX_BUF]) -> Result<Self, Lan9118Error> {
+    /// # Safety
+    ///
+    /// `base` must be the address of a LAN9118's register block
+    /// ([`MPS2_BASE`] on mps2-an385), and nothing else may touch that block
+    /// while the driver lives: at most one `Lan9118` per controller. Every
+    /// register access of the driver relies on it.
+    pub unsafe fn new(base: usize, rx: &'static mut [u8; RX_BUF]) -> Result<Self, Lan9118Error> {
         let mut nic = Lan9118 {
             base,
             mac: [0; 6],

@@ -27,12 +27,17 @@ impl core::fmt::Display for HostError {
     }
 }
 
-/// Performs semihosting call `number` on the argument block `block`.
-fn call(number: usize, block: &mut [usize]) -> isize {
-    // SAFETY: `number` is one of the calls below, each given the argument
-    // block its specification asks for; the pointers in the block are to live
-    // buffers of the stated lengths, which the host reads or writes only
-    // during the call.
+/// Performs semihosting call `number` on the argument block `block`; gives
+/// the host's answer.
+///
+/// # Safety
+///
+/// `block` must be the argument block that call `number` specifies, and
+/// every address in it must point to memory that is valid, for as many bytes
+/// as the block says, for what the call does there: the host reads or writes
+/// it during the call.
+unsafe fn call(number: usize, block: &mut [usize]) -> isize {
+    // SAFETY: the caller's contract; the block itself is live for the call.
     unsafe { syscall1(number, block.as_mut_ptr() as usize) as isize }
 }
 
@@ -46,7 +51,9 @@ pub fn unix_time() -> u64 {
 /// `-append` text) copied into `buf`; gives the part that holds text.
 pub fn command_line(buf: &mut [u8]) -> Result<&[u8], HostError> {
     let mut block = [buf.as_mut_ptr() as usize, buf.len()];
-    if call(nr::GET_CMDLINE, &mut block) != 0 {
+    // SAFETY: SYS_GET_CMDLINE's block is [buffer, length]: `buf` is writable
+    // for its length; the host writes the line there and its length back.
+    if unsafe { call(nr::GET_CMDLINE, &mut block) } != 0 {
         return Err(HostError::Refused);
     }
     Ok(&buf[..block[1].min(buf.len())])
@@ -56,15 +63,19 @@ pub fn command_line(buf: &mut [u8]) -> Result<&[u8], HostError> {
 pub fn read_host_file(path: &core::ffi::CStr, buf: &mut [u8]) -> Result<(), HostError> {
     let name = path.to_bytes();
     let mut open = [name.as_ptr() as usize, nr::open::R_BINARY, name.len()];
-    let handle = call(nr::OPEN, &mut open);
+    // SAFETY: SYS_OPEN's block is [path, mode, path length]: `path` is a C
+    // string (NUL-terminated, as the call expects), which the host only reads.
+    let handle = unsafe { call(nr::OPEN, &mut open) };
     if handle < 0 {
         return Err(HostError::Refused);
     }
     let mut read = [handle as usize, buf.as_mut_ptr() as usize, buf.len()];
-    // SYS_READ gives the number of bytes it could not read.
-    let missed = call(nr::READ, &mut read);
+    // SAFETY: SYS_READ's block is [handle, buffer, length]: `buf` is
+    // writable for its length. It gives the number of bytes it could not read.
+    let missed = unsafe { call(nr::READ, &mut read) };
     let mut close = [handle as usize];
-    call(nr::CLOSE, &mut close);
+    // SAFETY: SYS_CLOSE's block is [handle]: it names no memory.
+    unsafe { call(nr::CLOSE, &mut close) };
     if missed == 0 {
         Ok(())
     } else {
@@ -75,7 +86,8 @@ pub fn read_host_file(path: &core::ffi::CStr, buf: &mut [u8]) -> Result<(), Host
 /// SYS_EXIT_EXTENDED: ends QEMU with exit status `code`.
 pub fn exit(code: u8) -> ! {
     let mut block = [ADP_STOPPED_APPLICATION_EXIT, usize::from(code)];
-    call(SYS_EXIT_EXTENDED, &mut block);
+    // SAFETY: SYS_EXIT_EXTENDED's block is [reason, status]: it names no memory.
+    unsafe { call(SYS_EXIT_EXTENDED, &mut block) };
     // Only reached when the host ignores the call.
     loop {
         cortex_m::asm::wfi();

@@ -13,18 +13,22 @@ use std::sync::mpsc;
 /// CI machines are shared.
 pub use fernchat_tests::std_client::WAIT;
 
-/// What the QEMU tests need: QEMU, the two firmware images and the std binary.
+/// The firmware images the QEMU tests boot (`cargo xtask firmware` builds them).
+const IMAGES: [&str; 3] = ["fernchat-server", "fernchat-client", "fernchat-overflow"];
+
+/// What the QEMU tests need: QEMU, the firmware images and the std binary.
 pub struct Setup {
-    /// The directory holding `fernchat-server` and `fernchat-client`.
+    /// The directory holding the [`IMAGES`].
     pub images: PathBuf,
     /// The std `fernchat` binary.
     pub fernchat: PathBuf,
 }
 
-/// The setup, or `None` (with the reason printed) when QEMU, the images or
-/// the std binary are missing; under `CI=true` a missing part fails the test.
-/// `cargo xtask ci` installs QEMU and builds the images first.
-pub fn setup() -> Option<Setup> {
+/// The setup. A missing part fails the test, with how to get it, as a
+/// missing Python `cryptography` fails the interop tests: a test that cannot
+/// run must not pass. `cargo xtask ci` installs QEMU and builds everything
+/// first.
+pub fn setup() -> Setup {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let images = std::env::var_os("FERNCHAT_FIRMWARE_DIR").map_or_else(
         || root.join("embedded-shell/mps2-an385/target/thumbv7m-none-eabi/release"),
@@ -44,7 +48,7 @@ pub fn setup() -> Option<Setup> {
     let qemu = Command::new("qemu-system-arm").arg("--version").output();
     let missing = if !qemu.is_ok_and(|out| out.status.success()) {
         "qemu-system-arm (apt-get install -y qemu-system-arm)".to_owned()
-    } else if !images.join("fernchat-server").exists() || !images.join("fernchat-client").exists() {
+    } else if !IMAGES.iter().all(|image| images.join(image).exists()) {
         format!(
             "the firmware images in {} (cargo xtask firmware)",
             images.display()
@@ -52,12 +56,9 @@ pub fn setup() -> Option<Setup> {
     } else if !fernchat.exists() {
         format!("{} (cargo build -p fernchat)", fernchat.display())
     } else {
-        return Some(Setup { images, fernchat });
+        return Setup { images, fernchat };
     };
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-    assert!(!ci, "the QEMU tests need {missing}");
-    eprintln!("skipped: the QEMU tests need {missing}; `cargo xtask ci` sets it all up");
-    None
+    panic!("the QEMU tests need {missing}; `cargo xtask ci` sets it all up");
 }
 
 /// A free TCP port on 127.0.0.1 (free when asked; QEMU binds it just after).

@@ -4,13 +4,21 @@
 //! and once it has seen `--wait` messages from others it leaves and exits 0.
 //!
 //!     -append "--key KEY --connect 10.0.2.2:10101 --nick NICK [--wait 1]
-//!              [--timeout 60] [MESSAGE | \"A MESSAGE WITH SPACES\"]..."
+//!              [--timeout 60] [--utc-offset +HH:MM]
+//!              [MESSAGE | \"A MESSAGE WITH SPACES\"]..."
+//!
+//! Messages show as `[HH:MM:SS] <nick> text`, with the time the sender wrote
+//! into the token. The protocol asks for local time, but the board has no
+//! time zone database: it shows UTC, marked as such (`[12:00:00Z]`), unless
+//! the host passes its offset from UTC with `--utc-offset` (`cargo xtask
+//! qemu client` passes the host's), and then local time, as the std client.
 //!
 //! Exit status: 0 done, 1 timed out or the relay closed the connection,
 //! 2 bad arguments, 3 the board or the connection could not start.
 
 #![no_std]
 #![no_main]
+#![deny(unsafe_code)]
 
 use core::fmt::Write;
 use core::mem::MaybeUninit;
@@ -41,7 +49,55 @@ const TTL: u64 = 300;
 const CMDLINE: usize = 1024;
 
 const USAGE: &str = "usage: fernchat-client --key KEY --connect ADDR:PORT --nick NICK \
-                     [--wait N] [--timeout SECONDS] [MESSAGE]...";
+                     [--wait N] [--timeout SECONDS] [--utc-offset +HH:MM] [MESSAGE]...";
+
+/// Local time's offset from UTC, in minutes, as `--utc-offset` gives it:
+/// `+HH:MM` or `-HH:MM`, which `date +%:z` prints.
+#[derive(Clone, Copy)]
+struct UtcOffset(i32);
+
+impl core::str::FromStr for UtcOffset {
+    type Err = ();
+
+    fn from_str(text: &str) -> Result<Self, ()> {
+        let &[sign, h1, h0, b':', m1, m0] = text.as_bytes() else {
+            return Err(());
+        };
+        let sign = match sign {
+            b'+' => 1,
+            b'-' => -1,
+            _ => return Err(()),
+        };
+        let number = |tens: u8, ones: u8| match (tens, ones) {
+            (b'0'..=b'9', b'0'..=b'9') => Ok(i32::from(tens - b'0') * 10 + i32::from(ones - b'0')),
+            _ => Err(()),
+        };
+        match (number(h1, h0)?, number(m1, m0)?) {
+            (hours @ 0..24, minutes @ 0..60) => Ok(UtcOffset(sign * (hours * 60 + minutes))),
+            _ => Err(()),
+        }
+    }
+}
+
+/// A token's time of day as the client shows it: `HH:MM:SSZ` in UTC, or
+/// `HH:MM:SS` in local time when the offset is known.
+struct TimeOfDay {
+    unix: u64,
+    offset: Option<UtcOffset>,
+}
+
+impl core::fmt::Display for TimeOfDay {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        const SECONDS_PER_DAY: u64 = 86_400;
+        // An offset is less than a day either way: a day plus it is positive.
+        let shift = self.offset.map_or(0, |UtcOffset(minutes)| {
+            SECONDS_PER_DAY.saturating_add_signed(60 * i64::from(minutes))
+        });
+        let t = (self.unix % SECONDS_PER_DAY + shift) % SECONDS_PER_DAY;
+        let zone = if self.offset.is_some() { "" } else { "Z" };
+        write!(f, "{:02}:{:02}:{:02}{zone}", t / 3600, t / 60 % 60, t % 60)
+    }
+}
 
 /// What the command line asks for.
 struct Options<'a> {
@@ -50,6 +106,7 @@ struct Options<'a> {
     nick: &'a str,
     wait: u32,
     timeout: u64,
+    utc_offset: Option<UtcOffset>,
     messages: Args<'a>,
 }
 
@@ -57,6 +114,7 @@ impl<'a> Options<'a> {
     fn parse(line: &'a str) -> Result<Options<'a>, ArgError<'a>> {
         let mut args = Args::new(line);
         let (mut key, mut server, mut nick, mut wait, mut timeout) = (None, None, None, 1, 60);
+        let mut utc_offset = None;
         loop {
             let mut peek = args.clone();
             let word = match peek.next() {
@@ -70,6 +128,7 @@ impl<'a> Options<'a> {
                 "--nick" => nick = Some(args.next().ok_or(ArgError::BadValue(word))?),
                 "--wait" => wait = args::value(&mut args, word)?,
                 "--timeout" => timeout = args::value(&mut args, word)?,
+                "--utc-offset" => utc_offset = Some(args::value(&mut args, word)?),
                 _ => return Err(ArgError::Unknown(word)),
             }
         }
@@ -79,6 +138,7 @@ impl<'a> Options<'a> {
             nick: nick.ok_or(ArgError::Missing("--nick"))?,
             wait,
             timeout,
+            utc_offset,
             messages: args,
         })
     }
@@ -174,9 +234,11 @@ fn chat(client: &mut Peer, clock: &mut Clock, options: &Options<'_>, console: &m
                 if matches!(message.payload.body, Body::Text(_) | Body::Me(_)) {
                     heard += 1;
                 }
-                let t = message.timestamp % 86_400;
-                let (h, m, s) = (t / 3600, t / 60 % 60, t % 60);
-                let _ = writeln!(console, "[{h:02}:{m:02}:{s:02}] {}", message.payload);
+                let time = TimeOfDay {
+                    unix: message.timestamp,
+                    offset: options.utc_offset,
+                };
+                let _ = writeln!(console, "[{time}] {}", message.payload);
             }
             ClientEvent::Dropped(dropped) => {
                 let _ = writeln!(

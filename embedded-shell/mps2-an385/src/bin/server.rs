@@ -8,6 +8,7 @@
 
 #![no_std]
 #![no_main]
+#![deny(unsafe_code)]
 
 use core::fmt::Write;
 use core::mem::MaybeUninit;
