@@ -5,11 +5,9 @@
 use crate::firmware::{self, Image};
 use crate::shell::{exec, has};
 use anyhow::{Context, Result, bail};
-use std::path::Path;
 use std::process::Command;
 
-/// QEMU's binary for 32-bit Arm boards.
-pub const QEMU: &str = "qemu-system-arm";
+use fernchat_tests::qemu::QEMU;
 /// The port the firmware relay listens on inside the guest.
 const GUEST_PORT: u16 = 10101;
 
@@ -61,7 +59,11 @@ pub fn run(args: &QemuArgs) -> Result<()> {
         }
         Image::Overflow => "user,model=lan9118".to_owned(),
     };
-    exec(&mut command(&args.image.path(), &firmware_args, &nic))
+    exec(&mut fernchat_tests::qemu::command(
+        &args.image.path(),
+        &firmware_args,
+        &nic,
+    ))
 }
 
 /// This machine's offset from UTC now, as `+HH:MM` (from `date +%z`), or
@@ -71,40 +73,6 @@ fn host_utc_offset() -> Option<String> {
     let text = String::from_utf8(out.stdout).ok()?;
     let (hours, minutes) = text.trim().split_at_checked(3)?;
     (out.status.success() && minutes.len() == 2).then(|| format!("{hours}:{minutes}"))
-}
-
-/// The QEMU command line that boots `image` with `args` and the NIC `nic`.
-pub fn command(image: &Path, args: &[String], nic: &str) -> Command {
-    let append: Vec<String> = args
-        .iter()
-        .map(|arg| {
-            if arg.contains(' ') {
-                format!("\"{arg}\"")
-            } else {
-                arg.clone()
-            }
-        })
-        .collect();
-    let mut command = Command::new(QEMU);
-    command
-        .args([
-            "-machine",
-            "mps2-an385",
-            "-display",
-            "none",
-            "-monitor",
-            "none",
-        ])
-        .args([
-            "-serial",
-            "null",
-            "-semihosting-config",
-            "enable=on,target=native",
-        ])
-        .arg("-kernel")
-        .arg(image)
-        .args(["-append", &append.join(" "), "-nic", nic]);
-    command
 }
 
 /// Makes sure qemu-system-arm runs, installing Debian's package when it is

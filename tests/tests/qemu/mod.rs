@@ -4,6 +4,7 @@
 
 use fernchat_core::fernet::Key;
 use fernchat_tests::process::{Guard, expect_line, lines};
+use fernchat_tests::qemu;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -94,38 +95,12 @@ impl Machine {
     /// Boots `image` with the firmware arguments `args` on QEMU's user
     /// network, with `hostfwd` (e.g. `tcp:127.0.0.1:PORT-:10101`) if given.
     pub fn boot(image: &Path, args: &[&str], hostfwd: Option<String>) -> Machine {
-        let append: Vec<String> = args
-            .iter()
-            .map(|a| {
-                if a.contains(' ') {
-                    format!("\"{a}\"")
-                } else {
-                    (*a).to_owned()
-                }
-            })
-            .collect();
+        let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
         let nic = match hostfwd {
             Some(rule) => format!("user,model=lan9118,hostfwd={rule}"),
             None => "user,model=lan9118".to_owned(),
         };
-        let mut child = Command::new("qemu-system-arm")
-            .args([
-                "-machine",
-                "mps2-an385",
-                "-display",
-                "none",
-                "-monitor",
-                "none",
-            ])
-            .args([
-                "-serial",
-                "null",
-                "-semihosting-config",
-                "enable=on,target=native",
-            ])
-            .arg("-kernel")
-            .arg(image)
-            .args(["-append", &append.join(" "), "-nic", &nic])
+        let mut child = qemu::command(image, &args, &nic)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
