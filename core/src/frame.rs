@@ -160,6 +160,13 @@ impl FrameDecoder {
         }
     }
 
+    /// The frame the last call handed out (raw bytes, line feed included),
+    /// which stays in the buffer until the next call; `None` if that call
+    /// found no frame.
+    pub fn last_frame(&self) -> Option<&[u8]> {
+        self.delivered.then_some(&self.line[..])
+    }
+
     /// Bytes held for an unfinished frame.
     pub fn pending(&self) -> usize {
         if self.delivered { 0 } else { self.line.len() }
@@ -296,7 +303,11 @@ mod tests {
         let mut decoder = FrameDecoder::new();
         assert_eq!(decoder.decode(b"abc").consumed, 3);
         assert_eq!(decoder.pending(), 3);
+        assert_eq!(decoder.last_frame(), None);
         let _ = decoder.decode(b"\n");
         assert_eq!(decoder.pending(), 0);
+        assert_eq!(decoder.last_frame(), Some(&b"abc\n"[..]));
+        let _ = decoder.decode(b"x");
+        assert_eq!(decoder.last_frame(), None);
     }
 }

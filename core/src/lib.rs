@@ -10,7 +10,8 @@
 //! - [`replay`]: a fixed-capacity replay cache.
 //! - [`seal`]: a payload sealed into a frame.
 //! - [`session`] and [`relay`]: sans-IO client and relay state machines that
-//!   both shells (std sockets, smoltcp) drive.
+//!   both shells (std sockets, smoltcp) drive; [`room`]: the relay's whole
+//!   life per connection (admission, back-pressure, deadlines, departures).
 //!
 //! The wire contract is `docs/PROTOCOL.md`; how the parts fit is
 //! `docs/DESIGN.md`. Time and randomness come in as arguments (a clock
@@ -49,5 +50,6 @@ pub mod input;
 pub mod message;
 pub mod relay;
 pub mod replay;
+pub mod room;
 pub mod seal;
 pub mod session;

@@ -91,6 +91,11 @@ impl Inbound {
     pub fn nick(&self) -> Option<&str> {
         self.nick.as_ref().map(|nick| nick.as_nick().as_str())
     }
+
+    /// The frame the last verdict was about, while it is still buffered.
+    pub(crate) fn last_frame(&self) -> Option<&[u8]> {
+        self.decoder.last_frame()
+    }
 }
 
 /// The relay's rules: blind (shape only) or keyed (MAC, freshness, replay).

@@ -56,7 +56,7 @@ fn junk_long_lines_and_invalid_floods() {
     assert_eq!(bob.receive(1, WAIT), ["<ann> whole".replace("ann", "half")]);
     half.send_raw(&frame[..frame.len() / 2]);
     drop(half);
-    relay.wait_for_log("disconnected", WAIT);
+    relay.wait_for_log("left: closed", WAIT);
     ann.say("still serving");
     assert_eq!(bob.receive(1, WAIT), ["<ann> still serving"]);
     assert!(bob.receive(1, Duration::from_millis(300)).is_empty());
@@ -65,7 +65,7 @@ fn junk_long_lines_and_invalid_floods() {
 #[test]
 fn a_client_that_never_reads_is_dropped_and_nobody_else_loses_a_frame() {
     let key = Key::from_bytes(rand::random());
-    let relay = start_relay(BIN, &["--max-outbound", "262144"]);
+    let relay = start_relay(BIN, &["--max-outbound", "262144", "--slow-timeout", "2"]);
     let mut ann = Peer::connect(relay.addr, &key, "ann");
     let mut bob = TcpStream::connect(relay.addr).unwrap();
     let sleeper = TcpStream::connect(relay.addr).unwrap();
@@ -119,8 +119,10 @@ fn connections_past_max_clients_are_closed_at_once() {
     let mut bob = Peer::connect(relay.addr, &key, "bob");
     relay.wait_for_log("connected (2 clients)", WAIT);
     let mut third = Peer::connect(relay.addr, &key, "third");
-    assert!(third.closed_by_relay(WAIT));
-    relay.wait_for_log("all 2 client slots taken", WAIT);
+    // Told why before the close, even though it had already sent a frame.
+    third.say("let me in");
+    assert_eq!(read_to_close(&mut third.stream), b"!full\n");
+    relay.wait_for_log("refused: the relay is full", WAIT);
     ann.say("two is company");
     assert_eq!(bob.receive(1, WAIT), ["<ann> two is company"]);
     // A valid frame written to the closed connection reaches no one (the
@@ -133,4 +135,18 @@ fn connections_past_max_clients_are_closed_at_once() {
         .unwrap();
     let _ = third.stream.write_all(sneaked);
     assert!(bob.receive(1, Duration::from_millis(500)).is_empty());
+}
+
+/// Everything `stream` receives until the relay closes it (at most [`WAIT`]).
+fn read_to_close(stream: &mut TcpStream) -> Vec<u8> {
+    stream.set_read_timeout(Some(WAIT)).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return got,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) => panic!("not closed by the relay ({e}); got {got:?}"),
+        }
+    }
 }

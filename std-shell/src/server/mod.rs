@@ -1,15 +1,23 @@
 //! `fernchat server`: the relay of `docs/PROTOCOL.md` section 6 on
 //! non-blocking std sockets, one mio event loop, no thread per client.
+//! Every rule (admission, verdicts, back-pressure, deadlines, departures)
+//! is the core [`Room`]'s; this shell moves bytes and keeps time.
 
 mod connection;
+mod fanout;
 mod fd_limit;
+mod lingering;
 mod outbound;
 mod stats;
 
 use crate::error::Error;
 use crate::{clock, keyfile};
 use connection::Connection;
-use fernchat_core::relay::{DEFAULT_RELAY_TTL, Inbound, MAX_LEAVE_FRAME, RelayPolicy, Verdict};
+use fanout::{Queues, list_for_flush};
+use fernchat_core::frame::MAX_FRAME;
+use fernchat_core::relay::{DEFAULT_RELAY_TTL, RelayPolicy};
+use fernchat_core::room::{DEFAULT_LIMITS, Departure, FrameEvent, Limits, Now, PeerIp, Room};
+use lingering::Lingering;
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token};
 use outbound::Outbound;
@@ -19,29 +27,63 @@ use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
 use stats::Stats;
 use std::io::{self, IsTerminal, Read};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Options of `fernchat server`.
 #[derive(clap::Args)]
 pub struct ServerArgs {
-    /// Address to listen on.
+    /// Address to listen on (host:port; a host name is resolved).
     #[arg(long, default_value = "127.0.0.1:10101")]
-    listen: SocketAddr,
+    listen: String,
     /// Keyed mode: verify MACs, freshness and replays with these keys.
     /// Without it the relay is blind: it never holds the key.
     #[arg(long)]
     key_file: Option<PathBuf>,
     /// Keyed mode: refuse tokens older than this many seconds.
-    #[arg(long, default_value_t = DEFAULT_RELAY_TTL, value_name = "SECONDS")]
+    #[arg(long, default_value_t = DEFAULT_RELAY_TTL, value_name = "SECONDS",
+          value_parser = clap::value_parser!(u64).range(1..))]
     ttl: u64,
-    /// Connections past this many are accepted and closed at once.
-    #[arg(long, default_value_t = 1024, value_name = "N")]
-    max_clients: usize,
-    /// A client whose unsent frames pass this many bytes is disconnected.
-    #[arg(long, default_value_t = 1 << 20, value_name = "BYTES")]
-    max_outbound: usize,
+    /// Clients at most; more are told `!full` and closed.
+    #[arg(long, default_value_t = DEFAULT_LIMITS.max_clients as u64, value_name = "N",
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    max_clients: u64,
+    /// Clients from one address at most (0: no limit); more are told `!busy`.
+    #[arg(long, default_value_t = DEFAULT_LIMITS.max_per_ip as u64, value_name = "N")]
+    max_per_ip: u64,
+    /// Bytes that may wait for one client. While a frame does not fit, its
+    /// sender is not read; a frame's 4096 bytes must fit.
+    #[arg(long, default_value_t = 1 << 20, value_name = "BYTES",
+          value_parser = clap::value_parser!(u64).range(MAX_FRAME as u64..))]
+    max_outbound: u64,
+    /// A client that sends no valid frame this long is told `!timeout` and closed.
+    #[arg(long, default_value_t = DEFAULT_LIMITS.hello_timeout_ms / 1000, value_name = "SECONDS",
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    hello_timeout: u64,
+    /// A client that takes none of the frames waiting for it this long is
+    /// told `!slow` and closed.
+    #[arg(long, default_value_t = DEFAULT_LIMITS.slow_timeout_ms / 1000, value_name = "SECONDS",
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    slow_timeout: u64,
+    /// Frames a second one client may send (a one-second burst allowed);
+    /// the rest are dropped. Default: no limit.
+    #[arg(long, value_name = "FRAMES_PER_S",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    max_rate: Option<u32>,
+}
+
+impl ServerArgs {
+    /// The room's limits from the flags.
+    fn limits(&self) -> Limits {
+        Limits {
+            max_clients: usize::try_from(self.max_clients).unwrap_or(usize::MAX),
+            max_per_ip: usize::try_from(self.max_per_ip).unwrap_or(usize::MAX),
+            hello_timeout_ms: self.hello_timeout.saturating_mul(1000),
+            slow_timeout_ms: self.slow_timeout.saturating_mul(1000),
+            max_rate: self.max_rate,
+        }
+    }
 }
 
 const LISTENER: Token = Token(usize::MAX - 1);
@@ -54,22 +96,29 @@ const READS_PER_TURN: usize = 8;
 /// smaller ones wait for the end of the turn, so that one write to a client
 /// carries the frames of every sender that turn.
 const FLUSH_AFTER: usize = 4 * 1024;
-
-/// How soon to accept again after an accept failed.
-const ACCEPT_RETRY: Duration = Duration::from_millis(100);
+/// How often deadlines are checked, and lingering sockets swept.
+const TICK: Duration = Duration::from_millis(100);
 
 /// Runs the relay until SIGINT or SIGTERM.
 pub fn run(args: &ServerArgs) -> Result<(), Error> {
     init_logging();
-    fd_limit::raise_for(args.max_clients);
+    let limits = args.limits();
+    fd_limit::raise_for(limits.max_clients);
     let policy = match &args.key_file {
         None => RelayPolicy::blind(),
         Some(path) => RelayPolicy::keyed(keyfile::load(path)?, args.ttl),
     };
-    let mut listener = TcpListener::bind(args.listen).map_err(|source| Error::Listen {
-        addr: args.listen.to_string(),
+    let listen_error = |source| Error::Listen {
+        addr: args.listen.clone(),
         source,
-    })?;
+    };
+    let addr = args
+        .listen
+        .to_socket_addrs()
+        .map_err(listen_error)?
+        .next()
+        .ok_or_else(|| listen_error(io::ErrorKind::AddrNotAvailable.into()))?;
+    let mut listener = TcpListener::bind(addr).map_err(listen_error)?;
     let poll = Poll::new().map_err(Error::EventLoop)?;
     let mut signals = Signals::new([SIGINT, SIGTERM]).map_err(Error::EventLoop)?;
     let registry = poll.registry();
@@ -78,24 +127,28 @@ pub fn run(args: &ServerArgs) -> Result<(), Error> {
         .and_then(|()| registry.register(&mut signals, SIGNALS, Interest::READABLE))
         .map_err(Error::EventLoop)?;
     let mode = if policy.is_keyed() { "keyed" } else { "blind" };
-    let local = listener.local_addr().unwrap_or(args.listen);
+    let local = listener.local_addr().unwrap_or(addr);
     tracing::info!(
-        "relay listening on {local} ({mode} mode, at most {} clients)",
-        args.max_clients
+        "relay listening on {local} ({mode} mode, at most {} clients, {} per address)",
+        limits.max_clients,
+        limits.max_per_ip
     );
     let mut relay = Relay {
         poll,
         listener,
-        policy,
+        room: Room::new(policy, limits),
         clients: Slab::new(),
+        lingering: Lingering::default(),
         stats: Stats::default(),
-        max_clients: args.max_clients,
-        max_outbound: args.max_outbound,
+        max_outbound: usize::try_from(args.max_outbound).unwrap_or(usize::MAX),
         read_buf: vec![0; READ_CHUNK],
         to_flush: Vec::new(),
         to_close: Vec::new(),
+        held: Vec::new(),
         unflushed: 0,
         accept_failed: false,
+        started: Instant::now(),
+        last_tick: Instant::now(),
     };
     let result = relay.serve(&mut signals);
     tracing::info!("relay stopped: {}", relay.stats);
@@ -112,33 +165,28 @@ fn init_logging() {
         .init();
 }
 
-/// Why the relay closes a connection.
-#[derive(Debug, Clone, Copy)]
-enum Close {
-    /// The peer closed, or its socket failed.
-    Gone,
-    /// Too many invalid frames in a row.
-    Invalid,
-    /// Its outbound buffer passed the limit.
-    NotReading,
-}
-
 struct Relay {
     poll: Poll,
     listener: TcpListener,
-    policy: RelayPolicy,
+    room: Room,
     clients: Slab<Connection>,
+    lingering: Lingering,
     stats: Stats,
-    max_clients: usize,
     max_outbound: usize,
     read_buf: Vec<u8>,
     to_flush: Vec<usize>,
-    to_close: Vec<(usize, Close)>,
+    to_close: Vec<(usize, Departure)>,
+    /// Clients whose last frame waits for room in the others' queues.
+    held: Vec<usize>,
     /// Bytes forwarded since the last flush.
     unflushed: usize,
     /// The last accept failed (no descriptor left, say) with connections
     /// possibly still waiting.
     accept_failed: bool,
+    /// Start of the monotonic clock the room's deadlines use.
+    started: Instant,
+    /// When deadlines were last checked.
+    last_tick: Instant,
 }
 
 impl Relay {
@@ -148,10 +196,13 @@ impl Relay {
             let reads_pending = self.clients.iter().any(|(_, c)| c.read_pending);
             let timeout = if reads_pending {
                 Some(Duration::ZERO)
+            } else if self.clients.is_empty() && self.lingering.is_empty() && !self.accept_failed {
+                None
             } else {
-                // The listener is edge-triggered: connections left waiting
-                // by a failed accept raise no new event, so look again soon.
-                self.accept_failed.then_some(ACCEPT_RETRY)
+                // Deadlines to check; and the listener is edge-triggered, so
+                // connections left waiting by a failed accept raise no new
+                // event: look again soon.
+                Some(TICK)
             };
             if self.accept_failed {
                 self.accept();
@@ -185,7 +236,20 @@ impl Relay {
             }
             self.read_all();
             self.flush_all();
+            self.release_held();
+            if self.last_tick.elapsed() >= TICK {
+                self.last_tick = Instant::now();
+                self.check_deadlines();
+                self.lingering.sweep();
+            }
             self.close_listed();
+        }
+    }
+
+    fn now(&self) -> Now {
+        Now {
+            unix: clock::now(),
+            millis: u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX),
         }
     }
 
@@ -207,17 +271,7 @@ impl Relay {
                     return;
                 }
             };
-            if self.clients.len() >= self.max_clients {
-                self.stats.refused += 1;
-                tracing::info!(
-                    "{peer} refused: all {} client slots taken",
-                    self.max_clients
-                );
-                continue;
-            }
-            let _ = stream.set_nodelay(true);
-            let entry = self.clients.vacant_entry();
-            let id = entry.key();
+            let id = self.clients.vacant_entry().key();
             let interest = Interest::READABLE | Interest::WRITABLE;
             if let Err(e) = self
                 .poll
@@ -227,11 +281,29 @@ impl Relay {
                 tracing::warn!("{peer} dropped: cannot register: {e}");
                 continue;
             }
-            entry.insert(Connection {
+            let ip = peer_ip(peer.ip());
+            let same_ip = self
+                .clients
+                .iter()
+                .filter(|(_, c)| c.member.as_ref().is_some_and(|m| m.ip() == ip))
+                .count();
+            let member = match self.room.admit(ip, same_ip, self.now()) {
+                Ok(member) => member,
+                Err(notice) => {
+                    let _ = self.poll.registry().deregister(&mut stream);
+                    self.stats.refused(notice);
+                    tracing::info!("{peer} refused: {notice}");
+                    self.lingering.close(stream, notice.line());
+                    continue;
+                }
+            };
+            let _ = stream.set_nodelay(true);
+            self.clients.insert(Connection {
                 stream,
                 peer,
-                inbound: Inbound::new(),
-                outbound: Outbound::new(self.max_outbound),
+                member: Some(Box::new(member)),
+                outbound: Outbound::default(),
+                unread: Vec::new(),
                 read_pending: true,
                 flush_listed: false,
             });
@@ -254,21 +326,20 @@ impl Relay {
     }
 
     fn read_from(&mut self, id: usize) {
-        let Some(client) = self.clients.get_mut(id) else {
-            return;
-        };
-        // The core's per-connection state is taken out while frames from it
-        // are copied to the other clients, and put back after.
-        let mut inbound = std::mem::take(&mut client.inbound);
+        let mut departure = None;
         let mut still_pending = true;
-        let mut close = None;
         for _ in 0..READS_PER_TURN {
             let Some(client) = self.clients.get_mut(id) else {
                 return;
             };
+            if client.member.as_ref().is_none_or(|m| m.is_held()) {
+                // Its frame waits for room: read nothing more until it goes.
+                still_pending = false;
+                break;
+            }
             let n = match client.stream.read(&mut self.read_buf) {
                 Ok(0) => {
-                    close = Some(Close::Gone);
+                    departure = Some(Departure::Closed);
                     break;
                 }
                 Ok(n) => n,
@@ -278,114 +349,191 @@ impl Relay {
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(_) => {
-                    close = Some(Close::Gone);
+                    departure = Some(Departure::Reset);
                     break;
                 }
             };
-            close = self.take_frames(id, &mut inbound, n);
+            let bytes = std::mem::take(&mut self.read_buf);
+            departure = self.take_frames(id, &bytes[..n]);
+            self.read_buf = bytes;
             // Queues grow by at most one read chunk before they are written.
             if self.unflushed >= FLUSH_AFTER {
                 self.flush_all();
             }
-            if close.is_some() {
+            if departure.is_some() {
                 break;
             }
         }
         if let Some(client) = self.clients.get_mut(id) {
-            client.inbound = inbound;
-            client.read_pending = still_pending && close.is_none();
+            client.read_pending = still_pending && departure.is_none();
         }
-        if let Some(reason) = close {
-            self.to_close.push((id, reason));
+        if let Some(why) = departure {
+            self.to_close.push((id, why));
         }
     }
 
-    /// Runs the first `n` bytes of the read buffer through the policy.
-    fn take_frames(&mut self, id: usize, inbound: &mut Inbound, n: usize) -> Option<Close> {
-        let now = clock::now();
-        let mut rest = &self.read_buf[..n];
-        while !rest.is_empty() {
-            let step = self.policy.receive(inbound, rest, now);
-            rest = &rest[step.consumed..];
-            match step.verdict {
-                None => {}
-                Some(Verdict::Forward(frame)) => {
-                    self.stats.forwarded += 1;
-                    self.unflushed += frame.len();
-                    forward(
-                        &mut self.clients,
-                        &mut self.to_flush,
-                        &mut self.to_close,
-                        id,
-                        frame,
-                    );
-                }
-                Some(Verdict::Reject(reason)) => {
-                    self.stats.rejected += 1;
-                    tracing::info!("{} frame rejected: {reason}", self.peer(id));
-                }
-                Some(Verdict::Disconnect(reason)) => {
-                    self.stats.rejected += 1;
-                    tracing::info!("{} frame rejected: {reason}", self.peer(id));
-                    return Some(Close::Invalid);
-                }
+    /// Runs `bytes` from client `id` through the room; what a held frame
+    /// leaves unread is kept for later.
+    fn take_frames(&mut self, id: usize, bytes: &[u8]) -> Option<Departure> {
+        let now = self.now();
+        let client = self.clients.get_mut(id)?;
+        let mut member = client.member.take()?;
+        let Relay {
+            room,
+            clients,
+            stats,
+            to_flush,
+            unflushed,
+            ..
+        } = self;
+        let peer = clients.get(id).map(|c| c.peer);
+        let mut queues = Queues {
+            clients,
+            to_flush,
+            max_outbound: self.max_outbound,
+            unflushed,
+            now_ms: now.millis,
+        };
+        let step = room.receive(id, &mut member, bytes, now, &mut queues, |event| {
+            count_frame(stats, event, peer);
+        });
+        let client = clients.get_mut(id)?;
+        if member.is_held() {
+            client.unread.extend_from_slice(&bytes[step.consumed..]);
+            self.held.push(id);
+        }
+        client.member = Some(member);
+        step.departure
+    }
+
+    /// Forwards what held clients were waiting to send, now that queues may
+    /// have room; a released client is read again, its unread bytes first.
+    fn release_held(&mut self) {
+        let held = std::mem::take(&mut self.held);
+        for id in held {
+            let Some(client) = self.clients.get_mut(id) else {
+                continue;
+            };
+            let Some(mut member) = client.member.take() else {
+                continue;
+            };
+            let peer = Some(client.peer);
+            let now_ms = self.now().millis;
+            let Relay {
+                room,
+                clients,
+                stats,
+                to_flush,
+                unflushed,
+                ..
+            } = self;
+            let mut queues = Queues {
+                clients,
+                to_flush,
+                max_outbound: self.max_outbound,
+                unflushed,
+                now_ms,
+            };
+            let released = room.release(id, &mut member, &mut queues, |event| {
+                count_frame(stats, event, peer);
+            });
+            let Some(client) = clients.get_mut(id) else {
+                continue;
+            };
+            client.member = Some(member);
+            if !released {
+                self.held.push(id);
+                continue;
+            }
+            let unread = std::mem::take(&mut client.unread);
+            client.read_pending = true;
+            if let Some(why) = self.take_frames(id, &unread) {
+                self.to_close.push((id, why));
             }
         }
-        None
-    }
-
-    fn peer(&self, id: usize) -> String {
-        self.clients
-            .get(id)
-            .map_or_else(|| "?".to_owned(), |c| c.peer.to_string())
     }
 
     fn flush_all(&mut self) {
         self.unflushed = 0;
+        let now_ms = self.now().millis;
         for id in std::mem::take(&mut self.to_flush) {
             let Some(client) = self.clients.get_mut(id) else {
                 continue;
             };
             client.flush_listed = false;
-            if client.outbound.write_to(&mut client.stream).is_err() {
-                self.to_close.push((id, Close::Gone));
+            match client.outbound.write_to(&mut client.stream) {
+                Ok(0) => {}
+                Ok(_) => {
+                    let remaining = client.outbound.len();
+                    if let Some(member) = &mut client.member {
+                        member.took(remaining, now_ms);
+                    }
+                }
+                Err(_) => self.to_close.push((id, Departure::Reset)),
+            }
+        }
+    }
+
+    /// Lists every client past a deadline (no valid frame, not reading).
+    fn check_deadlines(&mut self) {
+        let now = self.now();
+        for (id, client) in &self.clients {
+            if let Some(why) = client
+                .member
+                .as_ref()
+                .and_then(|m| self.room.overdue(m, now))
+            {
+                self.to_close.push((id, why));
             }
         }
     }
 
     fn close_listed(&mut self) {
-        while let Some((id, reason)) = self.to_close.pop() {
+        while let Some((id, why)) = self.to_close.pop() {
             let Some(mut client) = self.clients.try_remove(id) else {
                 continue;
             };
             let _ = self.poll.registry().deregister(&mut client.stream);
-            let why = match reason {
-                Close::Gone => "disconnected",
-                Close::Invalid => {
-                    self.stats.dropped_invalid += 1;
-                    "disconnected: too many invalid frames in a row"
-                }
-                Close::NotReading => {
-                    self.stats.dropped_slow += 1;
-                    "disconnected: not reading (outbound buffer full)"
-                }
+            self.stats.departed(why);
+            tracing::info!(
+                "{} left: {why} ({} clients)",
+                client.peer,
+                self.clients.len()
+            );
+            let now = self.now();
+            let mut last = Vec::new();
+            if why.notice().is_some() {
+                // What waits for it, whole frames, then the notice; the
+                // socket is not waited for.
+                let mut pending = Vec::new();
+                let _ = client.outbound.write_to(&mut pending);
+                last = pending;
+            }
+            if let Some(notice) = why.notice() {
+                last.extend_from_slice(notice.line());
+            }
+            self.lingering.close(client.stream, &last);
+            let Some(member) = client.member else {
+                continue;
             };
-            tracing::info!("{} {why} ({} clients)", client.peer, self.clients.len());
-            let mut out = [0u8; MAX_LEAVE_FRAME];
             let mut rng = UnwrapErr(OsRng);
-            if let Some(leave) =
-                self.policy
-                    .leave_on_behalf(&client.inbound, clock::now(), &mut rng, &mut out)
-            {
+            let Relay {
+                room,
+                clients,
+                to_flush,
+                unflushed,
+                ..
+            } = self;
+            let mut queues = Queues {
+                clients,
+                to_flush,
+                max_outbound: self.max_outbound,
+                unflushed,
+                now_ms: now.millis,
+            };
+            if room.depart(id, &member, now, &mut rng, &mut queues) {
                 self.stats.leaves_sent += 1;
                 tracing::info!("{} left without /leave; sent it on its behalf", client.peer);
-                forward(
-                    &mut self.clients,
-                    &mut self.to_flush,
-                    &mut self.to_close,
-                    id,
-                    leave,
-                );
             }
         }
         if !self.to_flush.is_empty() {
@@ -397,32 +545,25 @@ impl Relay {
     }
 }
 
-/// Queues `frame` for every client but `from`; a client whose queue is full
-/// is listed for closing (it is not reading) and the others are unaffected.
-fn forward(
-    clients: &mut Slab<Connection>,
-    to_flush: &mut Vec<usize>,
-    to_close: &mut Vec<(usize, Close)>,
-    from: usize,
-    frame: &[u8],
-) {
-    for (id, client) in clients.iter_mut() {
-        if id == from {
-            continue;
-        }
-        if client.outbound.push(frame).is_err() {
-            if !to_close.iter().any(|(listed, _)| *listed == id) {
-                to_close.push((id, Close::NotReading));
+/// Counts and logs what became of one frame from `peer`.
+fn count_frame(stats: &mut Stats, event: FrameEvent, peer: Option<SocketAddr>) {
+    match event {
+        FrameEvent::Forwarded { .. } => stats.forwarded += 1,
+        FrameEvent::Rejected(reason) => {
+            stats.rejected += 1;
+            match peer {
+                Some(peer) => tracing::info!("{peer} frame rejected: {reason}"),
+                None => tracing::info!("frame rejected: {reason}"),
             }
-            continue;
         }
-        list_for_flush(to_flush, client, id);
+        FrameEvent::RateLimited => stats.rate_limited += 1,
     }
 }
 
-fn list_for_flush(to_flush: &mut Vec<usize>, client: &mut Connection, id: usize) {
-    if !client.flush_listed {
-        client.flush_listed = true;
-        to_flush.push(id);
+/// An address in the room's form: IPv4 as IPv4-mapped IPv6.
+fn peer_ip(ip: IpAddr) -> PeerIp {
+    match ip {
+        IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
+        IpAddr::V6(v6) => v6.octets(),
     }
 }

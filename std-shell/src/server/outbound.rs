@@ -1,5 +1,6 @@
-//! A client's bounded outbound buffer: frames queued for it, written as the
-//! socket takes them.
+//! A client's outbound buffer: frames queued for it, written as the socket
+//! takes them. How much may wait is the room's decision (`has_room` in
+//! `fanout.rs`); the buffer only keeps frames whole and in order.
 
 use std::io::{self, Write};
 
@@ -7,28 +8,14 @@ use std::io::{self, Write};
 /// burst to one client does not hold memory for ever.
 const KEEP_CAPACITY: usize = 64 * 1024;
 
-/// Bytes waiting to be written to one client, at most `limit` of them.
-#[derive(Debug)]
+/// Bytes waiting to be written to one client.
+#[derive(Debug, Default)]
 pub struct Outbound {
     buf: Vec<u8>,
     start: usize,
-    limit: usize,
 }
 
-/// The buffer would pass its limit: the client is not reading.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Overflow;
-
 impl Outbound {
-    /// An empty buffer holding at most `limit` bytes.
-    pub fn new(limit: usize) -> Outbound {
-        Outbound {
-            buf: Vec::new(),
-            start: 0,
-            limit,
-        }
-    }
-
     /// Bytes waiting.
     pub fn len(&self) -> usize {
         self.buf.len() - self.start
@@ -39,25 +26,26 @@ impl Outbound {
         self.len() == 0
     }
 
-    /// Queues `frame` whole, or refuses it whole if the limit would be passed.
-    pub fn push(&mut self, frame: &[u8]) -> Result<(), Overflow> {
-        if self.len() + frame.len() > self.limit {
-            return Err(Overflow);
-        }
+    /// Queues `bytes` (whole frames, or a notice) after what waits.
+    pub fn push(&mut self, bytes: &[u8]) {
         if self.start > 0 && self.start >= self.buf.len() / 2 {
             self.buf.drain(..self.start);
             self.start = 0;
         }
-        self.buf.extend_from_slice(frame);
-        Ok(())
+        self.buf.extend_from_slice(bytes);
     }
 
-    /// Writes as much as `sink` takes; stops at `WouldBlock`.
-    pub fn write_to(&mut self, sink: &mut impl Write) -> io::Result<()> {
+    /// Writes as much as `sink` takes, stopping at `WouldBlock`; gives how
+    /// many bytes it took.
+    pub fn write_to(&mut self, sink: &mut impl Write) -> io::Result<usize> {
+        let mut written = 0;
         while !self.is_empty() {
             match sink.write(&self.buf[self.start..]) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => self.start += n,
+                Ok(n) => {
+                    self.start += n;
+                    written += n;
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
@@ -70,7 +58,7 @@ impl Outbound {
                 self.buf.shrink_to(KEEP_CAPACITY);
             }
         }
-        Ok(())
+        Ok(written)
     }
 }
 
@@ -102,19 +90,18 @@ mod tests {
 
     #[test]
     fn test_frames_whole_and_in_order() {
-        let mut out = Outbound::new(10);
-        out.push(b"abcd\n").unwrap();
-        out.push(b"efgh\n").unwrap();
-        assert_eq!(out.push(b"x\n"), Err(Overflow));
+        let mut out = Outbound::default();
+        out.push(b"abcd\n");
+        out.push(b"efgh\n");
         let mut sink = Trickle {
             taken: Vec::new(),
             room: 7,
         };
-        out.write_to(&mut sink).unwrap();
+        assert_eq!(out.write_to(&mut sink).unwrap(), 7);
         assert_eq!(out.len(), 3);
-        out.push(b"ij\n").unwrap();
+        out.push(b"ij\n");
         sink.room = 100;
-        out.write_to(&mut sink).unwrap();
+        assert_eq!(out.write_to(&mut sink).unwrap(), 6);
         assert!(out.is_empty());
         assert_eq!(sink.taken, b"abcd\nefgh\nij\n");
     }

@@ -1,0 +1,733 @@
+//! The relay's whole life per connection (`docs/PROTOCOL.md` section 6):
+//! admission, the inbound frame and its verdict, back-pressure, deadlines,
+//! rate limits, departures and the notices that say why. Both relays (std
+//! sockets on mio, smoltcp on a board) and any transport to come drive
+//! this one type; they only move bytes and report time and progress.
+//!
+//! A shell keeps one [`Member`] per connection wherever it likes and lends
+//! the [`Room`] its fan-out (how frames reach the other members) through
+//! the [`Fanout`] trait. The room never drops a member for falling behind
+//! in a buffer: a frame that cannot be queued for everyone is *held*, and
+//! its sender is not read until it goes; a member that takes nothing for
+//! [`Limits::slow_timeout_ms`] while frames wait for it is the one that
+//! leaves.
+
+use crate::fernet::DEFAULT_MAX_KEYS;
+use crate::relay::{DEFAULT_RELAY_REPLAY, Inbound, RejectReason, RelayPolicy, Verdict};
+use rand_core::CryptoRng;
+
+/// A peer's address as the room counts it: an IPv6 address, or an IPv4
+/// address in its IPv4-mapped IPv6 form.
+pub type PeerIp = [u8; 16];
+
+/// The time as a relay sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Now {
+    /// Unix seconds, for tokens.
+    pub unix: u64,
+    /// Milliseconds of a monotonic clock, for deadlines and rates.
+    pub millis: u64,
+}
+
+/// The rules of admission, deadlines and rates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Members at most; a connection past it is refused with `!full`.
+    pub max_clients: usize,
+    /// Members from one address at most (0: no limit); past it `!busy`.
+    pub max_per_ip: usize,
+    /// A member that sends no valid frame this long is closed with
+    /// `!timeout` (keep-alives do not count).
+    pub hello_timeout_ms: u64,
+    /// A member that takes none of the frames waiting for it this long is
+    /// closed with `!slow`.
+    pub slow_timeout_ms: u64,
+    /// Frames a second a member may have forwarded (a burst of one second
+    /// is allowed); the rest are dropped and counted. `None`: no limit.
+    pub max_rate: Option<u32>,
+}
+
+/// The std relay's defaults.
+pub const DEFAULT_LIMITS: Limits = Limits {
+    max_clients: 1024,
+    max_per_ip: 64,
+    hello_timeout_ms: 10_000,
+    slow_timeout_ms: 10_000,
+    max_rate: None,
+};
+
+/// An unauthenticated line from the relay, sent before it closes a
+/// connection: `!` and a word, outside the base64url alphabet, so never a
+/// token (`docs/PROTOCOL.md` section 6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Notice {
+    /// Every slot is taken.
+    Full,
+    /// Too many connections from this address.
+    Busy,
+    /// No valid frame came in time.
+    Timeout,
+    /// Frames waited for this connection and it took none in time.
+    Slow,
+    /// Too many invalid frames in a row.
+    Invalid,
+}
+
+impl Notice {
+    /// The notice as it goes on the wire, line feed included.
+    pub const fn line(self) -> &'static [u8] {
+        match self {
+            Notice::Full => b"!full\n",
+            Notice::Busy => b"!busy\n",
+            Notice::Timeout => b"!timeout\n",
+            Notice::Slow => b"!slow\n",
+            Notice::Invalid => b"!invalid\n",
+        }
+    }
+
+    /// Reads a notice line (without its line ending); `None` for anything
+    /// else.
+    pub fn parse(line: &[u8]) -> Option<Notice> {
+        [
+            Notice::Full,
+            Notice::Busy,
+            Notice::Timeout,
+            Notice::Slow,
+            Notice::Invalid,
+        ]
+        .into_iter()
+        .find(|notice| notice.line().strip_suffix(b"\n") == Some(line))
+    }
+}
+
+impl core::fmt::Display for Notice {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Notice::Full => "the relay is full",
+            Notice::Busy => "too many connections from this address",
+            Notice::Timeout => "no valid frame in time",
+            Notice::Slow => "frames waited too long for this connection",
+            Notice::Invalid => "too many invalid frames",
+        })
+    }
+}
+
+/// Why a member left.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Departure {
+    /// It closed its side.
+    Closed,
+    /// The connection was reset, timed out or failed.
+    Reset,
+    /// Too many invalid frames in a row; the last one's reason.
+    TooManyInvalid(RejectReason),
+    /// No valid frame within the hello timeout.
+    HelloTimeout,
+    /// Frames waited for it and it took none within the slow timeout.
+    NotReading,
+}
+
+impl Departure {
+    /// The notice to send before closing, if the relay is the one closing.
+    pub fn notice(self) -> Option<Notice> {
+        match self {
+            Departure::Closed | Departure::Reset => None,
+            Departure::TooManyInvalid(_) => Some(Notice::Invalid),
+            Departure::HelloTimeout => Some(Notice::Timeout),
+            Departure::NotReading => Some(Notice::Slow),
+        }
+    }
+}
+
+impl core::fmt::Display for Departure {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Departure::Closed => f.write_str("closed"),
+            Departure::Reset => f.write_str("reset or failed"),
+            Departure::TooManyInvalid(reason) => {
+                write!(f, "too many invalid frames in a row ({reason})")
+            }
+            Departure::HelloTimeout => f.write_str("no valid frame in time"),
+            Departure::NotReading => f.write_str("not reading"),
+        }
+    }
+}
+
+/// How frames reach the members: the shell's queues or buffers.
+pub trait Fanout {
+    /// True when a frame of `len` bytes can be queued now for every member
+    /// but `from` without passing any bound.
+    fn has_room(&self, from: usize, len: usize) -> bool;
+    /// Queues `frame` for every member but `from` (`None`: for all).
+    fn push(&mut self, from: Option<usize>, frame: &[u8]);
+}
+
+/// What happened to one frame, for logs and counters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FrameEvent {
+    /// Queued for every other member.
+    Forwarded {
+        /// Its length, line feed included.
+        len: usize,
+    },
+    /// Dropped; the connection carries on.
+    Rejected(RejectReason),
+    /// Valid, but past the member's rate limit: dropped.
+    RateLimited,
+}
+
+/// What one [`Room::receive`] step did.
+#[must_use = "a departure must be acted on, and `consumed` says how far the input was used"]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RoomStep {
+    /// Bytes taken from the front of the input. Less than all of it when
+    /// the member is held or leaves: keep the rest for later, or drop it.
+    pub consumed: usize,
+    /// The member must leave, and why.
+    pub departure: Option<Departure>,
+}
+
+/// Milli-frames in a member's rate bucket per frame.
+const FRAME_COST: u64 = 1000;
+
+/// One connection as the room sees it.
+#[derive(Clone, Debug)]
+pub struct Member {
+    inbound: Inbound,
+    ip: PeerIp,
+    joined_ms: u64,
+    /// It has sent a valid frame.
+    greeted: bool,
+    /// A frame it sent waits in `inbound` for room in the fan-out.
+    held: bool,
+    /// Since when frames have waited for it without it taking any.
+    waiting_since_ms: Option<u64>,
+    /// What its rate limit still allows.
+    rate: RateBucket,
+}
+
+/// A token bucket of milli-frames, filled at the rate limit.
+#[derive(Clone, Copy, Debug)]
+struct RateBucket {
+    credit: u64,
+    filled_ms: u64,
+}
+
+impl RateBucket {
+    /// Takes one frame's credit, filling the bucket first for the time gone
+    /// by (up to one second's worth); false when it is empty. Always true
+    /// with no limit.
+    fn take(&mut self, max_rate: Option<u32>, now_ms: u64) -> bool {
+        let Some(rate) = max_rate else {
+            return true;
+        };
+        let elapsed = now_ms.saturating_sub(self.filled_ms);
+        self.filled_ms = now_ms.max(self.filled_ms);
+        // `rate` frames a second is `rate` milli-frames a millisecond.
+        let burst = u64::from(rate) * FRAME_COST;
+        self.credit = self
+            .credit
+            .saturating_add(elapsed.saturating_mul(u64::from(rate)))
+            .min(burst);
+        if self.credit < FRAME_COST {
+            return false;
+        }
+        self.credit -= FRAME_COST;
+        true
+    }
+}
+
+impl Member {
+    /// The peer's address.
+    pub fn ip(&self) -> PeerIp {
+        self.ip
+    }
+
+    /// True while a frame it sent waits for room: read nothing more from
+    /// it until [`Room::release`] says the frame went.
+    pub fn is_held(&self) -> bool {
+        self.held
+    }
+
+    /// The nick it has been sending as (keyed relays only).
+    pub fn nick(&self) -> Option<&str> {
+        self.inbound.nick()
+    }
+
+    /// Frames were queued for it: if none were waiting, the slow timeout
+    /// starts now.
+    pub fn queued(&mut self, now_ms: u64) {
+        self.waiting_since_ms.get_or_insert(now_ms);
+    }
+
+    /// Its transport took some of what waited for it; `remaining` bytes
+    /// still wait. Progress restarts the slow timeout.
+    pub fn took(&mut self, remaining: usize, now_ms: u64) {
+        self.waiting_since_ms = (remaining > 0).then_some(now_ms);
+    }
+}
+
+/// The relay's rules for every connection: admission, the per-frame
+/// policy, back-pressure, deadlines and departures.
+pub struct Room<const K: usize = DEFAULT_MAX_KEYS, const R: usize = DEFAULT_RELAY_REPLAY> {
+    policy: RelayPolicy<K, R>,
+    limits: Limits,
+    members: usize,
+}
+
+impl<const K: usize, const R: usize> Room<K, R> {
+    /// A room deciding frames with `policy` under `limits`.
+    pub fn new(policy: RelayPolicy<K, R>, limits: Limits) -> Self {
+        Room {
+            policy,
+            limits,
+            members: 0,
+        }
+    }
+
+    /// The per-frame rules.
+    pub fn policy(&self) -> &RelayPolicy<K, R> {
+        &self.policy
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Members now.
+    pub fn members(&self) -> usize {
+        self.members
+    }
+
+    /// A connection from `ip` arrived; `same_ip` members already come from
+    /// that address. Gives its [`Member`], or the notice to send it before
+    /// closing.
+    pub fn admit(&mut self, ip: PeerIp, same_ip: usize, now: Now) -> Result<Member, Notice> {
+        if self.members >= self.limits.max_clients {
+            return Err(Notice::Full);
+        }
+        if self.limits.max_per_ip > 0 && same_ip >= self.limits.max_per_ip {
+            return Err(Notice::Busy);
+        }
+        self.members += 1;
+        Ok(Member {
+            inbound: Inbound::new(),
+            ip,
+            joined_ms: now.millis,
+            greeted: false,
+            held: false,
+            waiting_since_ms: None,
+            rate: RateBucket {
+                credit: self.rate_burst(),
+                filled_ms: now.millis,
+            },
+        })
+    }
+
+    /// Feeds bytes that member `id` sent through the policy: valid frames
+    /// go to `fanout`, and `on_event` hears what became of each frame. Stops
+    /// early when a frame has no room in the fan-out (the member is then
+    /// held) or the member must leave. Never panics, whatever the input.
+    pub fn receive(
+        &mut self,
+        id: usize,
+        member: &mut Member,
+        input: &[u8],
+        now: Now,
+        fanout: &mut impl Fanout,
+        mut on_event: impl FnMut(FrameEvent),
+    ) -> RoomStep {
+        let mut consumed = 0;
+        while consumed < input.len() && !member.held {
+            let step = self
+                .policy
+                .receive(&mut member.inbound, &input[consumed..], now.unix);
+            consumed += step.consumed;
+            match step.verdict {
+                None => {}
+                Some(Verdict::Forward(frame)) => {
+                    member.greeted = true;
+                    if !member.rate.take(self.limits.max_rate, now.millis) {
+                        on_event(FrameEvent::RateLimited);
+                    } else if fanout.has_room(id, frame.len()) {
+                        fanout.push(Some(id), frame);
+                        on_event(FrameEvent::Forwarded { len: frame.len() });
+                    } else {
+                        member.held = true;
+                    }
+                }
+                Some(Verdict::Reject(reason)) => {
+                    if reason == RejectReason::Unverifiable {
+                        // A verified token: the sender holds the key.
+                        member.greeted = true;
+                    }
+                    on_event(FrameEvent::Rejected(reason));
+                }
+                Some(Verdict::Disconnect(reason)) => {
+                    on_event(FrameEvent::Rejected(reason));
+                    return RoomStep {
+                        consumed,
+                        departure: Some(Departure::TooManyInvalid(reason)),
+                    };
+                }
+            }
+        }
+        RoomStep {
+            consumed,
+            departure: None,
+        }
+    }
+
+    /// Tries again to forward a held member's frame; true when the member
+    /// is no longer held (read from it again).
+    pub fn release(
+        &mut self,
+        id: usize,
+        member: &mut Member,
+        fanout: &mut impl Fanout,
+        mut on_event: impl FnMut(FrameEvent),
+    ) -> bool {
+        if !member.held {
+            return true;
+        }
+        let Some(frame) = member.inbound.last_frame() else {
+            member.held = false;
+            return true;
+        };
+        if !fanout.has_room(id, frame.len()) {
+            return false;
+        }
+        fanout.push(Some(id), frame);
+        on_event(FrameEvent::Forwarded { len: frame.len() });
+        member.held = false;
+        true
+    }
+
+    /// The deadline `member` has passed, if any: call it every so often
+    /// (a few times a second).
+    pub fn overdue(&self, member: &Member, now: Now) -> Option<Departure> {
+        let since = |start: u64| now.millis.saturating_sub(start);
+        if !member.greeted && since(member.joined_ms) >= self.limits.hello_timeout_ms {
+            return Some(Departure::HelloTimeout);
+        }
+        match member.waiting_since_ms {
+            Some(start) if since(start) >= self.limits.slow_timeout_ms => {
+                Some(Departure::NotReading)
+            }
+            _ => None,
+        }
+    }
+
+    /// `member` (number `id`) is gone: frees its place and, in keyed mode
+    /// for a member that had named itself, sends `nick LF /leave` on its
+    /// behalf through `fanout`, with an IV from `rng`.
+    pub fn depart(
+        &mut self,
+        id: usize,
+        member: &Member,
+        now: Now,
+        rng: &mut (impl CryptoRng + ?Sized),
+        fanout: &mut impl Fanout,
+    ) -> bool {
+        self.members = self.members.saturating_sub(1);
+        let mut out = [0u8; crate::relay::MAX_LEAVE_FRAME];
+        match self
+            .policy
+            .leave_on_behalf(&member.inbound, now.unix, rng, &mut out)
+        {
+            Some(leave) => {
+                fanout.push(Some(id), leave);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The most milli-frames a bucket holds: one second's worth.
+    fn rate_burst(&self) -> u64 {
+        self.limits
+            .max_rate
+            .map_or(0, |rate| u64::from(rate) * FRAME_COST)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fernet::{Key, KeySet};
+    use crate::frame::MAX_FRAME;
+    use crate::message::Body;
+    use crate::session::Session;
+    use rand_chacha::ChaCha8Rng;
+    use rand_core::SeedableRng;
+
+    extern crate std;
+    use std::vec::Vec;
+
+    /// Per-member queues of at most `bound` bytes.
+    struct Queues {
+        queues: Vec<Vec<u8>>,
+        bound: usize,
+    }
+
+    impl Fanout for Queues {
+        fn has_room(&self, from: usize, len: usize) -> bool {
+            self.queues
+                .iter()
+                .enumerate()
+                .all(|(id, q)| id == from || q.len() + len <= self.bound)
+        }
+
+        fn push(&mut self, from: Option<usize>, frame: &[u8]) {
+            for (id, q) in self.queues.iter_mut().enumerate() {
+                if Some(id) != from {
+                    q.extend_from_slice(frame);
+                }
+            }
+        }
+    }
+
+    const IP: PeerIp = [1; 16];
+
+    fn at(millis: u64) -> Now {
+        Now {
+            unix: 1_000 + millis / 1000,
+            millis,
+        }
+    }
+
+    fn limits() -> Limits {
+        Limits {
+            max_clients: 3,
+            max_per_ip: 2,
+            hello_timeout_ms: 10_000,
+            slow_timeout_ms: 5_000,
+            max_rate: None,
+        }
+    }
+
+    fn frame(text: &str, unix: u64) -> Vec<u8> {
+        let ann =
+            Session::<1, 8>::new(KeySet::single(Key::from_bytes([1; 32])), "ann", None).unwrap();
+        let mut rng = ChaCha8Rng::seed_from_u64(unix ^ text.len() as u64);
+        let mut out = [0u8; MAX_FRAME];
+        let body = Body::Text(text.as_bytes());
+        ann.sealer
+            .seal(body, unix, &mut rng, &mut out)
+            .unwrap()
+            .to_vec()
+    }
+
+    fn feed(
+        room: &mut Room<1, 8>,
+        id: usize,
+        member: &mut Member,
+        bytes: &[u8],
+        now: Now,
+        fanout: &mut Queues,
+    ) -> (RoomStep, Vec<FrameEvent>) {
+        let mut events = Vec::new();
+        let step = room.receive(id, member, bytes, now, fanout, |e| events.push(e));
+        (step, events)
+    }
+
+    #[test]
+    fn test_admission_full_and_per_ip() {
+        let mut room = Room::<1, 8>::new(RelayPolicy::blind(), limits());
+        assert!(room.admit(IP, 0, at(0)).is_ok());
+        assert!(room.admit(IP, 1, at(0)).is_ok());
+        assert_eq!(room.admit(IP, 2, at(0)).unwrap_err(), Notice::Busy);
+        let other = room.admit([2; 16], 0, at(0)).unwrap();
+        assert_eq!(room.admit([3; 16], 0, at(0)).unwrap_err(), Notice::Full);
+        let mut queues = Queues {
+            queues: Vec::new(),
+            bound: 0,
+        };
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        assert!(!room.depart(2, &other, at(1), &mut rng, &mut queues));
+        assert!(room.admit([3; 16], 0, at(0)).is_ok());
+        assert_eq!(Notice::parse(b"!full"), Some(Notice::Full));
+        assert_eq!(Notice::parse(b"!nonsense"), None);
+    }
+
+    #[test]
+    fn test_frame_held_until_room_then_released() {
+        let mut room = Room::<1, 8>::new(RelayPolicy::blind(), limits());
+        let mut ann = room.admit(IP, 0, at(0)).unwrap();
+        let one = frame("one", 1000);
+        let two = frame("two", 1000);
+        // Room for one frame only in member 1's queue.
+        let mut queues = Queues {
+            queues: std::vec![Vec::new(), Vec::new()],
+            bound: one.len() + 10,
+        };
+        let wire = [one.clone(), two.clone()].concat();
+        let (step, events) = feed(&mut room, 0, &mut ann, &wire, at(0), &mut queues);
+        assert_eq!(step.departure, None);
+        assert_eq!(step.consumed, wire.len(), "the second frame was read whole");
+        assert_eq!(events, [FrameEvent::Forwarded { len: one.len() }]);
+        assert!(ann.is_held());
+        assert!(!room.release(0, &mut ann, &mut queues, |_| {}));
+        // Member 1 reads: the held frame goes, and in order.
+        queues.queues[1].clear();
+        assert!(room.release(0, &mut ann, &mut queues, |_| {}));
+        assert!(!ann.is_held());
+        assert_eq!(queues.queues[1], two);
+    }
+
+    #[test]
+    fn test_held_member_reads_nothing_more() {
+        let mut room = Room::<1, 8>::new(RelayPolicy::blind(), limits());
+        let mut ann = room.admit(IP, 0, at(0)).unwrap();
+        let one = frame("one", 1000);
+        let mut queues = Queues {
+            queues: std::vec![Vec::new(), Vec::new()],
+            bound: 0,
+        };
+        let wire = [one.clone(), one.clone()].concat();
+        let (step, events) = feed(&mut room, 0, &mut ann, &wire, at(0), &mut queues);
+        assert_eq!(step.consumed, one.len());
+        assert!(events.is_empty());
+        let (step, _) = feed(
+            &mut room,
+            0,
+            &mut ann,
+            &wire[one.len()..],
+            at(0),
+            &mut queues,
+        );
+        assert_eq!(step.consumed, 0);
+    }
+
+    #[test]
+    fn test_hello_timeout_and_keepalives() {
+        let mut room = Room::<1, 8>::new(RelayPolicy::blind(), limits());
+        let mut idle = room.admit(IP, 0, at(0)).unwrap();
+        let mut queues = Queues {
+            queues: std::vec![Vec::new(), Vec::new()],
+            bound: 1 << 20,
+        };
+        let _ = feed(&mut room, 0, &mut idle, b"\n\r\n\n", at(9_000), &mut queues);
+        assert_eq!(room.overdue(&idle, at(9_999)), None);
+        assert_eq!(
+            room.overdue(&idle, at(10_000)),
+            Some(Departure::HelloTimeout)
+        );
+        assert_eq!(Departure::HelloTimeout.notice(), Some(Notice::Timeout));
+        let mut talker = room.admit(IP, 1, at(0)).unwrap();
+        let _ = feed(
+            &mut room,
+            1,
+            &mut talker,
+            &frame("hi", 1000),
+            at(9_000),
+            &mut queues,
+        );
+        assert_eq!(room.overdue(&talker, at(60_000)), None);
+    }
+
+    #[test]
+    fn test_slow_reader_judged_by_progress_over_time() {
+        let mut room = Room::<1, 8>::new(RelayPolicy::blind(), limits());
+        let mut bob = room.admit(IP, 0, at(0)).unwrap();
+        let mut queues = Queues {
+            queues: std::vec![Vec::new(), Vec::new()],
+            bound: 1 << 20,
+        };
+        let _ = feed(
+            &mut room,
+            1,
+            &mut bob,
+            &frame("hi", 1000),
+            at(0),
+            &mut queues,
+        );
+        bob.queued(1_000);
+        bob.queued(3_000);
+        assert_eq!(room.overdue(&bob, at(5_999)), None);
+        // It took a little at 4 s: the clock restarts.
+        bob.took(100, 4_000);
+        assert_eq!(room.overdue(&bob, at(8_999)), None);
+        assert_eq!(room.overdue(&bob, at(9_000)), Some(Departure::NotReading));
+        bob.took(0, 9_500);
+        assert_eq!(room.overdue(&bob, at(60_000)), None);
+    }
+
+    #[test]
+    fn test_rate_limit_drops_excess_and_refills() {
+        let mut room = Room::<1, 8>::new(
+            RelayPolicy::blind(),
+            Limits {
+                max_rate: Some(2),
+                ..limits()
+            },
+        );
+        let mut ann = room.admit(IP, 0, at(0)).unwrap();
+        let mut queues = Queues {
+            queues: std::vec![Vec::new(), Vec::new()],
+            bound: 1 << 20,
+        };
+        let wire: Vec<u8> = (0..4)
+            .flat_map(|i| frame(&"x".repeat(i + 1), 1000))
+            .collect();
+        let (_, events) = feed(&mut room, 0, &mut ann, &wire, at(0), &mut queues);
+        let limited = events
+            .iter()
+            .filter(|e| **e == FrameEvent::RateLimited)
+            .count();
+        assert_eq!((events.len(), limited), (4, 2));
+        let (_, events) = feed(
+            &mut room,
+            0,
+            &mut ann,
+            &frame("later", 1000),
+            at(500),
+            &mut queues,
+        );
+        assert!(matches!(events[..], [FrameEvent::Forwarded { .. }]));
+    }
+
+    #[test]
+    fn test_invalid_run_departs_with_notice() {
+        let mut room = Room::<1, 8>::new(RelayPolicy::blind(), limits());
+        let mut eve = room.admit(IP, 0, at(0)).unwrap();
+        let mut queues = Queues {
+            queues: std::vec![Vec::new(), Vec::new()],
+            bound: 1 << 20,
+        };
+        let wire = b"!\n".repeat(20);
+        let (step, events) = feed(&mut room, 0, &mut eve, &wire, at(0), &mut queues);
+        assert_eq!(events.len(), 16);
+        assert_eq!(step.consumed, 32);
+        let departure = step.departure.unwrap();
+        assert!(matches!(departure, Departure::TooManyInvalid(_)));
+        assert_eq!(departure.notice(), Some(Notice::Invalid));
+    }
+
+    #[test]
+    fn test_keyed_departure_says_leave() {
+        let keys = KeySet::single(Key::from_bytes([1; 32]));
+        let mut room = Room::<1, 8>::new(RelayPolicy::keyed(keys, 300), limits());
+        let mut ann = room.admit(IP, 0, at(0)).unwrap();
+        let mut queues = Queues {
+            queues: std::vec![Vec::new(), Vec::new()],
+            bound: 1 << 20,
+        };
+        let _ = feed(
+            &mut room,
+            0,
+            &mut ann,
+            &frame("hi", 1000),
+            at(0),
+            &mut queues,
+        );
+        assert_eq!(ann.nick(), Some("ann"));
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        queues.queues[1].clear();
+        assert!(room.depart(0, &ann, at(10), &mut rng, &mut queues));
+        assert!(queues.queues[0].is_empty());
+        assert!(queues.queues[1].ends_with(b"\n"));
+        assert_eq!(room.members(), 0);
+    }
+}

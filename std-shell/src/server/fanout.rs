@@ -1,0 +1,50 @@
+//! The room's fan-out on the std relay: every other client's outbound
+//! queue, each bounded by `--max-outbound`.
+
+use super::connection::Connection;
+use fernchat_core::room::Fanout;
+use slab::Slab;
+
+/// Every client's queue, as the room sees them for one frame.
+pub struct Queues<'a> {
+    /// The clients.
+    pub clients: &'a mut Slab<Connection>,
+    /// Clients with bytes to write this turn.
+    pub to_flush: &'a mut Vec<usize>,
+    /// The most bytes that may wait for one client.
+    pub max_outbound: usize,
+    /// Bytes queued since the last flush, to flush early in a busy turn.
+    pub unflushed: &'a mut usize,
+    /// The monotonic clock in milliseconds, for the slow-reader timeout.
+    pub now_ms: u64,
+}
+
+impl Fanout for Queues<'_> {
+    fn has_room(&self, from: usize, len: usize) -> bool {
+        self.clients
+            .iter()
+            .all(|(id, c)| id == from || c.outbound.len() + len <= self.max_outbound)
+    }
+
+    fn push(&mut self, from: Option<usize>, frame: &[u8]) {
+        *self.unflushed += frame.len();
+        for (id, client) in self.clients.iter_mut() {
+            if Some(id) == from {
+                continue;
+            }
+            client.outbound.push(frame);
+            if let Some(member) = &mut client.member {
+                member.queued(self.now_ms);
+            }
+            list_for_flush(self.to_flush, client, id);
+        }
+    }
+}
+
+/// Lists `client` (number `id`) for the end-of-turn flush, once.
+pub fn list_for_flush(to_flush: &mut Vec<usize>, client: &mut Connection, id: usize) {
+    if !client.flush_listed {
+        client.flush_listed = true;
+        to_flush.push(id);
+    }
+}
