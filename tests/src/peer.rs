@@ -6,7 +6,8 @@ use fernchat_core::frame::MAX_FRAME;
 use fernchat_core::message::Body;
 use fernchat_core::session::Session;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use socket2::{Domain, Protocol, Socket, Type};
+use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Unix seconds now.
@@ -14,6 +15,17 @@ pub fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
+}
+
+/// A TCP connection to `addr` from the local address `from`.
+pub fn connect_from(from: IpAddr, addr: SocketAddr) -> TcpStream {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
+        .expect("a socket");
+    socket
+        .bind(&SocketAddr::new(from, 0).into())
+        .expect("bind the local address");
+    socket.connect(&addr.into()).expect("connect to relay");
+    socket.into()
 }
 
 /// A connected peer with its own session.
@@ -28,7 +40,16 @@ pub struct Peer {
 impl Peer {
     /// Connects as `nick` with `key` (no `/join` is sent).
     pub fn connect(addr: SocketAddr, key: &Key, nick: &str) -> Peer {
-        let stream = TcpStream::connect(addr).expect("connect to relay");
+        Peer::with_stream(TcpStream::connect(addr).expect("connect to relay"), key, nick)
+    }
+
+    /// Connects from the local address `from` (another loopback address,
+    /// so that the relay sees another peer).
+    pub fn connect_from(from: IpAddr, addr: SocketAddr, key: &Key, nick: &str) -> Peer {
+        Peer::with_stream(connect_from(from, addr), key, nick)
+    }
+
+    fn with_stream(stream: TcpStream, key: &Key, nick: &str) -> Peer {
         Peer {
             stream,
             session: Session::new(KeySet::single(key.clone()), nick, Some(300)).expect("nick"),
