@@ -42,6 +42,9 @@ impl ServerKind {
                 let mut command = Command::new(fernchat);
                 command.args(["server", "--listen", &addr.to_string()]);
                 command.args(["--max-clients", &(clients * 2).max(2000).to_string()]);
+                // Every client connects from 127.0.0.1, and most only
+                // listen: the load generator's clients send no hello.
+                command.args(["--max-per-ip", "0", "--hello-timeout", "86400"]);
                 command
             }
             ServerKind::Ncat => {
