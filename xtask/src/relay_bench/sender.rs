@@ -226,3 +226,33 @@ fn closed(e: &io::Error) -> bool {
             | io::ErrorKind::ConnectionAborted
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::relay_bench::scenario::Tokens;
+    use crate::relay_bench::server::ServerKind;
+    use std::net::{Ipv4Addr, TcpListener};
+
+    #[test]
+    fn test_paced_sender_stops_when_the_server_closes() {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let stream = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        stream.set_nonblocking(true).unwrap();
+        drop(listener.accept().unwrap());
+        let scenario = Scenario {
+            name: "T",
+            clients: 2,
+            senders: 1,
+            pace: Pace::PerSecond(100),
+            seconds: 1,
+            tokens: Tokens::Premade,
+            relays: [ServerKind::Ours, ServerKind::Ncat],
+            goal: "",
+        };
+        let book = FrameBook::generate(1, 100).unwrap();
+        let sent = SendTimes::new(book.frame_count());
+        let done = send(vec![stream], &scenario, Frames::Book(&book), &sent).unwrap();
+        assert!(done.frames[0] < 10, "{} frames written", done.frames[0]);
+    }
+}

@@ -82,3 +82,24 @@ impl Tally {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::relay_bench::frame_book::FrameBook;
+
+    #[test]
+    fn test_a_frame_received_twice_counts_once() {
+        let book = FrameBook::generate(2, 3).unwrap();
+        let frames = Frames::Book(&book);
+        let sent = SendTimes::new(frames.frame_count());
+        let mut tally = Tally::new(2, frames.frame_count()).unwrap();
+        let frame = Line::Intact { sender: 1, seq: 2 };
+        for client in [0, 1, 1] {
+            tally.count(client, frame, 5, frames, &sent);
+        }
+        tally.count(0, Line::FromRelay, 5, frames, &sent);
+        assert_eq!((tally.intact, tally.repeated, tally.from_relay), (2, 1, 1));
+        assert_eq!((tally.corrupted, tally.untimed), (0, 2));
+    }
+}
