@@ -21,8 +21,8 @@ enum Bench {
     /// Fernet encrypt/decrypt: fernchat-core against the `fernet` crate and
     /// the bare primitives (core/benches/fernet.rs).
     Core,
-    /// Our relay against `ncat --broker` under the same load; xtask drives
-    /// it itself (xtask/src/relay_bench/).
+    /// Our relay against `ncat --broker` under the same load, and keyed
+    /// against blind; xtask drives it itself (xtask/src/relay_bench/).
     Relay,
 }
 

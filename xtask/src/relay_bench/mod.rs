@@ -1,19 +1,26 @@
 //! `cargo xtask bench relay`: our relay (`fernchat server`, blind mode)
-//! against `ncat --broker`, driven by one load generator on 127.0.0.1, one
-//! server at a time, through the same scenarios (issue 3).
+//! against `ncat --broker` (scenarios A, B, C of issue 3), and our relay
+//! keyed against itself blind (scenario K), driven by one load generator on
+//! 127.0.0.1, one server at a time.
 //!
-//! Every client reads everything. Each sender's frames are real Fernet tokens
-//! made before the run, with the sender and sequence number in the IV, so a
-//! receiver tells intact, corrupted and lost frames apart exactly, and times
-//! each delivery from the frame's scheduled send instant (paced senders) or
-//! from the write that carried it (unpaced ones).
+//! Every client reads everything. Each sender's frames are real Fernet
+//! tokens with the sender and sequence number in the IV: made before the run
+//! (A, B, C), or by the sender as it sends them, under a fresh key and
+//! stamped with the current time (K), so a receiver tells intact, corrupted
+//! and lost frames apart exactly. It times each delivery from the frame's
+//! scheduled send instant (paced senders) or from the write that carried it
+//! (unpaced ones).
 //!
-//! `cargo xtask bench relay [-- --seconds 5 --only A,C --fernchat PATH]`;
-//! the servers' logs go to target/relay-bench/.
+//! `cargo xtask bench relay [-- --seconds 5 --only A,K --fernchat PATH]`;
+//! the servers' logs and K's key go to target/relay-bench/.
 
 mod clients;
 mod frame_book;
+mod frame_id;
+mod frames;
+mod key_file;
 mod lines;
+mod live_frames;
 mod ncat;
 mod procfs;
 mod receiver;
@@ -30,8 +37,10 @@ use crate::shell::{cmd, exec};
 use anyhow::{Context, Result};
 use clap::Parser;
 use frame_book::FrameBook;
+use frames::Frames;
+use live_frames::LiveFrames;
 use rustix::process::{Resource, getrlimit, setrlimit};
-use scenario::Scenario;
+use scenario::{Scenario, Tokens};
 use server::ServerKind;
 use std::path::PathBuf;
 
@@ -46,7 +55,7 @@ struct Options {
     /// at --seconds, whichever comes first).
     #[arg(long, default_value_t = 20_000)]
     unpaced_frames: usize,
-    /// Run only these scenarios (A, B, C); all by default.
+    /// Run only these scenarios (A, B, C, K); all by default.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Test this fernchat binary (a patched server, say) instead of
@@ -78,25 +87,40 @@ pub fn run(extra: &[String]) -> Result<()> {
             relaunch::release_binary("fernchat")
         }
     };
-    ncat::ensure()?;
+    if scenarios
+        .iter()
+        .any(|s| s.relays.contains(&ServerKind::Ncat))
+    {
+        ncat::ensure()?;
+    }
     raise_open_files_limit()?;
+    let premade = || scenarios.iter().filter(|s| s.tokens == Tokens::Premade);
     let book = FrameBook::generate(
-        scenarios.iter().map(|s| s.senders).max().unwrap_or(1),
-        scenarios
-            .iter()
+        premade().map(|s| s.senders).max().unwrap_or(0),
+        premade()
             .map(Scenario::frames_per_sender)
             .max()
-            .unwrap_or(1),
+            .unwrap_or(0),
     )?;
+    let key = if scenarios.iter().any(|s| s.tokens == Tokens::AtSend) {
+        Some(key_file::write_fresh()?)
+    } else {
+        None
+    };
     eprintln!(
         "relay bench: machine load before: {}",
         procfs::load_average()?
     );
     let mut outcomes = Vec::new();
     for scenario in &scenarios {
-        for kind in [ServerKind::Ours, ServerKind::Ncat] {
+        for kind in scenario.relays {
             eprintln!("relay bench: scenario {} on {}", scenario.name, kind.name());
-            let outcome = trial::run(kind, &fernchat, scenario, &book)
+            let live = key
+                .as_ref()
+                .filter(|_| scenario.tokens == Tokens::AtSend)
+                .map(|key| LiveFrames::new(key, scenario.senders, scenario.frames_per_sender()));
+            let frames = live.as_ref().map_or(Frames::Book(&book), Frames::Live);
+            let outcome = trial::run(kind, &fernchat, scenario, frames)
                 .with_context(|| format!("scenario {} on {}", scenario.name, kind.name()))?;
             eprintln!("{}", outcome.summary());
             outcomes.push(outcome);

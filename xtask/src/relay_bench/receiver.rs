@@ -2,7 +2,7 @@
 //! first a probe round that proves the server serves every client, then the
 //! measured run, then a bounded drain.
 
-use super::frame_book::{FrameBook, Line};
+use super::frames::{Frames, Line};
 use super::lines::LineSplitter;
 use super::procfs;
 use super::send_times::SendTimes;
@@ -56,8 +56,8 @@ impl Control {
 pub struct Received {
     /// Lines received, classified and timed.
     pub tally: Tally,
-    /// Clients whose connection the server closed.
-    pub closed: usize,
+    /// Clients whose connection the server closed, by number.
+    pub closed: Vec<usize>,
     /// CPU time of the receiving thread during the measured run.
     pub cpu: Duration,
     /// Time it spent runnable but waiting for a CPU meanwhile.
@@ -79,11 +79,11 @@ struct Receiver<'a> {
     poll: Poll,
     clients: Vec<Client>,
     buf: Vec<u8>,
-    book: &'a FrameBook,
+    frames: Frames<'a>,
     sent: &'a SendTimes,
     tally: Tally,
     probed: usize,
-    closed: usize,
+    closed: Vec<usize>,
     last_read: Instant,
 }
 
@@ -91,12 +91,12 @@ struct Receiver<'a> {
 /// `control` says the senders are done and the drain ends.
 pub fn run(
     streams: Vec<std::net::TcpStream>,
-    book: &FrameBook,
+    frames: Frames<'_>,
     sent: &SendTimes,
     control: &Control,
     ready: mpsc::Sender<()>,
 ) -> Result<Received> {
-    let mut receiver = Receiver::new(streams, book, sent)?;
+    let mut receiver = Receiver::new(streams, frames, sent)?;
     let started = Instant::now();
     receiver.join()?;
     let join = started.elapsed();
@@ -115,7 +115,7 @@ pub fn run(
 impl<'a> Receiver<'a> {
     fn new(
         streams: Vec<std::net::TcpStream>,
-        book: &'a FrameBook,
+        frames: Frames<'a>,
         sent: &'a SendTimes,
     ) -> Result<Receiver<'a>> {
         let poll = Poll::new()?;
@@ -133,13 +133,13 @@ impl<'a> Receiver<'a> {
         }
         Ok(Receiver {
             poll,
+            tally: Tally::new(clients.len(), frames.frame_count())?,
             clients,
             buf: vec![0; READ_CHUNK],
-            book,
+            frames,
             sent,
-            tally: Tally::new()?,
             probed: 0,
-            closed: 0,
+            closed: Vec::new(),
             last_read: Instant::now(),
         })
     }
@@ -160,11 +160,11 @@ impl<'a> Receiver<'a> {
                     self.clients.len()
                 );
             }
-            if self.closed > 0 {
-                bail!("the server closed {} client connections", self.closed);
+            if !self.closed.is_empty() {
+                bail!("the server closed {} client connections", self.closed.len());
             }
             if now >= next_probe {
-                let probe = self.book.probe(round)?;
+                let probe = self.frames.probe(round)?;
                 self.clients[0]
                     .stream
                     .write_all(&probe)
@@ -240,17 +240,17 @@ impl<'a> Receiver<'a> {
             if n == 0 {
                 client.open = false;
                 let _ = self.poll.registry().deregister(&mut client.stream);
-                self.closed += 1;
+                self.closed.push(id);
                 return;
             }
             self.last_read = Instant::now();
             let rx = self.sent.nanos(self.last_read);
-            let (book, sent, tally) = (self.book, self.sent, &mut self.tally);
+            let (frames, sent, tally) = (self.frames, self.sent, &mut self.tally);
             let mut probed = false;
             client.lines.feed(&self.buf[..n], |line| {
-                let line = book.identify(line);
+                let line = frames.identify(line);
                 probed |= line == Line::Probe;
-                tally.count(line, rx, book, sent);
+                tally.count(id, line, rx, frames, sent);
             });
             if probed && !client.probed {
                 client.probed = true;

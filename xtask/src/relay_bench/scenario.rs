@@ -1,4 +1,7 @@
-//! The three load shapes of issue 3, and the goals each one checks.
+//! The load shapes: A, B and C of issue 3 (our relay against ncat), and K
+//! (our relay keyed against itself blind), and the goal each one checks.
+
+use super::server::ServerKind;
 
 /// How fast each sender sends.
 #[derive(Clone, Copy, Debug)]
@@ -9,10 +12,20 @@ pub enum Pace {
     PerSecond(u32),
 }
 
+/// When the frames are made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tokens {
+    /// Before the run, with one timestamp: a blind relay checks only shapes.
+    Premade,
+    /// By each sender as it sends, stamped with the current time: a keyed
+    /// relay checks MAC, freshness and replays.
+    AtSend,
+}
+
 /// One load shape: how many clients, how many of them send, and how fast.
 #[derive(Clone, Debug)]
 pub struct Scenario {
-    /// A, B or C.
+    /// A, B, C or K.
     pub name: &'static str,
     /// Connected clients, senders included; every one reads everything.
     pub clients: usize,
@@ -22,14 +35,19 @@ pub struct Scenario {
     pub pace: Pace,
     /// How long the senders send for.
     pub seconds: u64,
+    /// When the frames are made.
+    pub tokens: Tokens,
+    /// The relay the goal is about, then the one it is compared with.
+    pub relays: [ServerKind; 2],
     /// What the scenario checks, in words, for the report.
     pub goal: &'static str,
 }
 
 impl Scenario {
-    /// Scenarios A, B and C, each sending for `seconds`; A's unpaced senders
-    /// have `unpaced_frames` frames each.
+    /// Scenarios A, B, C and K, each sending for `seconds`; A's unpaced
+    /// senders have `unpaced_frames` frames each.
     pub fn all(seconds: u64, unpaced_frames: usize) -> Vec<Scenario> {
+        let against_ncat = [ServerKind::Ours, ServerKind::Ncat];
         vec![
             Scenario {
                 name: "A",
@@ -39,6 +57,8 @@ impl Scenario {
                     frames: unpaced_frames,
                 },
                 seconds,
+                tokens: Tokens::Premade,
+                relays: against_ncat,
                 goal: "ours: rate of intact frames >= ncat's, 0 frames lost",
             },
             Scenario {
@@ -47,6 +67,8 @@ impl Scenario {
                 senders: 10,
                 pace: Pace::PerSecond(200),
                 seconds,
+                tokens: Tokens::Premade,
+                relays: against_ncat,
                 goal: "ours: p99 latency <= ncat's",
             },
             Scenario {
@@ -55,12 +77,24 @@ impl Scenario {
                 senders: 5,
                 pace: Pace::PerSecond(100),
                 seconds,
+                tokens: Tokens::Premade,
+                relays: against_ncat,
                 goal: "ours: p99 latency <= ncat's, peak RSS <= 16 MiB",
+            },
+            Scenario {
+                name: "K",
+                clients: 100,
+                senders: 10,
+                pace: Pace::PerSecond(1000),
+                seconds,
+                tokens: Tokens::AtSend,
+                relays: [ServerKind::Keyed, ServerKind::Ours],
+                goal: "keyed: 0 frames lost or corrupted, no sender disconnected",
             },
         ]
     }
 
-    /// Frames each sender needs made before the run.
+    /// Frames each sender may send.
     pub fn frames_per_sender(&self) -> usize {
         match self.pace {
             Pace::Unpaced { frames } => frames,

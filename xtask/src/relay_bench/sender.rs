@@ -1,7 +1,9 @@
-//! The sending side: clients 0..senders write their pre-made frames, paced
-//! or as fast as their sockets take them, stamping each frame's send instant.
+//! The sending side: clients 0..senders write their frames, paced or as fast
+//! as their sockets take them, stamping each frame's send instant.
 
 use super::frame_book::FrameBook;
+use super::frame_id::FRAME_LEN;
+use super::frames::Frames;
 use super::scenario::{Pace, Scenario};
 use super::send_times::SendTimes;
 use anyhow::{Result, bail};
@@ -18,7 +20,8 @@ const STALL: Duration = Duration::from_secs(30);
 
 /// What the senders did.
 pub struct Sent {
-    /// Whole frames each sender wrote.
+    /// Whole frames each sender wrote (up to its connection's end, if the
+    /// server closed it).
     pub frames: Vec<usize>,
     /// Paced senders: how late, at worst, a frame was begun after its
     /// scheduled instant (the latency clock starts at that instant, so a
@@ -28,12 +31,20 @@ pub struct Sent {
     pub mean_late: Duration,
 }
 
+/// How a write ended.
+enum Written {
+    /// Every byte went out.
+    All,
+    /// The server closed the connection.
+    Closed,
+}
+
 /// The sending clients and the poll that says when their sockets take more.
 struct Senders<'a> {
     poll: Poll,
     events: Events,
     streams: Vec<TcpStream>,
-    book: &'a FrameBook,
+    frames: Frames<'a>,
     sent: &'a SendTimes,
 }
 
@@ -41,7 +52,7 @@ struct Senders<'a> {
 pub fn send(
     streams: Vec<std::net::TcpStream>,
     scenario: &Scenario,
-    book: &FrameBook,
+    frames: Frames<'_>,
     sent: &SendTimes,
 ) -> Result<Sent> {
     let poll = Poll::new()?;
@@ -56,53 +67,67 @@ pub fn send(
         poll,
         events: Events::with_capacity(64),
         streams: mio_streams,
-        book,
+        frames,
         sent,
     };
-    let frames = scenario.frames_per_sender();
+    let per_sender = scenario.frames_per_sender();
     let seconds = Duration::from_secs(scenario.seconds);
-    match scenario.pace {
-        Pace::Unpaced { .. } => senders.unpaced(frames, seconds),
-        Pace::PerSecond(rate) => senders.paced(frames, rate),
+    match (scenario.pace, frames) {
+        (Pace::Unpaced { .. }, Frames::Book(book)) => senders.unpaced(book, per_sender, seconds),
+        (Pace::Unpaced { .. }, Frames::Live(_)) => {
+            bail!("unpaced senders send frames made beforehand")
+        }
+        (Pace::PerSecond(rate), _) => senders.paced(per_sender, rate),
     }
 }
 
 impl Senders<'_> {
     /// Every sender writes `frames` frames at `rate` a second; the senders'
     /// frames take turns, evenly spread over each period. Each frame's send
-    /// instant is its scheduled one.
+    /// instant is its scheduled one. A sender whose connection the server
+    /// closes stops there.
     fn paced(&mut self, frames: usize, rate: u32) -> Result<Sent> {
         let count = self.streams.len();
         let gap = Duration::from_secs(1) / (rate * u32::try_from(count)?);
         let mut due = Instant::now();
         let (mut max_late, mut total_late) = (Duration::ZERO, Duration::ZERO);
+        let mut written = vec![0; count];
+        let mut open = vec![true; count];
         for turn in 0..frames * count {
             let (sender, seq) = (turn % count, turn / count);
-            if let Some(wait) = due.checked_duration_since(Instant::now()) {
+            let at = due;
+            due += gap;
+            if !open[sender] {
+                continue;
+            }
+            if let Some(wait) = at.checked_duration_since(Instant::now()) {
                 std::thread::sleep(wait);
             }
-            let late = Instant::now().saturating_duration_since(due);
+            let late = Instant::now().saturating_duration_since(at);
             max_late = max_late.max(late);
             total_late += late;
+            let frame = self.frames.frame(sender, seq)?;
             self.sent
-                .stamp(self.book.index(sender, seq), self.sent.nanos(due));
-            due += gap;
+                .stamp(self.frames.index(sender, seq), self.sent.nanos(at));
             let stall_at = Instant::now() + STALL;
-            self.write_all(sender, self.book.frame(sender, seq), stall_at)?;
+            match self.write_all(sender, &frame, stall_at)? {
+                Written::All => written[sender] += 1,
+                Written::Closed => open[sender] = false,
+            }
         }
         Ok(Sent {
-            frames: vec![frames; count],
+            frames: written,
             max_late,
             mean_late: total_late / u32::try_from((frames * count).max(1))?,
         })
     }
 
-    /// Every sender writes as fast as its socket takes, until its `frames`
-    /// are all written or `seconds` pass; a frame begun is always finished.
-    fn unpaced(&mut self, frames: usize, seconds: Duration) -> Result<Sent> {
+    /// Every sender writes `book`'s frames as fast as its socket takes,
+    /// until its `frames` are all written or `seconds` pass; a frame begun is
+    /// always finished.
+    fn unpaced(&mut self, book: &FrameBook, frames: usize, seconds: Duration) -> Result<Sent> {
         let count = self.streams.len();
-        let frame_len = self.book.frame_len();
-        let end = frames * frame_len;
+        let end = frames * FRAME_LEN;
         let mut written = vec![0; count];
         let mut writable = vec![true; count];
         let stop = Instant::now() + seconds;
@@ -119,7 +144,7 @@ impl Senders<'_> {
                 let from = written[sender];
                 let to = end.min(from + WRITE_CHUNK);
                 self.stamp_range(sender, from, to);
-                let bytes = &self.book.sender_bytes(sender)[from..to];
+                let bytes = &book.sender_bytes(sender)[from..to];
                 match self.streams[sender].write(bytes) {
                     Ok(n) => {
                         written[sender] += n;
@@ -137,13 +162,15 @@ impl Senders<'_> {
         }
         let stall_at = Instant::now() + STALL;
         for (sender, written) in written.iter_mut().enumerate() {
-            let rest = (frame_len - *written % frame_len) % frame_len;
-            let bytes = &self.book.sender_bytes(sender)[*written..*written + rest];
-            self.write_all(sender, bytes, stall_at)?;
+            let rest = (FRAME_LEN - *written % FRAME_LEN) % FRAME_LEN;
+            let bytes = &book.sender_bytes(sender)[*written..*written + rest];
+            if let Written::Closed = self.write_all(sender, bytes, stall_at)? {
+                bail!("sender {sender}: the connection is closed");
+            }
             *written += rest;
         }
         Ok(Sent {
-            frames: written.iter().map(|w| w / frame_len).collect(),
+            frames: written.iter().map(|w| w / FRAME_LEN).collect(),
             max_late: Duration::ZERO,
             mean_late: Duration::ZERO,
         })
@@ -152,19 +179,18 @@ impl Senders<'_> {
     /// Stamps now as the send instant of every frame that ends within
     /// `sender`'s bytes `from..to` (about to be offered to its socket).
     fn stamp_range(&self, sender: usize, from: usize, to: usize) {
-        let frame_len = self.book.frame_len();
         let nanos = self.sent.nanos(Instant::now());
-        for seq in from / frame_len..to.div_ceil(frame_len) {
-            self.sent.stamp(self.book.index(sender, seq), nanos);
+        for seq in from / FRAME_LEN..to.div_ceil(FRAME_LEN) {
+            self.sent.stamp(self.frames.index(sender, seq), nanos);
         }
     }
 
     /// Writes all of `bytes` to `sender`'s socket, waiting for room, until
-    /// `stall_at`.
-    fn write_all(&mut self, sender: usize, mut bytes: &[u8], stall_at: Instant) -> Result<()> {
+    /// `stall_at`, unless the server closes the connection.
+    fn write_all(&mut self, sender: usize, mut bytes: &[u8], stall_at: Instant) -> Result<Written> {
         while !bytes.is_empty() {
             match self.streams[sender].write(bytes) {
-                Ok(0) => bail!("sender {sender}: the connection is closed"),
+                Ok(0) => return Ok(Written::Closed),
                 Ok(n) => bytes = &bytes[n..],
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     let Some(left) = stall_at.checked_duration_since(Instant::now()) else {
@@ -173,10 +199,11 @@ impl Senders<'_> {
                     self.wait(left)?;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if closed(&e) => return Ok(Written::Closed),
                 Err(e) => return Err(e.into()),
             }
         }
-        Ok(())
+        Ok(Written::All)
     }
 
     /// Waits at most `timeout` for sockets with room; gives their ids.
@@ -187,5 +214,45 @@ impl Senders<'_> {
             return Err(e.into());
         }
         Ok(self.events.iter().map(|e| e.token().0).collect())
+    }
+}
+
+/// True when `e` says the server closed the connection.
+fn closed(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::BrokenPipe
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::relay_bench::scenario::Tokens;
+    use crate::relay_bench::server::ServerKind;
+    use std::net::{Ipv4Addr, TcpListener};
+
+    #[test]
+    fn test_paced_sender_stops_when_the_server_closes() {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let stream = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        stream.set_nonblocking(true).unwrap();
+        drop(listener.accept().unwrap());
+        let scenario = Scenario {
+            name: "T",
+            clients: 2,
+            senders: 1,
+            pace: Pace::PerSecond(100),
+            seconds: 1,
+            tokens: Tokens::Premade,
+            relays: [ServerKind::Ours, ServerKind::Ncat],
+            goal: "",
+        };
+        let book = FrameBook::generate(1, 100).unwrap();
+        let sent = SendTimes::new(book.frame_count());
+        let done = send(vec![stream], &scenario, Frames::Book(&book), &sent).unwrap();
+        assert!(done.frames[0] < 10, "{} frames written", done.frames[0]);
     }
 }

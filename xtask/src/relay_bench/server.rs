@@ -1,12 +1,13 @@
-//! The two relays under test, started fresh for each run on a free
-//! loopback port, and stopped by their process id.
+//! The relays under test, started fresh for each run on a free loopback
+//! port, and stopped by their process id.
 
+use super::key_file;
 use crate::shell::root;
 use anyhow::{Context, Result, bail};
 use rustix::process::{Pid, Signal, kill_process};
 use std::fs::File;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -20,6 +21,8 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(3);
 pub enum ServerKind {
     /// `fernchat server`, blind mode.
     Ours,
+    /// `fernchat server --key-file`, keyed mode (scenario K's key).
+    Keyed,
     /// `ncat --broker`.
     Ncat,
 }
@@ -29,6 +32,7 @@ impl ServerKind {
     pub fn name(self) -> &'static str {
         match self {
             ServerKind::Ours => "ours",
+            ServerKind::Keyed => "keyed",
             ServerKind::Ncat => "ncat",
         }
     }
@@ -38,13 +42,16 @@ impl ServerKind {
     fn command(self, fernchat: &Path, addr: SocketAddr, clients: usize) -> Command {
         let (listen, port) = (addr.ip().to_string(), addr.port().to_string());
         match self {
-            ServerKind::Ours => {
+            ServerKind::Ours | ServerKind::Keyed => {
                 let mut command = Command::new(fernchat);
                 command.args(["server", "--listen", &addr.to_string()]);
                 command.args(["--max-clients", &(clients * 2).max(2000).to_string()]);
                 // Every client connects from 127.0.0.1, and most only
                 // listen: the load generator's clients send no hello.
                 command.args(["--max-per-ip", "0", "--hello-timeout", "86400"]);
+                if self == ServerKind::Keyed {
+                    command.arg("--key-file").arg(key_file::path());
+                }
                 command
             }
             ServerKind::Ncat => {
@@ -68,7 +75,7 @@ impl Server {
     /// target/relay-bench/KIND-LABEL.log, and waits until it accepts.
     pub fn start(kind: ServerKind, fernchat: &Path, clients: usize, label: &str) -> Result<Server> {
         let addr = free_port()?;
-        let log_dir = root().join("target").join("relay-bench");
+        let log_dir = output_dir();
         std::fs::create_dir_all(&log_dir)?;
         let log_path = log_dir.join(format!("{}-{label}.log", kind.name()));
         let log = File::create(&log_path)?;
@@ -122,6 +129,11 @@ impl Server {
         }
         Ok(())
     }
+}
+
+/// target/relay-bench/: the servers' logs and scenario K's key.
+pub fn output_dir() -> PathBuf {
+    root().join("target").join("relay-bench")
 }
 
 /// A loopback address with a port nothing listens on right now.

@@ -2,7 +2,7 @@
 //! drain, and measure the server's CPU and peak memory alongside.
 
 use super::clients;
-use super::frame_book::FrameBook;
+use super::frames::Frames;
 use super::procfs;
 use super::receiver::{self, Control, Received};
 use super::scenario::Scenario;
@@ -25,16 +25,23 @@ pub struct Outcome {
     pub sent: u64,
     /// Deliveries if nothing were lost: frames sent x (clients - 1).
     pub expected: u64,
-    /// Frames received whole and byte for byte.
+    /// Frames received whole and byte for byte (the first time each client
+    /// received each one).
     pub intact: u64,
+    /// Intact frames a client received again.
+    pub repeated: u64,
     /// Lines received that were not an intact frame.
     pub corrupted: u64,
     /// Expected deliveries that arrived neither intact nor corrupted.
     pub lost: u64,
     /// Intact deliveries with no send instant (a generator bug if not 0).
     pub untimed: u64,
+    /// Lines the relay wrote itself (notices, a keyed relay's `/leave`).
+    pub from_relay: u64,
     /// Clients the server disconnected.
     pub closed: usize,
+    /// Senders among them.
+    pub senders_closed: usize,
     /// Intact deliveries per second, from the first send to the last one.
     pub rate: f64,
     /// Median send-to-receive latency, microseconds.
@@ -114,10 +121,10 @@ pub fn run(
     kind: ServerKind,
     fernchat: &Path,
     scenario: &Scenario,
-    book: &FrameBook,
+    frames: Frames<'_>,
 ) -> Result<Outcome> {
     let server = Server::start(kind, fernchat, scenario.clients, scenario.name)?;
-    let outcome = drive(&server, kind, scenario, book);
+    let outcome = drive(&server, kind, scenario, frames);
     server.stop()?;
     outcome
 }
@@ -126,20 +133,20 @@ fn drive(
     server: &Server,
     kind: ServerKind,
     scenario: &Scenario,
-    book: &FrameBook,
+    frames: Frames<'_>,
 ) -> Result<Outcome> {
     let streams = clients::connect(server.addr(), scenario.clients)?;
     let sending = streams[..scenario.senders]
         .iter()
         .map(TcpStream::try_clone)
         .collect::<std::io::Result<Vec<_>>>()?;
-    let sent = SendTimes::new(book.frame_count());
+    let sent = SendTimes::new(frames.frame_count());
     let control = Control::default();
     let (ready_tx, ready_rx) = mpsc::channel();
     let (sent_ref, control_ref) = (&sent, &control);
     let measured = std::thread::scope(|scope| {
         let receiving =
-            scope.spawn(move || receiver::run(streams, book, sent_ref, control_ref, ready_tx));
+            scope.spawn(move || receiver::run(streams, frames, sent_ref, control_ref, ready_tx));
         let joined = |handle: std::thread::ScopedJoinHandle<'_, Result<Received>>| {
             handle
                 .join()
@@ -151,15 +158,15 @@ fn drive(
                 .unwrap_or_else(|| anyhow!("the receiving thread stopped early")));
         }
         let before = CpuSample::take(server.pid());
-        let senders = sender::send(sending, scenario, book, &sent);
-        let frames = senders
+        let senders = sender::send(sending, scenario, frames, &sent);
+        let written = senders
             .as_ref()
             .map_or(0, |s| s.frames.iter().sum::<usize>()) as u64;
-        control.finish(frames * (scenario.clients as u64 - 1));
+        control.finish(written * (scenario.clients as u64 - 1));
         let received = joined(receiving)?;
         let after = CpuSample::take(server.pid())?;
         Ok(Measured {
-            frames,
+            frames: written,
             senders: senders?,
             received,
             before: before?,
@@ -204,10 +211,17 @@ fn outcome(kind: ServerKind, scenario: &Scenario, measured: Measured, sent: &Sen
         sent: frames,
         expected,
         intact: tally.intact,
+        repeated: tally.repeated,
         corrupted: tally.corrupted,
         lost: expected.saturating_sub(tally.intact + tally.corrupted),
         untimed: tally.untimed,
-        closed: received.closed,
+        from_relay: tally.from_relay,
+        closed: received.closed.len(),
+        senders_closed: received
+            .closed
+            .iter()
+            .filter(|&&id| id < scenario.senders)
+            .count(),
         rate: if active > 0.0 {
             tally.intact as f64 / active
         } else {
