@@ -1,14 +1,17 @@
 //! The relay's outbound queue: one shared log of frames, one read cursor per
-//! socket.
+//! socket, and the room's [`Fanout`] over them.
 //!
 //! A frame that fans out to every other client is stored once. Each reader
 //! copies from its cursor into its own TCP transmit buffer as fast as that
-//! client reads. A reader that falls more than the log's size behind would
-//! lose frames, so it is marked *overrun* instead and the relay disconnects it
-//! (`docs/PROTOCOL.md` section 6: a client that does not read is disconnected; it never
-//! slows the others, and no healthy client loses a frame).
+//! client reads. The log never overwrites a byte a reader has not taken:
+//! [`Fanout::has_room`] says no to a frame that would, and the room then
+//! holds that frame, and reads nothing more from its sender, until the
+//! readers have moved on (`docs/PROTOCOL.md` section 6). A reader that takes
+//! nothing for too long is the room's to see off, by time, not by distance.
 
 use fernchat_core::frame::MAX_FRAME;
+use fernchat_core::relay::MAX_LEAVE_FRAME;
+use fernchat_core::room::Fanout;
 
 /// Bytes in front of each frame in the log: sender (1) and length (2, big-endian).
 const HEADER: usize = 3;
@@ -20,17 +23,19 @@ const EVERYONE: u8 = u8::MAX;
 enum Reader {
     /// Not a connected client.
     Idle,
-    /// Reading: `pos` is its place in the log, `entry_left` the bytes of the
-    /// current frame still to hand out (0 at a frame boundary).
-    Reading { pos: usize, entry_left: usize },
-    /// Fell so far behind that frames it had not read were overwritten.
-    Overrun,
+    /// Reading: `pos` is the header of the frame it is on (or the head when
+    /// it is up to date), `taken` the bytes of that frame it already has.
+    /// Never on a frame of its own: it skips those at once.
+    Reading { pos: usize, taken: usize },
 }
 
 /// A byte ring of frames, each tagged with its sender, read by `N` cursors.
 ///
 /// Positions count bytes ever written and wrap at `usize::MAX`; the ring's
 /// size is a power of two so that a position maps to an index with a mask.
+/// The last [`FanoutLog::RESERVE`] bytes are kept for the relay's own
+/// `/leave` frames: frames from members may not use them, so that a member
+/// who leaves can always be announced.
 pub struct FanoutLog<'a, const N: usize> {
     buf: &'a mut [u8],
     head: usize,
@@ -38,12 +43,17 @@ pub struct FanoutLog<'a, const N: usize> {
 }
 
 impl<'a, const N: usize> FanoutLog<'a, N> {
-    /// A log over `buf`. `LEN` must be a power of two that holds at least one
-    /// frame of [`MAX_FRAME`] bytes with its header, and `N` at most 255
-    /// readers; both are checked when the program is compiled.
+    /// Bytes kept free of members' frames: one `/leave` frame, with its
+    /// header, per socket.
+    pub const RESERVE: usize = N * (HEADER + MAX_LEAVE_FRAME);
+
+    /// A log over `buf`. `LEN` must be a power of two that holds a frame of
+    /// [`MAX_FRAME`] bytes with its header besides the
+    /// [`FanoutLog::RESERVE`], and `N` at most 254 readers; both are checked
+    /// when the program is compiled.
     pub fn new<const LEN: usize>(buf: &'a mut [u8; LEN]) -> Self {
         const {
-            assert!(LEN.is_power_of_two() && LEN >= MAX_FRAME + HEADER);
+            assert!(LEN.is_power_of_two() && LEN >= MAX_FRAME + HEADER + Self::RESERVE);
             assert!(N < EVERYONE as usize);
         }
         FanoutLog {
@@ -58,7 +68,7 @@ impl<'a, const N: usize> FanoutLog<'a, N> {
         if let Some(r) = self.readers.get_mut(reader) {
             *r = Reader::Reading {
                 pos: self.head,
-                entry_left: 0,
+                taken: 0,
             };
         }
     }
@@ -70,27 +80,39 @@ impl<'a, const N: usize> FanoutLog<'a, N> {
         }
     }
 
-    /// True when `reader` fell too far behind and lost frames.
-    pub fn is_overrun(&self, reader: usize) -> bool {
-        self.readers.get(reader) == Some(&Reader::Overrun)
+    /// Bytes of the log `reader` has yet to get past (0 when it is up to
+    /// date or idle). More than 0 means a frame for it waits.
+    pub fn backlog(&self, reader: usize) -> usize {
+        match self.readers.get(reader) {
+            Some(Reader::Reading { pos, .. }) => self.head.wrapping_sub(*pos),
+            _ => 0,
+        }
     }
 
-    /// Appends `frame` for every reader but `from` (`None`: for all of them).
-    /// Readers that would lose unread bytes to it are marked overrun. Gives
-    /// `false`, appending nothing, for a frame longer than [`MAX_FRAME`].
+    /// True when `reader` has part of a frame and not the rest.
+    pub fn is_mid_frame(&self, reader: usize) -> bool {
+        matches!(self.readers.get(reader), Some(Reader::Reading { taken, .. }) if *taken > 0)
+    }
+
+    /// True when a frame of `len` bytes, after its header, fits without
+    /// overwriting bytes a reader has not taken and leaving `spare` bytes.
+    fn fits(&self, len: usize, spare: usize) -> bool {
+        let need = HEADER + len + spare;
+        len <= MAX_FRAME
+            && self.readers.iter().all(|reader| match *reader {
+                Reader::Reading { pos, .. } => self.head.wrapping_sub(pos) + need <= self.buf.len(),
+                Reader::Idle => true,
+            })
+    }
+
+    /// Appends `frame` for every reader but `from` (`None`: for all of them)
+    /// if it fits: it never overwrites what a reader has not taken. Gives
+    /// `false`, appending nothing, when it does not fit or is longer than
+    /// [`MAX_FRAME`]. It may use the reserve: check [`Fanout::has_room`]
+    /// first for a member's frame.
     pub fn append(&mut self, from: Option<usize>, frame: &[u8]) -> bool {
-        if frame.len() > MAX_FRAME {
+        if !self.fits(frame.len(), 0) {
             return false;
-        }
-        let need = HEADER + frame.len();
-        let capacity = self.buf.len();
-        let new_head = self.head.wrapping_add(need);
-        for reader in &mut self.readers {
-            if let Reader::Reading { pos, .. } = *reader
-                && new_head.wrapping_sub(pos) > capacity
-            {
-                *reader = Reader::Overrun;
-            }
         }
         let sender = from
             .and_then(|i| u8::try_from(i).ok())
@@ -100,42 +122,65 @@ impl<'a, const N: usize> FanoutLog<'a, N> {
         let [hi, lo] = len.to_be_bytes();
         self.write(&[sender, hi, lo]);
         self.write(frame);
+        if let Some(from) = from {
+            self.skip_own(from);
+        }
         true
     }
 
     /// The next bytes for `reader`, as one contiguous slice (empty when it
-    /// is up to date, idle or overrun). Skips the reader's own frames.
-    /// Call [`FanoutLog::consume`] with how many of them were taken.
-    pub fn pending(&mut self, reader: usize) -> &[u8] {
-        let mask = self.buf.len() - 1;
-        let Some(Reader::Reading { pos, entry_left }) = self.readers.get_mut(reader) else {
+    /// is up to date or idle). Call [`FanoutLog::consume`] with how many of
+    /// them were taken.
+    pub fn pending(&self, reader: usize) -> &[u8] {
+        let Some(&Reader::Reading { pos, taken }) = self.readers.get(reader) else {
             return &[];
         };
-        while *entry_left == 0 {
-            if *pos == self.head {
-                return &[];
-            }
-            let at = |k: usize| self.buf[pos.wrapping_add(k) & mask];
-            let (sender, len) = (at(0), usize::from(u16::from_be_bytes([at(1), at(2)])));
-            *pos = pos.wrapping_add(HEADER);
-            if usize::from(sender) == reader {
-                *pos = pos.wrapping_add(len);
-            } else {
-                *entry_left = len;
-            }
+        if pos == self.head {
+            return &[];
         }
-        let start = *pos & mask;
-        let end = start + (*entry_left).min(self.buf.len() - start);
+        let mask = self.buf.len() - 1;
+        let len = self.frame_len(pos);
+        let start = pos.wrapping_add(HEADER + taken) & mask;
+        let end = start + (len - taken).min(self.buf.len() - start);
         &self.buf[start..end]
     }
 
     /// Marks `n` bytes of what [`FanoutLog::pending`] gave `reader` as sent.
     pub fn consume(&mut self, reader: usize, n: usize) {
-        if let Some(Reader::Reading { pos, entry_left }) = self.readers.get_mut(reader) {
-            let n = n.min(*entry_left);
-            *pos = pos.wrapping_add(n);
-            *entry_left -= n;
+        let Some(&Reader::Reading { pos, taken }) = self.readers.get(reader) else {
+            return;
+        };
+        if pos == self.head {
+            return;
         }
+        let len = self.frame_len(pos);
+        let taken = (taken + n).min(len);
+        let (pos, taken) = if taken == len {
+            (pos.wrapping_add(HEADER + len), 0)
+        } else {
+            (pos, taken)
+        };
+        self.readers[reader] = Reader::Reading { pos, taken };
+        self.skip_own(reader);
+    }
+
+    /// Moves `reader`, at a frame's start, past the frames it sent itself.
+    fn skip_own(&mut self, reader: usize) {
+        let Some(Reader::Reading { pos, taken: 0 }) = self.readers.get(reader) else {
+            return;
+        };
+        let mut pos = *pos;
+        while pos != self.head && usize::from(self.buf[pos & (self.buf.len() - 1)]) == reader {
+            pos = pos.wrapping_add(HEADER + self.frame_len(pos));
+        }
+        self.readers[reader] = Reader::Reading { pos, taken: 0 };
+    }
+
+    /// The length of the frame whose header is at `pos`.
+    fn frame_len(&self, pos: usize) -> usize {
+        let mask = self.buf.len() - 1;
+        let at = |k: usize| self.buf[pos.wrapping_add(k) & mask];
+        usize::from(u16::from_be_bytes([at(1), at(2)]))
     }
 
     /// Copies `bytes` in at the head, wrapping around the ring.
@@ -146,6 +191,23 @@ impl<'a, const N: usize> FanoutLog<'a, N> {
         self.buf[start..start + first].copy_from_slice(&bytes[..first]);
         self.buf[..bytes.len() - first].copy_from_slice(&bytes[first..]);
         self.head = self.head.wrapping_add(bytes.len());
+    }
+}
+
+impl<const N: usize> Fanout for FanoutLog<'_, N> {
+    /// True when a frame of `len` bytes fits for every reader, the sender's
+    /// cursor included (it still has to get past the frame), with the
+    /// [`FanoutLog::RESERVE`] left over.
+    fn has_room(&self, _from: usize, len: usize) -> bool {
+        self.fits(len, Self::RESERVE)
+    }
+
+    /// Appends `frame` (see [`FanoutLog::append`]); one that does not fit
+    /// is dropped rather than overwrite a reader's bytes. A member's frame
+    /// always fits after [`Fanout::has_room`], and the relay's `/leave`
+    /// frames fit in the reserve.
+    fn push(&mut self, from: Option<usize>, frame: &[u8]) {
+        let _ = self.append(from, frame);
     }
 }
 
@@ -188,6 +250,25 @@ mod tests {
         assert_eq!(drain(&mut log, 1, 7), a);
         assert_eq!(drain(&mut log, 2, 3), [a, b].concat());
         assert!(drain(&mut log, 2, 3).is_empty());
+        assert!((0..3).all(|r| log.backlog(r) == 0));
+    }
+
+    #[test]
+    fn test_own_frames_never_wait() {
+        let mut buf = [0u8; 8192];
+        let mut log = FanoutLog::<3>::new(&mut buf);
+        (0..2).for_each(|r| log.join(r));
+        // Reader 0 is up to date: its own frames pass it by at once.
+        assert!(log.append(Some(0), &frame(b'a', 10)));
+        assert_eq!(log.backlog(0), 0);
+        assert_eq!(log.backlog(1), HEADER + 10);
+        // Behind a frame for it, its own frames wait with the rest.
+        let b = frame(b'b', 10);
+        assert!(log.append(Some(1), &b));
+        assert!(log.append(Some(0), &frame(b'a', 10)));
+        assert_eq!(log.backlog(0), 2 * (HEADER + 10));
+        assert_eq!(drain(&mut log, 0, 4), b);
+        assert_eq!(log.backlog(0), 0, "and pass once it reads");
     }
 
     #[test]
@@ -214,32 +295,67 @@ mod tests {
     }
 
     #[test]
-    fn test_slow_reader_overrun_others_whole() {
+    fn test_no_room_before_a_slow_reader_would_lose_bytes() {
         let mut buf = [0u8; 8192];
         let mut log = FanoutLog::<3>::new(&mut buf);
         (0..3).for_each(|r| log.join(r));
-        let mut sent = Vec::new();
-        // Reader 1 reads a little and stops; reader 2 keeps up across many wraps.
-        for i in 0..40u8 {
-            let f = frame(b'A' + i % 26, 700 + usize::from(i) * 13);
-            assert!(log.append(Some(0), &f));
-            sent.extend_from_slice(&f);
-            if i == 0 {
-                drain(&mut log, 1, 100);
+        let size = |i: usize| 700 + i * 13;
+        let mut all = Vec::new();
+        // Both read everything across a wrap of the ring; then reader 1
+        // takes 100 bytes and stops, while reader 2 keeps up for as long as
+        // there is room.
+        let mut appended = 0;
+        while log.has_room(0, size(appended)) {
+            let f = frame(b'A' + (appended % 26) as u8, size(appended));
+            log.push(Some(0), &f);
+            if appended < 12 {
+                assert_eq!(drain(&mut log, 1, 500), f);
+            } else {
+                all.extend_from_slice(&f);
             }
-            if i % 3 == 2 {
-                let got = drain(&mut log, 2, 1000);
-                assert_eq!(got, sent);
-                sent.clear();
+            if appended == 12 {
+                log.consume(1, 100);
             }
+            assert_eq!(drain(&mut log, 2, 1000), f);
+            appended += 1;
         }
-        assert!(log.is_overrun(1));
-        assert!(!log.is_overrun(2));
-        assert!(log.pending(1).is_empty());
-        assert_eq!(drain(&mut log, 2, 999), sent);
-        // A reader that leaves and rejoins starts clean.
-        log.join(1);
-        assert!(!log.is_overrun(1));
+        assert!(appended >= 12 + 8, "only {appended} frames went in");
+        assert!(appended >= 8, "only {appended} frames went in");
+        // Reader 1 alone stops the next frame, before it could lose a byte.
+        assert_eq!(log.backlog(2), 0);
+        let behind = log.backlog(1);
+        assert!(behind + HEADER + size(appended) + FanoutLog::<3>::RESERVE > 8192);
+        assert!(behind + FanoutLog::<3>::RESERVE <= 8192);
+        // It gets every frame, whole and in order; then there is room again.
+        assert_eq!(drain(&mut log, 1, 333), all[100..]);
+        assert!(log.has_room(0, size(appended)));
+        assert!(log.has_room(1, MAX_FRAME));
+    }
+
+    #[test]
+    fn test_reserve_keeps_room_for_leaves() {
+        let mut buf = [0u8; 8192];
+        let mut log = FanoutLog::<3>::new(&mut buf);
+        (0..3).for_each(|r| log.join(r));
+        // Reader 2 never reads: members' frames stop short of the reserve...
+        let small = frame(b's', 100);
+        let mut expected = Vec::new();
+        while log.has_room(0, small.len()) {
+            log.push(Some(0), &small);
+            expected.extend_from_slice(&small);
+        }
+        assert!(log.backlog(2) + FanoutLog::<3>::RESERVE <= 8192);
+        // ...so that one /leave per socket still fits.
+        let leave = frame(b'l', MAX_LEAVE_FRAME);
+        for from in [Some(0), Some(1), None] {
+            assert!(log.append(from, &leave));
+            expected.extend_from_slice(&leave);
+        }
+        // Past that, the log refuses what would overwrite reader 2's bytes.
+        let behind = log.backlog(2);
+        assert!(!log.append(None, &frame(b'x', 8192 - behind - HEADER + 1)));
+        assert_eq!(log.backlog(2), behind);
+        assert_eq!(drain(&mut log, 2, 4096), expected);
     }
 
     #[test]
@@ -248,9 +364,14 @@ mod tests {
         let mut log = FanoutLog::<3>::new(&mut buf);
         log.join(1);
         let big = frame(b'x', MAX_FRAME);
+        assert!(log.has_room(0, big.len()));
         assert!(log.append(Some(0), &big));
+        assert!(!log.has_room(0, MAX_FRAME + 1));
         assert!(!log.append(Some(0), &frame(b'x', MAX_FRAME + 1)));
-        assert_eq!(drain(&mut log, 1, 1500), big);
-        assert!(!log.is_overrun(1));
+        assert!(!log.is_mid_frame(1));
+        log.consume(1, 1);
+        assert!(log.is_mid_frame(1));
+        assert_eq!(drain(&mut log, 1, 1500), big[1..]);
+        assert!(!log.is_mid_frame(1));
     }
 }

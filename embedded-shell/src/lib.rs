@@ -1,10 +1,12 @@
 //! fernchat-embedded: the fernchat relay and chat client on smoltcp, with no
 //! heap and no operating system.
 //!
-//! - [`Relay`]: a relay server with a fixed number of sockets; every
-//!   protocol decision comes from the core's [`RelayPolicy`] and
-//!   [`Inbound`]. Frames fan out through one shared [`FanoutLog`], so a
-//!   client that does not read never holds up the others.
+//! - [`Relay`]: a relay server with a fixed number of sockets driving the
+//!   core's [`Room`], which makes every decision: admission, the verdict on
+//!   each frame, back-pressure, deadlines and departures. Frames fan out
+//!   through one shared [`FanoutLog`] that never overwrites what a client
+//!   has not read: a sender waits for room, and a client that takes nothing
+//!   for the slow timeout is closed.
 //! - [`Client`]: a chat client driving the core's [`Session`].
 //!
 //! Both are plain structs over a [`smoltcp::phy::Device`] and a
@@ -13,8 +15,7 @@
 //! where it likes (a `static` on a microcontroller). Porting to a board takes a
 //! `Device` for its NIC, a clock to fill [`Now`] and an RNG.
 //!
-//! [`RelayPolicy`]: fernchat_core::relay::RelayPolicy
-//! [`Inbound`]: fernchat_core::relay::Inbound
+//! [`Room`]: fernchat_core::room::Room
 //! [`Session`]: fernchat_core::session::Session
 
 #![no_std]
@@ -32,7 +33,7 @@ pub use client::{Client, ClientError, ClientEvent, ClientStorage};
 pub use fanout::FanoutLog;
 pub use net::NetConfig;
 pub use now::Now;
-pub use relay::{Departure, Relay, RelayEvent, RelayStorage};
+pub use relay::{Relay, RelayEvent, RelayStorage};
 
 /// The TCP port fernchat listens on by default (`docs/PROTOCOL.md` section 1).
 pub const DEFAULT_PORT: u16 = 10101;

@@ -1,6 +1,8 @@
-//! The relay server over smoltcp TCP sockets (`docs/PROTOCOL.md` section 6). What to
-//! forward, reject or disconnect is the core [`RelayPolicy`]'s decision;
-//! this shell accepts connections, moves bytes and fans frames out.
+//! The relay server over smoltcp TCP sockets (`docs/PROTOCOL.md` section 6).
+//! Every rule (admission, the verdict on each frame, back-pressure,
+//! deadlines, departures and their notices) is the core [`Room`]'s; this
+//! shell accepts connections, moves bytes between the sockets and the
+//! [`FanoutLog`], and tells the room the time and each reader's progress.
 
 mod storage;
 
@@ -9,37 +11,18 @@ pub use storage::RelayStorage;
 use crate::fanout::FanoutLog;
 use crate::net::NetConfig;
 use crate::now::Now;
-use fernchat_core::relay::{Inbound, MAX_LEAVE_FRAME, RejectReason, RelayPolicy, Verdict};
+use fernchat_core::relay::RejectReason;
+use fernchat_core::room::{Departure, Fanout, FrameEvent, Member, Notice, PeerIp, Room};
 use rand_core::{CryptoRng, RngCore};
 use smoltcp::iface::{Interface, SocketHandle, SocketSet};
 use smoltcp::phy::Device;
 use smoltcp::socket::tcp;
 use smoltcp::time::Duration;
-use smoltcp::wire::IpEndpoint;
+use smoltcp::wire::{IpAddress, IpEndpoint};
 
-/// Why a client's connection ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Departure {
-    /// The client closed its side.
-    Closed,
-    /// The connection was reset or timed out.
-    Reset,
-    /// It sent too many invalid frames in a row; the last one's reason.
-    TooManyInvalid(RejectReason),
-    /// It did not read: it fell a whole [`crate::FanoutLog`] behind.
-    NotReading,
-}
-
-impl core::fmt::Display for Departure {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
-            Departure::Closed => f.write_str("closed"),
-            Departure::Reset => f.write_str("reset or timed out"),
-            Departure::TooManyInvalid(reason) => write!(f, "too many invalid frames ({reason})"),
-            Departure::NotReading => f.write_str("not reading"),
-        }
-    }
-}
+/// How long a connection the relay closed may take to finish closing before
+/// its socket is reset and listens again.
+const LINGER_MS: u64 = 2_000;
 
 /// What happened during a [`Relay::poll`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,10 +34,12 @@ pub enum RelayEvent {
         /// The client's address.
         peer: Option<IpEndpoint>,
     },
-    /// A connection past the client limit was accepted and closed.
+    /// A connection was turned away: told `notice` and closed.
     Refused {
         /// The refused client's address.
         peer: Option<IpEndpoint>,
+        /// What it was told.
+        notice: Notice,
     },
     /// A frame from `slot` was queued to every other client.
     Forwarded {
@@ -70,7 +55,13 @@ pub enum RelayEvent {
         /// Why.
         reason: RejectReason,
     },
-    /// The client on `slot` is gone (keyed mode: its `/leave` is sent for it).
+    /// A valid frame from `slot` was dropped: past its rate limit.
+    RateLimited {
+        /// The sender's socket.
+        slot: usize,
+    },
+    /// The client on `slot` is gone, told why if the relay closed it
+    /// ([`Departure::notice`]); in keyed mode its `/leave` is sent for it.
     Left {
         /// The socket's index.
         slot: usize,
@@ -79,23 +70,37 @@ pub enum RelayEvent {
     },
 }
 
+impl RelayEvent {
+    /// The event for what became of a frame from `slot`.
+    fn frame(slot: usize, event: FrameEvent) -> RelayEvent {
+        match event {
+            FrameEvent::Forwarded { len } => RelayEvent::Forwarded { slot, len },
+            FrameEvent::Rejected(reason) => RelayEvent::Rejected { slot, reason },
+            FrameEvent::RateLimited => RelayEvent::RateLimited { slot },
+        }
+    }
+}
+
 /// What a socket is doing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Slot {
     /// Waiting for a connection.
     Listening,
-    /// Serving a client.
+    /// Serving a client: its [`Member`] is in `members`.
     Client,
-    /// Closing: a refused connection or a departed client.
-    Closing,
+    /// Closing, since the given millisecond: a refused connection or a
+    /// departed client.
+    Closing(u64),
 }
 
 /// A fernchat relay with `N` TCP sockets on one port, over any smoltcp
-/// [`Device`], with IVs (keyed mode's `/leave` frames) from a cryptographic RNG.
+/// [`Device`], driving a [`Room`], with IVs (keyed mode's `/leave` frames)
+/// from a cryptographic RNG.
 ///
-/// It serves up to `N - 1` clients: one socket always listens, so that a
-/// connection past the limit is accepted and closed at once (`docs/PROTOCOL.md`
-/// section 6) rather than refused with a reset.
+/// It serves up to `N - 1` clients (fewer if the room's limits say so): one
+/// socket always listens, so that a connection past the limit is accepted,
+/// told `!full` and closed (`docs/PROTOCOL.md` section 6) rather than
+/// refused with a reset.
 pub struct Relay<
     'a,
     D: Device,
@@ -110,22 +115,26 @@ pub struct Relay<
     sockets: SocketSet<'a>,
     handles: [SocketHandle; N],
     slots: [Slot; N],
-    inbound: &'a mut [Inbound; N],
+    members: [&'a mut Option<Member>; N],
     log: FanoutLog<'a, N>,
-    policy: &'a mut RelayPolicy<K, R>,
+    room: &'a mut Room<K, R>,
     port: u16,
+    /// The socket served first on the next poll: each in turn.
+    first: usize,
+    /// The member whose held frame goes next into the log.
+    next: Option<usize>,
 }
 
 impl<'a, D: Device, G: RngCore + CryptoRng, const N: usize, const K: usize, const R: usize>
     Relay<'a, D, G, N, K, R>
 {
-    /// The most clients served at once.
+    /// The most clients served at once, whatever the room's limits.
     pub const MAX_CLIENTS: usize = N - 1;
 
-    /// A relay listening on `port`, deciding with `policy` (blind or keyed).
+    /// A relay listening on `port`, its rules and limits those of `room`.
     pub fn new<const BUF: usize, const LOG: usize>(
         storage: &'a mut RelayStorage<'a, N, BUF, LOG>,
-        policy: &'a mut RelayPolicy<K, R>,
+        room: &'a mut Room<K, R>,
         mut device: D,
         mut rng: G,
         net: &NetConfig,
@@ -151,139 +160,205 @@ impl<'a, D: Device, G: RngCore + CryptoRng, const N: usize, const K: usize, cons
             sockets,
             handles,
             slots: [Slot::Listening; N],
-            inbound: parts.inbound,
+            members: parts.members,
             log: FanoutLog::new(parts.log),
-            policy,
+            room,
             port,
+            first: 0,
+            next: None,
         }
     }
 
     /// Clients connected now.
     pub fn clients(&self) -> usize {
-        self.slots.iter().filter(|&&s| s == Slot::Client).count()
+        self.members.iter().filter(|m| m.is_some()).count()
     }
 
-    /// Accepts and serves connections, moves and fans out frames; reports
-    /// what happened to `on_event`. Call it often (every few milliseconds).
+    /// The room: its rules, limits and members.
+    pub fn room(&self) -> &Room<K, R> {
+        self.room
+    }
+
+    /// Accepts and serves connections, moves and fans out frames, sees off
+    /// clients past a deadline; reports what happened to `on_event`. Call
+    /// it often (every few milliseconds).
     pub fn poll(&mut self, now: Now, mut on_event: impl FnMut(RelayEvent)) {
         self.iface
             .poll(now.instant, &mut self.device, &mut self.sockets);
-        for slot in 0..N {
+        // Each socket is served first in turn, so that no sender always
+        // gets to the room in the log before the others.
+        let first = self.first;
+        self.first = (first + 1) % N;
+        for slot in (first..N).chain(0..first) {
             match self.slots[slot] {
-                Slot::Listening => self.accept(slot, &mut on_event),
+                Slot::Listening => self.accept(slot, now, &mut on_event),
                 Slot::Client => self.serve(slot, now, &mut on_event),
-                Slot::Closing => self.reopen(slot),
+                Slot::Closing(since) => self.reopen(slot, since, now),
             }
         }
         for slot in 0..N {
-            self.flush(slot);
+            self.flush(slot, now);
+        }
+        for slot in 0..N {
+            let overdue = self.members[slot]
+                .as_ref()
+                .and_then(|member| self.room.overdue(member, now.into()));
+            if let Some(why) = overdue {
+                self.see_off(slot, why, now, &mut on_event);
+            }
         }
         self.iface
             .poll(now.instant, &mut self.device, &mut self.sockets);
     }
 
-    /// Takes a new connection on `slot` as a client, or closes it when full.
-    fn accept(&mut self, slot: usize, on_event: &mut impl FnMut(RelayEvent)) {
-        let full = self.clients() >= Self::MAX_CLIENTS;
+    /// Takes a new connection on `slot` into the room, or tells it why not
+    /// and closes it.
+    fn accept(&mut self, slot: usize, now: Now, on_event: &mut impl FnMut(RelayEvent)) {
         let socket = self.sockets.get_mut::<tcp::Socket>(self.handles[slot]);
-        let peer = socket.remote_endpoint();
         match socket.state() {
-            tcp::State::Closed => listen(socket, self.port),
-            tcp::State::Established | tcp::State::CloseWait if full => {
-                socket.close();
-                self.slots[slot] = Slot::Closing;
-                on_event(RelayEvent::Refused { peer });
-            }
-            tcp::State::Established | tcp::State::CloseWait => {
-                self.inbound[slot] = Inbound::new();
+            tcp::State::Established | tcp::State::CloseWait => {}
+            tcp::State::Closed => return listen(socket, self.port),
+            _ => return,
+        }
+        let peer = socket.remote_endpoint();
+        let ip = peer.map_or([0; 16], |peer| peer_ip(peer.addr));
+        let same_ip = self
+            .members
+            .iter()
+            .filter(|m| m.as_ref().is_some_and(|m| m.ip() == ip))
+            .count();
+        // The spare socket must stay free to turn the next one away.
+        let admitted = if self.clients() >= Self::MAX_CLIENTS {
+            Err(Notice::Full)
+        } else {
+            self.room.admit(ip, same_ip, now.into())
+        };
+        match admitted {
+            Ok(member) => {
+                *self.members[slot] = Some(member);
                 self.log.join(slot);
                 self.slots[slot] = Slot::Client;
                 on_event(RelayEvent::Joined { slot, peer });
             }
-            _ => {}
+            Err(notice) => {
+                let socket = self.sockets.get_mut::<tcp::Socket>(self.handles[slot]);
+                // A new socket's transmit buffer holds the line; the FIN follows it.
+                let _ = socket.send_slice(notice.line());
+                socket.close();
+                self.slots[slot] = Slot::Closing(millis(now));
+                on_event(RelayEvent::Refused { peer, notice });
+            }
         }
     }
 
-    /// Reads what the client on `slot` sent, through the policy into the
-    /// log; sees it off if it must go.
+    /// Reads what the client on `slot` sent into the room, which forwards
+    /// it through the log. While the room holds one of its frames for want
+    /// of room in the log, the rest stays in the socket's receive buffer
+    /// (and TCP's window closes on the client); the first member held is
+    /// next in line, and no other member's frame takes the room it waits
+    /// for. Sees the client off if it must go.
     fn serve(&mut self, slot: usize, now: Now, on_event: &mut impl FnMut(RelayEvent)) {
-        let socket = self.sockets.get_mut::<tcp::Socket>(self.handles[slot]);
-        let (policy, inbound, log) = (&mut *self.policy, &mut self.inbound[slot], &mut self.log);
+        let Relay {
+            sockets,
+            handles,
+            members,
+            log,
+            room,
+            next,
+            ..
+        } = self;
+        let Some(member) = members[slot].as_mut() else {
+            return;
+        };
+        let socket = sockets.get_mut::<tcp::Socket>(handles[slot]);
+        let mut report = |event| on_event(RelayEvent::frame(slot, event));
+        let mut fanout = InLine { log, next: *next };
+        if member.is_held() && room.release(slot, member, &mut fanout, &mut report) {
+            fanout.next = None;
+        }
         let mut departure = None;
-        while departure.is_none() && socket.can_recv() {
+        while departure.is_none() && !member.is_held() && socket.can_recv() {
             let read = socket.recv(|data| {
-                let mut used = 0;
-                while used < data.len() {
-                    let step = policy.receive(inbound, &data[used..], now.unix);
-                    used += step.consumed;
-                    match step.verdict {
-                        None => break,
-                        Some(Verdict::Forward(frame)) => {
-                            log.append(Some(slot), frame);
-                            on_event(RelayEvent::Forwarded {
-                                slot,
-                                len: frame.len(),
-                            });
-                        }
-                        Some(Verdict::Reject(reason)) => {
-                            on_event(RelayEvent::Rejected { slot, reason })
-                        }
-                        Some(Verdict::Disconnect(reason)) => {
-                            departure = Some(Departure::TooManyInvalid(reason));
-                            break;
-                        }
-                    }
-                }
-                (used, ())
+                let step = room.receive(slot, member, data, now.into(), &mut fanout, &mut report);
+                (step.consumed, step)
             });
-            if read.is_err() {
+            let Ok(step) = read else {
+                break;
+            };
+            departure = step.departure;
+            if step.consumed == 0 {
                 break;
             }
         }
+        *next = match fanout.next {
+            None if member.is_held() => Some(slot),
+            next => next,
+        };
         let departure = departure.or_else(|| match socket.state() {
-            _ if log.is_overrun(slot) => Some(Departure::NotReading),
-            tcp::State::CloseWait if !socket.can_recv() => Some(Departure::Closed),
+            // Closed its side, and everything it sent has been read.
+            tcp::State::CloseWait if !socket.can_recv() && !member.is_held() => {
+                Some(Departure::Closed)
+            }
             tcp::State::Closed | tcp::State::TimeWait => Some(Departure::Reset),
             _ => None,
         });
         if let Some(why) = departure {
-            if why == Departure::Closed {
-                socket.close();
-            } else {
-                socket.abort();
-            }
-            self.depart(slot, why, now, on_event);
+            self.see_off(slot, why, now, on_event);
         }
     }
 
-    /// Forgets the client on `slot`; in keyed mode, says `/leave` for it.
-    fn depart(
+    /// Closes the client on `slot`, with the notice its departure calls
+    /// for: after the rest of the frame it is in the middle of, if that
+    /// fits its transmit buffer, and if the notice then fits too. Tells the
+    /// room, which frees the place and (keyed mode) says `/leave` for it.
+    fn see_off(
         &mut self,
         slot: usize,
         why: Departure,
         now: Now,
         on_event: &mut impl FnMut(RelayEvent),
     ) {
-        self.log.leave(slot);
-        self.slots[slot] = Slot::Closing;
-        let mut out = [0u8; MAX_LEAVE_FRAME];
-        if let Some(frame) =
-            self.policy
-                .leave_on_behalf(&self.inbound[slot], now.unix, &mut self.rng, &mut out)
-        {
-            self.log.append(None, frame);
+        let socket = self.sockets.get_mut::<tcp::Socket>(self.handles[slot]);
+        match why.notice() {
+            Some(notice) => {
+                while self.log.is_mid_frame(slot) {
+                    match socket.send_slice(self.log.pending(slot)) {
+                        Ok(n) if n > 0 => self.log.consume(slot, n),
+                        _ => break,
+                    }
+                }
+                let free = socket.send_capacity() - socket.send_queue();
+                if !self.log.is_mid_frame(slot) && free >= notice.line().len() {
+                    let _ = socket.send_slice(notice.line());
+                }
+                socket.close();
+            }
+            None if why == Departure::Closed => socket.close(),
+            None => socket.abort(),
         }
+        self.log.leave(slot);
+        if self.next == Some(slot) {
+            self.next = None;
+        }
+        self.slots[slot] = Slot::Closing(millis(now));
+        if let Some(member) = &self.members[slot] {
+            let _ = self
+                .room
+                .depart(slot, member, now.into(), &mut self.rng, &mut self.log);
+        }
+        *self.members[slot] = None;
         on_event(RelayEvent::Left { slot, why });
     }
 
-    /// Listens again on `slot` once its old connection is done with.
-    fn reopen(&mut self, slot: usize) {
+    /// Listens again on `slot` once its old connection is done with, or
+    /// has lingered long enough.
+    fn reopen(&mut self, slot: usize, since: u64, now: Now) {
         let socket = self.sockets.get_mut::<tcp::Socket>(self.handles[slot]);
         let done = match socket.state() {
             tcp::State::Closed | tcp::State::TimeWait => true,
-            // Our FIN was acknowledged; the peer has seen the close.
+            // Our FIN was acknowledged: the peer has everything we sent.
             tcp::State::FinWait2 => true,
-            _ => false,
+            _ => millis(now).saturating_sub(since) >= LINGER_MS,
         };
         if done {
             socket.abort();
@@ -292,19 +367,59 @@ impl<'a, D: Device, G: RngCore + CryptoRng, const N: usize, const K: usize, cons
         }
     }
 
-    /// Copies what the log holds for the client on `slot` into its socket.
-    fn flush(&mut self, slot: usize) {
-        if self.slots[slot] != Slot::Client {
+    /// Copies what the log holds for the client on `slot` into its socket,
+    /// and tells its member how that went: progress, or frames waiting.
+    fn flush(&mut self, slot: usize, now: Now) {
+        let Some(member) = self.members[slot].as_mut() else {
             return;
-        }
+        };
         let socket = self.sockets.get_mut::<tcp::Socket>(self.handles[slot]);
+        let mut sent = 0;
         while socket.can_send() {
-            let chunk = self.log.pending(slot);
-            match socket.send_slice(chunk) {
-                Ok(n) if n > 0 => self.log.consume(slot, n),
+            match socket.send_slice(self.log.pending(slot)) {
+                Ok(n) if n > 0 => {
+                    self.log.consume(slot, n);
+                    sent += n;
+                }
                 _ => break,
             }
         }
+        let backlog = self.log.backlog(slot);
+        if sent > 0 {
+            member.took(backlog, millis(now));
+        } else if backlog > 0 {
+            member.queued(millis(now));
+        }
+    }
+}
+
+/// The log as the room sees it while member `next` has a frame held: no
+/// other member's frame takes the room that one waits for.
+struct InLine<'l, 'a, const N: usize> {
+    log: &'l mut FanoutLog<'a, N>,
+    next: Option<usize>,
+}
+
+impl<const N: usize> Fanout for InLine<'_, '_, N> {
+    fn has_room(&self, from: usize, len: usize) -> bool {
+        self.next.is_none_or(|next| next == from) && self.log.has_room(from, len)
+    }
+
+    fn push(&mut self, from: Option<usize>, frame: &[u8]) {
+        self.log.push(from, frame);
+    }
+}
+
+/// The room's monotonic milliseconds.
+fn millis(now: Now) -> u64 {
+    fernchat_core::room::Now::from(now).millis
+}
+
+/// An address in the room's form: IPv4 as IPv4-mapped IPv6.
+fn peer_ip(addr: IpAddress) -> PeerIp {
+    match core::net::IpAddr::from(addr) {
+        core::net::IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
+        core::net::IpAddr::V6(v6) => v6.octets(),
     }
 }
 

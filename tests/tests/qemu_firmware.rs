@@ -1,7 +1,9 @@
 //! The mps2-an385 firmware on QEMU against the std binary and Python's
 //! `cryptography`: the firmware client on the std relay, showing times in
 //! UTC or at a given offset; two std clients and
-//! a Python client through the firmware relay; keyed mode on the firmware
+//! a Python client through the firmware relay; three peers sending far more
+//! than its fan-out log holds at once; idle connections told `!timeout` and
+//! one past the limit told `!full`; keyed mode on the firmware
 //! relay dropping a forged frame; and the stack guard, which must turn an
 //! overflow into a reported hard fault. QEMU's user network maps the guest's
 //! 10.0.2.2 to the host's 127.0.0.1, and `hostfwd` brings a 127.0.0.1 port to
@@ -15,10 +17,11 @@ use fernchat_tests::process::{Guard, start_relay};
 use fernchat_tests::python::{python, script};
 use fernchat_tests::std_client::StdClient;
 use qemu::{Machine, WAIT, free_port, key_file, setup};
-use std::io::Read;
-use std::net::SocketAddr;
+use std::io::{ErrorKind, Read};
+use std::net::{SocketAddr, TcpStream};
 use std::process::{Command, Stdio};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Boots the firmware relay on a free host port; gives QEMU and that port.
 fn firmware_relay(images: &std::path::Path, args: &[&str]) -> (Machine, u16) {
@@ -140,6 +143,121 @@ fn std_and_python_clients_chat_through_the_firmware_relay() {
     ann.expect("bob left");
     relay.expect("left: closed");
     assert!(ann.quit());
+}
+
+/// Three ~3,000-byte messages from `nick`, each marked with its number.
+fn bulk(nick: &str) -> Vec<String> {
+    (0..3)
+        .map(|i| format!("{nick} {i} {}", "x".repeat(3000 - nick.len() - 3)))
+        .collect()
+}
+
+#[test]
+fn three_peers_sending_10kb_at_once_through_the_firmware_relay_get_everything() {
+    let setup = setup();
+    let (_, key, _) = key_file("bulk");
+    let (relay, port) = firmware_relay(&setup.images, &[]);
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("address");
+    let nicks = ["ann", "bob", "cy"];
+    let peers: Vec<Peer> = nicks
+        .iter()
+        .map(|nick| Peer::connect(addr, &key, nick))
+        .collect();
+    for _ in &nicks {
+        relay.expect("joined");
+    }
+
+    // 37 KB of frames at once, more than twice the relay's 16 KiB fan-out
+    // log: senders wait for room; nobody who reads is cut off.
+    let start = Arc::new(Barrier::new(nicks.len()));
+    let threads: Vec<_> = peers
+        .into_iter()
+        .zip(nicks)
+        .map(|(mut peer, nick)| {
+            let start = Arc::clone(&start);
+            std::thread::spawn(move || {
+                start.wait();
+                for text in bulk(nick) {
+                    peer.say(&text);
+                }
+                peer.receive(6, WAIT)
+            })
+        })
+        .collect();
+    for (thread, nick) in threads.into_iter().zip(nicks) {
+        let shown = thread.join().expect("peer thread");
+        for other in nicks.iter().filter(|&&other| other != nick) {
+            let prefix = format!("<{other}> ");
+            let from_other: Vec<String> = shown
+                .iter()
+                .filter(|m| m.starts_with(&prefix))
+                .cloned()
+                .collect();
+            let expected: Vec<String> = bulk(other)
+                .iter()
+                .map(|t| format!("<{other}> {t}"))
+                .collect();
+            assert!(
+                from_other == expected,
+                "{nick} got {} of {other}'s 3 messages ({} in all)",
+                from_other.len(),
+                shown.len()
+            );
+        }
+    }
+}
+
+/// Everything `stream` receives until the relay closes it (or resets it
+/// after closing); fails the test if that takes longer than [`WAIT`].
+fn read_until_closed(stream: &mut TcpStream) -> Vec<u8> {
+    stream.set_read_timeout(Some(WAIT)).expect("timeout");
+    let mut received = Vec::new();
+    let mut buf = [0u8; 1024];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return received,
+            Ok(n) => received.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => return received,
+            Err(e) => panic!("no close after {received:?}: {e}"),
+        }
+    }
+}
+
+#[test]
+fn idle_connections_are_told_timeout_then_a_client_gets_in() {
+    let setup = setup();
+    let (_, key, _) = key_file("idle");
+    let (relay, port) = firmware_relay(&setup.images, &["--hello-timeout", "2"]);
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("address");
+    // Four connections that say nothing take every client slot...
+    let mut idle: Vec<TcpStream> = (0..4)
+        .map(|_| TcpStream::connect(addr).expect("connect"))
+        .collect();
+    for _ in &idle {
+        relay.expect("joined");
+    }
+    // ...so a fifth is told the relay is full, then closed.
+    let mut late = TcpStream::connect(addr).expect("connect");
+    assert_eq!(read_until_closed(&mut late), b"!full\n");
+    relay.expect("refused");
+    // Two seconds on, each is told why and closed.
+    for stream in &mut idle {
+        assert_eq!(read_until_closed(stream), b"!timeout\n");
+    }
+    for _ in &idle {
+        relay.expect("left: no valid frame in time");
+    }
+    // Their places are free again, once the relay has seen them close (in
+    // the meantime a connection would find no socket listening: a reset).
+    std::thread::sleep(Duration::from_millis(500));
+    let mut ann = Peer::connect(addr, &key, "ann");
+    relay.expect("joined");
+    let mut bob = Peer::connect(addr, &key, "bob");
+    relay.expect("joined");
+    ann.say("made it");
+    bob.say("me too");
+    assert_eq!(bob.receive(1, WAIT), ["<ann> made it"]);
+    assert_eq!(ann.receive(1, WAIT), ["<bob> me too"]);
 }
 
 #[test]

@@ -1,10 +1,14 @@
 //! `fernchat-server`: the fernchat relay on mps2-an385, listening on
 //! 10.0.2.15 (QEMU's `hostfwd` brings a host port to it).
 //!
-//!     -append "[--key KEY] [--port 10101] [--ttl 300]"
+//!     -append "[--key KEY] [--port 10101] [--ttl 300] [--max-per-ip 0]
+//!              [--hello-timeout 10] [--slow-timeout 10]"
 //!
 //! With `--key` the relay is keyed (`docs/PROTOCOL.md` section 6): it verifies every
-//! token and says `/leave` for a client that vanishes. It runs until QEMU stops.
+//! token and says `/leave` for a client that vanishes. It serves 4 clients;
+//! one that sends no valid frame within the hello timeout, or takes none of
+//! the frames waiting for it within the slow timeout, is told why and
+//! closed. It runs until QEMU stops.
 
 #![no_std]
 #![no_main]
@@ -15,6 +19,7 @@ use core::mem::MaybeUninit;
 use cortex_m_rt::entry;
 use fernchat_core::fernet::{Key, KeySet};
 use fernchat_core::relay::{DEFAULT_RELAY_TTL, RelayPolicy};
+use fernchat_core::room::{Limits, Room};
 use fernchat_embedded::{DEFAULT_PORT, Relay, RelayEvent, RelayStorage};
 use fernchat_mps2::args::{self, ArgError, Args};
 use fernchat_mps2::board::{self, ADDRESS, Board};
@@ -27,7 +32,8 @@ use rand_chacha::ChaCha20Rng;
 const SOCKETS: usize = 5;
 /// Each socket's receive and transmit buffer.
 const SOCKET_BUF: usize = 2048;
-/// The fan-out log: how far (bytes) a client may fall behind.
+/// The fan-out log: how much (bytes) may wait for the slowest client
+/// before senders wait.
 const LOG: usize = 16384;
 /// Keys the relay holds (rotation needs two).
 const KEYS: usize = 1;
@@ -35,14 +41,27 @@ const KEYS: usize = 1;
 const REPLAY: usize = 256;
 /// The command line's length limit.
 const CMDLINE: usize = 512;
+/// Clients from one address at most, unless told otherwise: no limit
+/// (`0`), because QEMU's user network shows every connection from the host
+/// as coming from its gateway, 10.0.2.2; a limit would count them all as
+/// one address.
+const MAX_PER_IP: usize = 0;
+/// Seconds a client may take to send its first valid frame.
+const HELLO_TIMEOUT: u32 = 10;
+/// Seconds a client may take none of the frames waiting for it.
+const SLOW_TIMEOUT: u32 = 10;
 
-const USAGE: &str = "usage: fernchat-server [--key KEY] [--port PORT] [--ttl SECONDS]";
+const USAGE: &str = "usage: fernchat-server [--key KEY] [--port PORT] [--ttl SECONDS] \
+                     [--max-per-ip N] [--hello-timeout SECONDS] [--slow-timeout SECONDS]";
 
 /// What the command line asks for.
 struct Options {
     key: Option<Key>,
     port: u16,
     ttl: u64,
+    max_per_ip: usize,
+    hello_timeout: u32,
+    slow_timeout: u32,
 }
 
 impl Options {
@@ -52,34 +71,50 @@ impl Options {
             key: None,
             port: DEFAULT_PORT,
             ttl: DEFAULT_RELAY_TTL,
+            max_per_ip: MAX_PER_IP,
+            hello_timeout: HELLO_TIMEOUT,
+            slow_timeout: SLOW_TIMEOUT,
         };
         while let Some(word) = args.next() {
             match word {
                 "--key" => options.key = Some(args::key(&mut args, word)?),
                 "--port" => options.port = args::value(&mut args, word)?,
                 "--ttl" => options.ttl = args::value(&mut args, word)?,
+                "--max-per-ip" => options.max_per_ip = args::value(&mut args, word)?,
+                "--hello-timeout" => options.hello_timeout = args::value(&mut args, word)?,
+                "--slow-timeout" => options.slow_timeout = args::value(&mut args, word)?,
                 _ => return Err(ArgError::Unknown(word)),
             }
         }
         Ok(options)
     }
+
+    /// The room's limits: every client slot, and the deadlines asked for.
+    fn limits(&self) -> Limits {
+        Limits {
+            max_clients: Server::MAX_CLIENTS,
+            max_per_ip: self.max_per_ip,
+            hello_timeout_ms: u64::from(self.hello_timeout) * 1000,
+            slow_timeout_ms: u64::from(self.slow_timeout) * 1000,
+            max_rate: None,
+        }
+    }
 }
 
 type Storage = RelayStorage<'static, SOCKETS, SOCKET_BUF, LOG>;
-type Policy = RelayPolicy<KEYS, REPLAY>;
 type Server = Relay<'static, Lan9118, ChaCha20Rng, SOCKETS, KEYS, REPLAY>;
 
 #[entry]
 fn main() -> ! {
     static mut STORAGE: Storage = RelayStorage::new();
-    static mut POLICY: MaybeUninit<Policy> = MaybeUninit::uninit();
+    static mut ROOM: MaybeUninit<Room<KEYS, REPLAY>> = MaybeUninit::uninit();
     static mut LINE: [u8; CMDLINE] = [0; CMDLINE];
     static mut NIC_RX: [u8; RX_BUF] = [0; RX_BUF];
     static mut RELAY: MaybeUninit<Server> = MaybeUninit::uninit();
     let mut console = Console::open();
     let statics = Statics {
         storage: STORAGE,
-        policy: POLICY,
+        room: ROOM,
         line: LINE,
         nic_rx: NIC_RX,
         relay: RELAY,
@@ -92,7 +127,7 @@ fn main() -> ! {
 /// across the stack.
 struct Statics {
     storage: &'static mut Storage,
-    policy: &'static mut MaybeUninit<Policy>,
+    room: &'static mut MaybeUninit<Room<KEYS, REPLAY>>,
     line: &'static mut [u8],
     nic_rx: &'static mut [u8; RX_BUF],
     relay: &'static mut MaybeUninit<Server>,
@@ -120,17 +155,24 @@ fn start(statics: Statics, console: &mut Console) -> (&'static mut Server, Clock
         Ok(Err(e)) => usage(console, &e),
         Err(e) => usage(console, &e),
     };
-    // Written in place: the policy holds the replay cache and a token buffer.
-    let policy = statics.policy.write(match options.key {
+    // Written in place: the room's policy holds the replay cache and a
+    // token buffer.
+    let limits = options.limits();
+    let policy = match options.key {
         Some(key) => RelayPolicy::keyed(KeySet::single(key), options.ttl),
         None => RelayPolicy::blind(),
-    });
-    let mode = if policy.is_keyed() { "keyed" } else { "blind" };
+    };
+    let room = statics.room.write(Room::new(policy, limits));
+    let mode = if room.policy().is_keyed() {
+        "keyed"
+    } else {
+        "blind"
+    };
     let mut board = Board::init(statics.nic_rx).unwrap_or_else(|e| board::fail(console, &e));
     let now = board.clock.now();
     let relay = Relay::new(
         statics.storage,
-        policy,
+        room,
         board.nic,
         board.rng,
         &board.net,
@@ -139,10 +181,19 @@ fn start(statics: Statics, console: &mut Console) -> (&'static mut Server, Clock
     );
     let relay = statics.relay.write(relay);
     let (port, clients) = (options.port, Server::MAX_CLIENTS);
+    let (hello, slow) = (options.hello_timeout, options.slow_timeout);
     let _ = writeln!(
         console,
-        "relay listening on {ADDRESS}:{port} ({mode}, {clients} clients)"
+        "relay listening on {ADDRESS}:{port} ({mode}, {clients} clients, \
+         hello timeout {hello} s, slow timeout {slow} s)"
     );
+    if options.max_per_ip > 0 {
+        let _ = writeln!(
+            console,
+            "at most {} clients per address",
+            options.max_per_ip
+        );
+    }
     (relay, board.clock)
 }
 
@@ -154,10 +205,22 @@ fn report(console: &mut Console, event: RelayEvent) {
             peer: Some(peer),
         } => writeln!(console, "client {slot} joined from {peer}"),
         RelayEvent::Joined { slot, peer: None } => writeln!(console, "client {slot} joined"),
-        RelayEvent::Refused { .. } => writeln!(console, "refused a connection: relay full"),
+        RelayEvent::Refused {
+            peer: Some(peer),
+            notice,
+        } => writeln!(console, "refused {peer}: {notice}"),
+        RelayEvent::Refused { peer: None, notice } => {
+            writeln!(console, "refused a connection: {notice}")
+        }
         RelayEvent::Forwarded { .. } => Ok(()),
         RelayEvent::Rejected { slot, reason } => {
             writeln!(console, "dropped a frame from client {slot}: {reason}")
+        }
+        RelayEvent::RateLimited { slot } => {
+            writeln!(
+                console,
+                "dropped a frame from client {slot}: over the rate limit"
+            )
         }
         RelayEvent::Left { slot, why } => writeln!(console, "client {slot} left: {why}"),
     };
