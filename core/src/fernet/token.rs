@@ -110,8 +110,10 @@ pub(super) fn decrypt_with<'b, 'k>(
     verifying_key: impl FnOnce(&[u8]) -> Option<&'k Key>,
 ) -> Result<Decrypted<'b>, DecryptError> {
     let len = decode_and_check(token, buf)?;
-    let key = verifying_key(&buf[..len]).ok_or(TokenError::BadMac)?;
-    Ok(open_verified(key, &mut buf[..len], now, ttl)?)
+    match verifying_key(&buf[..len]) {
+        Some(key) => open_verified(key, &mut buf[..len], now, ttl),
+        None => Err(DecryptError::Token(TokenError::BadMac)),
+    }
 }
 
 /// Decodes `token` into `buf` and checks length and version; gives the
@@ -140,16 +142,16 @@ fn open_verified<'b>(
     decoded: &'b mut [u8],
     now: u64,
     ttl: Option<u64>,
-) -> Result<Decrypted<'b>, TokenError> {
+) -> Result<Decrypted<'b>, DecryptError> {
     let len = decoded.len();
     let mut timestamp_bytes = [0u8; 8];
     timestamp_bytes.copy_from_slice(&decoded[1..9]);
     let timestamp = u64::from_be_bytes(timestamp_bytes);
     if timestamp > now.saturating_add(MAX_CLOCK_SKEW) {
-        return Err(TokenError::FromTheFuture);
+        return Err(TokenError::FromTheFuture.into());
     }
     if ttl.is_some_and(|ttl| timestamp.saturating_add(ttl) < now) {
-        return Err(TokenError::Expired);
+        return Err(TokenError::Expired.into());
     }
     let mut iv = [0u8; IV_LEN];
     iv.copy_from_slice(&decoded[9..HEADER_LEN]);
@@ -158,7 +160,7 @@ fn open_verified<'b>(
     let ciphertext = &mut decoded[HEADER_LEN..len - TAG_LEN];
     let plaintext = cbc::Decryptor::<Aes128>::inner_iv_init(key.aes.clone(), &iv.into())
         .decrypt_padded::<Pkcs7>(ciphertext)
-        .map_err(|_| TokenError::BadPadding)?;
+        .map_err(|_| DecryptError::Token(TokenError::BadPadding))?;
     Ok(Decrypted {
         timestamp,
         plaintext,
