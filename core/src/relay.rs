@@ -5,7 +5,7 @@
 use crate::fernet::{DEFAULT_MAX_KEYS, KeySet, TokenError, check_shape};
 use crate::frame::{DECODE_BUF_LEN, Frame, FrameDecoder, FrameError, frame_len};
 use crate::message::{Body, MAX_NICK, NickBuf, Payload};
-use crate::replay::{ReplayCache, ReplayCheck};
+use crate::replay::{ArrayStore, ReplayCache, ReplayCheck, ReplayStore, window_for_ttl};
 use crate::seal::seal_frame;
 use rand_core::CryptoRng;
 
@@ -13,8 +13,10 @@ use rand_core::CryptoRng;
 pub const MAX_INVALID_IN_A_ROW: u8 = 16;
 /// Default TTL of a keyed relay, in seconds.
 pub const DEFAULT_RELAY_TTL: u64 = 300;
-/// Tokens a keyed relay remembers to refuse replays, unless told otherwise.
-pub const DEFAULT_RELAY_REPLAY: usize = 4096;
+/// Where a keyed relay remembers tokens unless told otherwise: 4,096
+/// entries in 8-second buckets (85 KiB). The std relay gives it a million
+/// on the heap.
+pub type RelayReplay = ArrayStore<4096, 48>;
 /// The longest `nick LF /leave` frame a keyed relay sends for a client.
 pub const MAX_LEAVE_FRAME: usize = frame_len(MAX_NICK + "\n/leave".len());
 
@@ -99,31 +101,32 @@ impl Inbound {
 }
 
 /// The relay's rules: blind (shape only) or keyed (MAC, freshness, replay).
-pub struct RelayPolicy<const K: usize = DEFAULT_MAX_KEYS, const R: usize = DEFAULT_RELAY_REPLAY> {
-    keyed: Option<Keyed<K, R>>,
+pub struct RelayPolicy<const K: usize = DEFAULT_MAX_KEYS, S = RelayReplay> {
+    keyed: Option<Keyed<K, S>>,
 }
 
-struct Keyed<const K: usize, const R: usize> {
+struct Keyed<const K: usize, S> {
     keys: KeySet<K>,
     ttl: u64,
-    replay: ReplayCache<R>,
+    replay: ReplayCache<S>,
     scratch: [u8; DECODE_BUF_LEN],
 }
 
-impl<const K: usize, const R: usize> RelayPolicy<K, R> {
+impl<const K: usize, S: ReplayStore> RelayPolicy<K, S> {
     /// A relay with no key: it checks frames and token shapes only.
     pub fn blind() -> Self {
         RelayPolicy { keyed: None }
     }
 
     /// A relay holding `keys`: it also verifies MACs, refuses tokens older
-    /// than `ttl` seconds or from the future, and never forwards a token twice.
-    pub fn keyed(keys: KeySet<K>, ttl: u64) -> Self {
+    /// than `ttl` seconds or from the future, and never forwards a token
+    /// twice, remembering tokens in `store`.
+    pub fn keyed(keys: KeySet<K>, ttl: u64, store: S) -> Self {
         RelayPolicy {
             keyed: Some(Keyed {
                 keys,
                 ttl,
-                replay: ReplayCache::new(),
+                replay: ReplayCache::new(store, window_for_ttl(Some(ttl))),
                 scratch: [0; DECODE_BUF_LEN],
             }),
         }
@@ -194,7 +197,7 @@ impl<const K: usize, const R: usize> RelayPolicy<K, R> {
     }
 }
 
-impl<const K: usize, const R: usize> Keyed<K, R> {
+impl<const K: usize, S: ReplayStore> Keyed<K, S> {
     /// Verifies MAC, freshness and replay; learns the sender's nick.
     fn check(
         &mut self,
@@ -205,7 +208,10 @@ impl<const K: usize, const R: usize> Keyed<K, R> {
         let opened = frame
             .decrypt(&self.keys, now, Some(self.ttl), &mut self.scratch)
             .map_err(RejectReason::Token)?;
-        match self.replay.check_and_insert(&opened.tag, opened.timestamp) {
+        match self
+            .replay
+            .check_and_insert(&opened.tag, opened.timestamp, now)
+        {
             ReplayCheck::New => {}
             ReplayCheck::Replayed => return Err(RejectReason::Replayed),
             ReplayCheck::Unverifiable => return Err(RejectReason::Unverifiable),
@@ -229,6 +235,8 @@ mod tests {
     use rand_chacha::ChaCha8Rng;
     use rand_core::SeedableRng;
 
+    type Small = ArrayStore<8, 8>;
+
     extern crate std;
     use std::vec::Vec;
 
@@ -240,7 +248,7 @@ mod tests {
     }
 
     fn run(
-        policy: &mut RelayPolicy<2, 8>,
+        policy: &mut RelayPolicy<2, Small>,
         conn: &mut Inbound,
         bytes: &[u8],
         now: u64,
@@ -260,7 +268,7 @@ mod tests {
         seen
     }
 
-    fn ann(key: u8) -> Session<2, 8> {
+    fn ann(key: u8) -> Session<2, Small> {
         Session::new(KeySet::single(Key::from_bytes([key; 32])), "ann", None).unwrap()
     }
 
@@ -274,7 +282,7 @@ mod tests {
 
     #[test]
     fn test_blind_forwards_valid_shapes_unchanged() {
-        let mut policy = RelayPolicy::<2, 8>::blind();
+        let mut policy = RelayPolicy::<2, Small>::blind();
         let mut conn = Inbound::new();
         let mut frame = from_ann(1, Body::Text(b"hi"), 5);
         frame.insert(frame.len() - 1, b'\r');
@@ -290,7 +298,7 @@ mod tests {
 
     #[test]
     fn test_sixteen_invalid_in_a_row_disconnect() {
-        let mut policy = RelayPolicy::<2, 8>::blind();
+        let mut policy = RelayPolicy::<2, Small>::blind();
         let mut conn = Inbound::new();
         let good = from_ann(1, Body::Text(b"hi"), 5);
         let mut wire = Vec::new();
@@ -312,7 +320,7 @@ mod tests {
     #[test]
     fn test_keyed_checks_mac_replay_and_learns_nick() {
         let keys = KeySet::single(Key::from_bytes([1; 32]));
-        let mut policy = RelayPolicy::<2, 8>::keyed(keys, 300);
+        let mut policy = RelayPolicy::<2, Small>::keyed(keys, 300, Small::new());
         let mut conn = Inbound::new();
         let good = from_ann(1, Body::Text(b"hi"), 1000);
         let forged = from_ann(2, Body::Text(b"hi"), 1000);
@@ -341,7 +349,8 @@ mod tests {
             .unwrap()
             .to_vec();
         let mut bob =
-            Session::<2, 8>::new(KeySet::single(Key::from_bytes([1; 32])), "bob", None).unwrap();
+            Session::<2, Small>::new(KeySet::single(Key::from_bytes([1; 32])), "bob", None)
+                .unwrap();
         let got = bob.opener.receive(&leave, 1001).message.unwrap();
         assert_eq!(got.payload.shown_nick(), "ann");
         assert_eq!(got.payload.body, Body::Leave);
@@ -359,7 +368,7 @@ mod tests {
 
     #[test]
     fn test_blind_sends_no_leave() {
-        let policy = RelayPolicy::<2, 8>::blind();
+        let policy = RelayPolicy::<2, Small>::blind();
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         let mut out = [0u8; MAX_LEAVE_FRAME];
         assert!(
@@ -374,7 +383,7 @@ mod tests {
         let keys = KeySet::single(Key::from_bytes([1; 32]));
         // A cache of 8: fill it with tokens of second 1000, then older ones
         // cannot be vouched for, however many come.
-        let mut policy = RelayPolicy::<2, 8>::keyed(keys, 300);
+        let mut policy = RelayPolicy::<2, Small>::keyed(keys, 300, Small::new());
         let mut conn = Inbound::new();
         let mut wire = Vec::new();
         for i in 0..8u8 {

@@ -13,7 +13,8 @@
 //! leaves.
 
 use crate::fernet::DEFAULT_MAX_KEYS;
-use crate::relay::{DEFAULT_RELAY_REPLAY, Inbound, RejectReason, RelayPolicy, Verdict};
+use crate::relay::{Inbound, RejectReason, RelayPolicy, RelayReplay, Verdict};
+use crate::replay::ReplayStore;
 use rand_core::CryptoRng;
 
 /// A peer's address as the room counts it: an IPv6 address, or an IPv4
@@ -269,15 +270,15 @@ impl Member {
 
 /// The relay's rules for every connection: admission, the per-frame
 /// policy, back-pressure, deadlines and departures.
-pub struct Room<const K: usize = DEFAULT_MAX_KEYS, const R: usize = DEFAULT_RELAY_REPLAY> {
-    policy: RelayPolicy<K, R>,
+pub struct Room<const K: usize = DEFAULT_MAX_KEYS, S = RelayReplay> {
+    policy: RelayPolicy<K, S>,
     limits: Limits,
     members: usize,
 }
 
-impl<const K: usize, const R: usize> Room<K, R> {
+impl<const K: usize, S: ReplayStore> Room<K, S> {
     /// A room deciding frames with `policy` under `limits`.
-    pub fn new(policy: RelayPolicy<K, R>, limits: Limits) -> Self {
+    pub fn new(policy: RelayPolicy<K, S>, limits: Limits) -> Self {
         Room {
             policy,
             limits,
@@ -286,7 +287,7 @@ impl<const K: usize, const R: usize> Room<K, R> {
     }
 
     /// The per-frame rules.
-    pub fn policy(&self) -> &RelayPolicy<K, R> {
+    pub fn policy(&self) -> &RelayPolicy<K, S> {
         &self.policy
     }
 
@@ -458,12 +459,15 @@ mod tests {
     use crate::fernet::{Key, KeySet};
     use crate::frame::MAX_FRAME;
     use crate::message::Body;
+    use crate::replay::ArrayStore;
     use crate::session::Session;
     use rand_chacha::ChaCha8Rng;
     use rand_core::SeedableRng;
 
     extern crate std;
     use std::vec::Vec;
+
+    type Small = ArrayStore<8, 8>;
 
     /// Per-member queues of at most `bound` bytes.
     struct Queues {
@@ -508,8 +512,8 @@ mod tests {
     }
 
     fn frame(text: &str, unix: u64) -> Vec<u8> {
-        let ann =
-            Session::<1, 8>::new(KeySet::single(Key::from_bytes([1; 32])), "ann", None).unwrap();
+        let ann = Session::<1, Small>::new(KeySet::single(Key::from_bytes([1; 32])), "ann", None)
+            .unwrap();
         let mut rng = ChaCha8Rng::seed_from_u64(unix ^ text.len() as u64);
         let mut out = [0u8; MAX_FRAME];
         let body = Body::Text(text.as_bytes());
@@ -520,7 +524,7 @@ mod tests {
     }
 
     fn feed(
-        room: &mut Room<1, 8>,
+        room: &mut Room<1, Small>,
         id: usize,
         member: &mut Member,
         bytes: &[u8],
@@ -534,7 +538,7 @@ mod tests {
 
     #[test]
     fn test_admission_full_and_per_ip() {
-        let mut room = Room::<1, 8>::new(RelayPolicy::blind(), limits());
+        let mut room = Room::<1, Small>::new(RelayPolicy::blind(), limits());
         assert!(room.admit(IP, 0, at(0)).is_ok());
         assert!(room.admit(IP, 1, at(0)).is_ok());
         assert_eq!(room.admit(IP, 2, at(0)).unwrap_err(), Notice::Busy);
@@ -553,7 +557,7 @@ mod tests {
 
     #[test]
     fn test_frame_held_until_room_then_released() {
-        let mut room = Room::<1, 8>::new(RelayPolicy::blind(), limits());
+        let mut room = Room::<1, Small>::new(RelayPolicy::blind(), limits());
         let mut ann = room.admit(IP, 0, at(0)).unwrap();
         let one = frame("one", 1000);
         let two = frame("two", 1000);
@@ -578,7 +582,7 @@ mod tests {
 
     #[test]
     fn test_held_member_reads_nothing_more() {
-        let mut room = Room::<1, 8>::new(RelayPolicy::blind(), limits());
+        let mut room = Room::<1, Small>::new(RelayPolicy::blind(), limits());
         let mut ann = room.admit(IP, 0, at(0)).unwrap();
         let one = frame("one", 1000);
         let mut queues = Queues {
@@ -602,7 +606,7 @@ mod tests {
 
     #[test]
     fn test_hello_timeout_and_keepalives() {
-        let mut room = Room::<1, 8>::new(RelayPolicy::blind(), limits());
+        let mut room = Room::<1, Small>::new(RelayPolicy::blind(), limits());
         let mut idle = room.admit(IP, 0, at(0)).unwrap();
         let mut queues = Queues {
             queues: std::vec![Vec::new(), Vec::new()],
@@ -629,7 +633,7 @@ mod tests {
 
     #[test]
     fn test_slow_reader_judged_by_progress_over_time() {
-        let mut room = Room::<1, 8>::new(RelayPolicy::blind(), limits());
+        let mut room = Room::<1, Small>::new(RelayPolicy::blind(), limits());
         let mut bob = room.admit(IP, 0, at(0)).unwrap();
         let mut queues = Queues {
             queues: std::vec![Vec::new(), Vec::new()],
@@ -656,7 +660,7 @@ mod tests {
 
     #[test]
     fn test_rate_limit_drops_excess_and_refills() {
-        let mut room = Room::<1, 8>::new(
+        let mut room = Room::<1, Small>::new(
             RelayPolicy::blind(),
             Limits {
                 max_rate: Some(2),
@@ -690,7 +694,7 @@ mod tests {
 
     #[test]
     fn test_invalid_run_departs_with_notice() {
-        let mut room = Room::<1, 8>::new(RelayPolicy::blind(), limits());
+        let mut room = Room::<1, Small>::new(RelayPolicy::blind(), limits());
         let mut eve = room.admit(IP, 0, at(0)).unwrap();
         let mut queues = Queues {
             queues: std::vec![Vec::new(), Vec::new()],
@@ -708,7 +712,7 @@ mod tests {
     #[test]
     fn test_keyed_departure_says_leave() {
         let keys = KeySet::single(Key::from_bytes([1; 32]));
-        let mut room = Room::<1, 8>::new(RelayPolicy::keyed(keys, 300), limits());
+        let mut room = Room::<1, Small>::new(RelayPolicy::keyed(keys, 300, Small::new()), limits());
         let mut ann = room.admit(IP, 0, at(0)).unwrap();
         let mut queues = Queues {
             queues: std::vec![Vec::new(), Vec::new()],

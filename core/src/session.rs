@@ -6,12 +6,15 @@
 use crate::fernet::{DEFAULT_MAX_KEYS, KeySet, TokenError};
 use crate::frame::{DECODE_BUF_LEN, FrameDecoder, FrameError};
 use crate::message::{Body, Nick, NickBuf, NickError, Payload};
-use crate::replay::{ReplayCache, ReplayCheck};
+use crate::replay::{ArrayStore, ReplayCache, ReplayCheck, ReplayStore, window_for_ttl};
 use crate::seal::{SealError, seal_frame};
 use rand_core::CryptoRng;
 
-/// Tokens a client remembers to refuse replays.
-pub const DEFAULT_CLIENT_REPLAY: usize = 1024;
+/// Where a client remembers tokens, unless told otherwise: 8,192 entries
+/// and one-second buckets (172 KiB), enough for every message of a room
+/// that sends 3,000 in one second even while a key holder floods it with
+/// future-dated tokens.
+pub type ClientReplay = ArrayStore<8192, 512>;
 
 /// Why a received frame was not shown.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,20 +73,34 @@ pub struct Receive<'a> {
 
 /// A client: the [`Sealer`] that sends and the [`Opener`] that receives,
 /// which can go to different threads.
-pub struct Session<const K: usize = DEFAULT_MAX_KEYS, const R: usize = DEFAULT_CLIENT_REPLAY> {
+pub struct Session<const K: usize = DEFAULT_MAX_KEYS, S = ClientReplay> {
     /// Seals what this client sends.
     pub sealer: Sealer<K>,
     /// Opens what this client receives.
-    pub opener: Opener<K, R>,
+    pub opener: Opener<K, S>,
 }
 
-impl<const K: usize, const R: usize> Session<K, R> {
+impl<const K: usize, S: ReplayStore + Default> Session<K, S> {
     /// A session for `nick` with `keys`; tokens older than `ttl` seconds (if
     /// set) are dropped.
     pub fn new(keys: KeySet<K>, nick: &str, ttl: Option<u64>) -> Result<Self, NickError> {
+        Session::with_store(keys, nick, ttl, S::default())
+    }
+}
+
+impl<const K: usize, S: ReplayStore> Session<K, S> {
+    /// A session that remembers tokens in `store` (a `&'static mut` one on
+    /// a microcontroller, so that the cache is never moved across the
+    /// stack).
+    pub fn with_store(
+        keys: KeySet<K>,
+        nick: &str,
+        ttl: Option<u64>,
+        store: S,
+    ) -> Result<Self, NickError> {
         let nick = NickBuf::new(Nick::new(nick)?);
         Ok(Session {
-            opener: Opener::new(keys.clone(), ttl),
+            opener: Opener::new(keys.clone(), ttl, store),
             sealer: Sealer { keys, nick },
         })
     }
@@ -122,24 +139,24 @@ impl<const K: usize> Sealer<K> {
 
 /// The receiving half: the keys, the TTL, the frame decoder, the replay
 /// cache and a buffer for one plaintext.
-pub struct Opener<const K: usize = DEFAULT_MAX_KEYS, const R: usize = DEFAULT_CLIENT_REPLAY> {
+pub struct Opener<const K: usize = DEFAULT_MAX_KEYS, S = ClientReplay> {
     keys: KeySet<K>,
     ttl: Option<u64>,
     decoder: FrameDecoder,
-    replay: ReplayCache<R>,
+    replay: ReplayCache<S>,
     plaintext: [u8; DECODE_BUF_LEN],
     dropped: Option<Dropped>,
 }
 
-impl<const K: usize, const R: usize> Opener<K, R> {
-    /// An opener for `keys`; tokens older than `ttl` seconds (if set) are
-    /// dropped.
-    pub fn new(keys: KeySet<K>, ttl: Option<u64>) -> Self {
+impl<const K: usize, S: ReplayStore> Opener<K, S> {
+    /// An opener for `keys` that remembers tokens in `store`; tokens older
+    /// than `ttl` seconds (if set) are dropped.
+    pub fn new(keys: KeySet<K>, ttl: Option<u64>, store: S) -> Self {
         Opener {
             keys,
             ttl,
             decoder: FrameDecoder::new(),
-            replay: ReplayCache::new(),
+            replay: ReplayCache::new(store, window_for_ttl(ttl)),
             plaintext: [0; DECODE_BUF_LEN],
             dropped: None,
         }
@@ -164,21 +181,25 @@ impl<const K: usize, const R: usize> Opener<K, R> {
                 Some(Ok(frame)) => {
                     match frame.decrypt(&self.keys, now, self.ttl, &mut self.plaintext) {
                         Err(e) => DropReason::Token(e),
-                        Ok(opened) => match self
-                            .replay
-                            .check_and_insert(&opened.tag, opened.timestamp)
-                        {
-                            ReplayCheck::Replayed => DropReason::Replayed,
-                            ReplayCheck::Unverifiable => DropReason::Unverifiable,
-                            ReplayCheck::New => {
-                                // Re-borrow the plaintext for the caller's lifetime.
-                                let (timestamp, len) = (opened.timestamp, opened.plaintext.len());
-                                let start = crate::fernet::HEADER_LEN;
-                                let payload = Payload::parse(&self.plaintext[start..start + len]);
-                                let message = Some(Received { timestamp, payload });
-                                return Receive { consumed, message };
+                        Ok(opened) => {
+                            match self
+                                .replay
+                                .check_and_insert(&opened.tag, opened.timestamp, now)
+                            {
+                                ReplayCheck::Replayed => DropReason::Replayed,
+                                ReplayCheck::Unverifiable => DropReason::Unverifiable,
+                                ReplayCheck::New => {
+                                    // Re-borrow the plaintext for the caller's lifetime.
+                                    let (timestamp, len) =
+                                        (opened.timestamp, opened.plaintext.len());
+                                    let start = crate::fernet::HEADER_LEN;
+                                    let payload =
+                                        Payload::parse(&self.plaintext[start..start + len]);
+                                    let message = Some(Received { timestamp, payload });
+                                    return Receive { consumed, message };
+                                }
                             }
-                        },
+                        }
                     }
                 }
             };
@@ -202,16 +223,18 @@ mod tests {
     use rand_chacha::ChaCha8Rng;
     use rand_core::SeedableRng;
 
+    type Small = ArrayStore<8, 8>;
+
     extern crate std;
     use std::string::ToString;
     use std::vec::Vec;
 
-    fn session(nick: &str, key: u8) -> Session<2, 8> {
+    fn session(nick: &str, key: u8) -> Session<2, Small> {
         Session::new(KeySet::single(Key::from_bytes([key; 32])), nick, Some(300)).unwrap()
     }
 
     /// Seals `body` from `from` at `now` into a fresh vector.
-    fn frame(from: &Session<2, 8>, body: Body<'_>, now: u64) -> Vec<u8> {
+    fn frame(from: &Session<2, Small>, body: Body<'_>, now: u64) -> Vec<u8> {
         let mut rng = ChaCha8Rng::seed_from_u64(now);
         let mut out = [0u8; MAX_FRAME];
         from.sealer
@@ -221,7 +244,7 @@ mod tests {
     }
 
     /// Every message `to` takes from `bytes`, formatted for display.
-    fn shown(to: &mut Session<2, 8>, bytes: &[u8], now: u64) -> Vec<std::string::String> {
+    fn shown(to: &mut Session<2, Small>, bytes: &[u8], now: u64) -> Vec<std::string::String> {
         let mut rest = bytes;
         let mut shown = Vec::new();
         loop {
@@ -324,6 +347,6 @@ mod tests {
     #[test]
     fn test_bad_nick_refused() {
         let keys = KeySet::<2>::single(Key::from_bytes([1; 32]));
-        assert!(Session::<2, 8>::new(keys, "two words", None).is_err());
+        assert!(Session::<2, Small>::new(keys, "two words", None).is_err());
     }
 }

@@ -6,8 +6,12 @@ use fernchat_core::fernet::{DecryptError, Key, KeySet, TokenError, check_shape};
 use fernchat_core::frame::{DECODE_BUF_LEN, FrameDecoder, FrameError, MAX_FRAME, MAX_PLAINTEXT};
 use fernchat_core::message::{Body, Nick, Payload};
 use fernchat_core::relay::{Inbound, RelayPolicy, Verdict};
+use fernchat_core::replay::ArrayStore;
 use fernchat_core::session::Session;
 use proptest::prelude::*;
+
+/// A small replay cache, so that a few tokens fill it.
+type Small = ArrayStore<64, 16>;
 
 type Found = Vec<Result<Vec<u8>, FrameError>>;
 
@@ -114,7 +118,7 @@ proptest! {
         let _ = Key::parse(&bytes);
         let _ = KeySet::<4>::parse_file(&bytes);
         let _ = Payload::parse(&bytes).to_string();
-        let mut policies = [RelayPolicy::<4, 64>::blind(), RelayPolicy::<4, 64>::keyed(KeySet::single(key.clone()), 300)];
+        let mut policies = [RelayPolicy::<4, Small>::blind(), RelayPolicy::<4, Small>::keyed(KeySet::single(key.clone()), 300, Small::new())];
         for policy in &mut policies {
             let mut conn = Inbound::new();
             let mut rest = &bytes[..];
@@ -127,7 +131,7 @@ proptest! {
                 rest = &rest[step.consumed..];
             }
         }
-        let mut session = Session::<4, 64>::new(KeySet::single(key), "me", ttl).unwrap();
+        let mut session = Session::<4, Small>::new(KeySet::single(key), "me", ttl).unwrap();
         let mut rest = &bytes[..];
         loop {
             let step = session.opener.receive(rest, now);

@@ -10,6 +10,7 @@ use crate::net::NetConfig;
 use crate::now::Now;
 use crate::outbox::Outbox;
 use fernchat_core::message::Body;
+use fernchat_core::replay::ReplayStore;
 use fernchat_core::seal::SealError;
 use fernchat_core::session::{Dropped, Received, Session};
 use rand_core::{CryptoRng, RngCore};
@@ -84,23 +85,23 @@ enum State {
 
 /// A fernchat client: one TCP connection to a relay, over any smoltcp
 /// [`Device`], with IVs from a cryptographic RNG.
-pub struct Client<'a, D: Device, G: RngCore + CryptoRng, const K: usize, const R: usize> {
+pub struct Client<'a, D: Device, G: RngCore + CryptoRng, const K: usize, S: ReplayStore> {
     device: D,
     rng: G,
     iface: Interface,
     sockets: SocketSet<'a>,
     handle: SocketHandle,
-    session: &'a mut Session<K, R>,
+    session: &'a mut Session<K, S>,
     outbox: Outbox<'a>,
     state: State,
 }
 
-impl<'a, D: Device, G: RngCore + CryptoRng, const K: usize, const R: usize> Client<'a, D, G, K, R> {
+impl<'a, D: Device, G: RngCore + CryptoRng, const K: usize, S: ReplayStore> Client<'a, D, G, K, S> {
     /// Starts connecting to the relay at `server` as `session`'s nick, with
     /// its `/join` frame queued first.
     pub fn new<const BUF: usize>(
         storage: &'a mut ClientStorage<'a, BUF>,
-        session: &'a mut Session<K, R>,
+        session: &'a mut Session<K, S>,
         mut device: D,
         mut rng: G,
         net: &NetConfig,

@@ -12,6 +12,7 @@ use crate::fanout::FanoutLog;
 use crate::net::NetConfig;
 use crate::now::Now;
 use fernchat_core::relay::RejectReason;
+use fernchat_core::replay::ReplayStore;
 use fernchat_core::room::{Departure, Fanout, FrameEvent, Member, Notice, PeerIp, Room};
 use rand_core::{CryptoRng, RngCore};
 use smoltcp::iface::{Interface, SocketHandle, SocketSet};
@@ -107,7 +108,7 @@ pub struct Relay<
     G: RngCore + CryptoRng,
     const N: usize,
     const K: usize,
-    const R: usize,
+    S: ReplayStore,
 > {
     device: D,
     rng: G,
@@ -117,7 +118,7 @@ pub struct Relay<
     slots: [Slot; N],
     members: [&'a mut Option<Member>; N],
     log: FanoutLog<'a, N>,
-    room: &'a mut Room<K, R>,
+    room: &'a mut Room<K, S>,
     port: u16,
     /// The socket served first on the next poll: each in turn.
     first: usize,
@@ -125,8 +126,8 @@ pub struct Relay<
     next: Option<usize>,
 }
 
-impl<'a, D: Device, G: RngCore + CryptoRng, const N: usize, const K: usize, const R: usize>
-    Relay<'a, D, G, N, K, R>
+impl<'a, D: Device, G: RngCore + CryptoRng, const N: usize, const K: usize, S: ReplayStore>
+    Relay<'a, D, G, N, K, S>
 {
     /// The most clients served at once, whatever the room's limits.
     pub const MAX_CLIENTS: usize = N - 1;
@@ -134,7 +135,7 @@ impl<'a, D: Device, G: RngCore + CryptoRng, const N: usize, const K: usize, cons
     /// A relay listening on `port`, its rules and limits those of `room`.
     pub fn new<const BUF: usize, const LOG: usize>(
         storage: &'a mut RelayStorage<'a, N, BUF, LOG>,
-        room: &'a mut Room<K, R>,
+        room: &'a mut Room<K, S>,
         mut device: D,
         mut rng: G,
         net: &NetConfig,
@@ -175,7 +176,7 @@ impl<'a, D: Device, G: RngCore + CryptoRng, const N: usize, const K: usize, cons
     }
 
     /// The room: its rules, limits and members.
-    pub fn room(&self) -> &Room<K, R> {
+    pub fn room(&self) -> &Room<K, S> {
         self.room
     }
 

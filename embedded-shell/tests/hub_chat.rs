@@ -11,6 +11,7 @@ use fernchat_core::fernet::{Key, KeySet};
 use fernchat_core::input::Input;
 use fernchat_core::message::Body;
 use fernchat_core::relay::{RejectReason, RelayPolicy};
+use fernchat_core::replay::ArrayStore;
 use fernchat_core::room::{Departure, Limits, Notice, Room};
 use fernchat_core::session::Session;
 use fernchat_embedded::{
@@ -40,7 +41,12 @@ const SLOW_TIMEOUT_MS: u64 = 10_000;
 type Keys = KeySet<1>;
 /// Clients remember 256 tokens against replays: enough for the 200 messages
 /// within a second of the busiest test.
-type TestClient = Client<'static, Port, ChaCha20Rng, 1, 256>;
+/// Replay caches: the firmware relay's size, and room in the clients for
+/// the 100-frame bursts below.
+type ClientReplay = ArrayStore<256, 32>;
+type RelayReplay = ArrayStore<256, 64>;
+
+type TestClient = Client<'static, Port, ChaCha20Rng, 1, ClientReplay>;
 
 fn now(ms: u64) -> Now {
     Now {
@@ -175,7 +181,7 @@ impl RawHost {
 /// A relay with `N` sockets, its members and raw connections on one hub.
 struct Chat<const N: usize> {
     hub: Hub,
-    relay: Relay<'static, Port, ChaCha20Rng, N, 1, 64>,
+    relay: Relay<'static, Port, ChaCha20Rng, N, 1, RelayReplay>,
     members: Vec<Member>,
     raw: Vec<RawHost>,
     /// What the relay reported, with the millisecond it did.
@@ -184,11 +190,11 @@ struct Chat<const N: usize> {
 }
 
 impl<const N: usize> Chat<N> {
-    fn new(policy: RelayPolicy<1, 64>) -> Self {
+    fn new(policy: RelayPolicy<1, RelayReplay>) -> Self {
         Self::with_limits(policy, limits())
     }
 
-    fn with_limits(policy: RelayPolicy<1, 64>, limits: Limits) -> Self {
+    fn with_limits(policy: RelayPolicy<1, RelayReplay>, limits: Limits) -> Self {
         let hub = Hub::default();
         let storage = Box::leak(Box::new(RelayStorage::<N, BUF, LOG>::new()));
         let room = Box::leak(Box::new(Room::new(policy, limits)));
@@ -604,7 +610,7 @@ fn test_held_sender_goes_before_newer_frames() {
 #[test]
 fn test_vanished_client_leaves_keyed() {
     let key = 3;
-    let mut chat = Chat::<4>::new(RelayPolicy::keyed(keys(key), 300));
+    let mut chat = Chat::<4>::new(RelayPolicy::keyed(keys(key), 300, RelayReplay::new()));
     chat.fill(&["ann", "bob", "cy"], key);
     chat.say(0, "about to vanish");
     chat.run_until("ann's message", |chat| {
@@ -633,7 +639,7 @@ fn test_client_not_reading_is_dropped_after_the_slow_timeout() {
     // Keyed, so that the relay says /leave for the one it drops, through a
     // log that senders have filled.
     let key = 4;
-    let mut chat = Chat::<4>::new(RelayPolicy::keyed(keys(key), 300));
+    let mut chat = Chat::<4>::new(RelayPolicy::keyed(keys(key), 300, RelayReplay::new()));
     chat.fill(&["ann", "bob", "cy"], key);
     let paused_at = chat.ms;
     chat.members[2].paused = true;
@@ -816,7 +822,7 @@ fn test_per_address_limit_told_busy() {
 #[test]
 fn test_keyed_relay_drops_forged_frame() {
     let key = 5;
-    let mut chat = Chat::<4>::new(RelayPolicy::keyed(keys(key), 300));
+    let mut chat = Chat::<4>::new(RelayPolicy::keyed(keys(key), 300, RelayReplay::new()));
     chat.fill(&["ann", "bob"], key);
     let eve = chat.join("eve", keys(6));
     chat.run_until("eve in", |chat| chat.relay.clients() == 3);

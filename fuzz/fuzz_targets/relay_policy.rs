@@ -15,13 +15,17 @@ use fernchat_core::fernet::check_shape;
 use fernchat_core::frame::{DECODE_BUF_LEN, MAX_FRAME};
 use fernchat_core::message::{Body, Payload};
 use fernchat_core::relay::{DEFAULT_RELAY_TTL, Inbound, MAX_LEAVE_FRAME, RelayPolicy, Verdict};
+use fernchat_core::replay::ArrayStore;
 use fernchat_fuzz::{clock, keyset};
 use libfuzzer_sys::fuzz_target;
+
+/// A replay cache small enough for a few seed tokens to fill.
+type Small = ArrayStore<8, 4>;
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::SeedableRng;
 
 /// Two keys, and a replay cache small enough for a few seed tokens to fill.
-type Policy = RelayPolicy<2, 8>;
+type Policy = RelayPolicy<2, Small>;
 
 /// A verdict, out of the connection state it borrows.
 #[derive(Debug, PartialEq)]
@@ -38,7 +42,7 @@ fuzz_target!(|data: &[u8]| {
     let now = clock(clock_byte);
     let mut blind = Policy::blind();
     let (blind_verdicts, _) = feed(&mut blind, input, now);
-    let mut keyed = Policy::keyed(keyset(), DEFAULT_RELAY_TTL);
+    let mut keyed = Policy::keyed(keyset(), DEFAULT_RELAY_TTL, Small::new());
     let (keyed_verdicts, conn) = feed(&mut keyed, input, now);
 
     assert_eq!(

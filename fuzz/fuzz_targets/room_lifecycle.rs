@@ -19,9 +19,13 @@
 use fernchat_core::fernet::hazmat::encrypt_with_iv;
 use fernchat_core::frame::MAX_FRAME;
 use fernchat_core::relay::RelayPolicy;
+use fernchat_core::replay::ArrayStore;
 use fernchat_core::room::{Departure, Fanout, FrameEvent, Limits, Member, Notice, Now, Room};
 use fernchat_fuzz::{Item, T0, key, reference_frames};
 use libfuzzer_sys::fuzz_target;
+
+/// A replay cache small enough for a few seed tokens to fill.
+type Small = ArrayStore<8, 4>;
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::SeedableRng;
 
@@ -83,7 +87,7 @@ impl Fanout for Queues<'_> {
 
 fuzz_target!(|data: &[u8]| {
     let frames = seed_frames();
-    let mut room = Room::<2, 8>::new(RelayPolicy::blind(), LIMITS);
+    let mut room = Room::<2, Small>::new(RelayPolicy::blind(), LIMITS);
     let mut conns: Vec<Option<Conn>> = (0..6).map(|_| None).collect();
     let mut now_ms = 0u64;
     let mut rng = ChaCha8Rng::seed_from_u64(1);
@@ -173,7 +177,7 @@ fn seed_frames() -> Vec<Vec<u8>> {
         .collect()
 }
 
-fn connect(room: &mut Room<2, 8>, conns: &mut [Option<Conn>], slot: usize, ip: u8, now: Now) {
+fn connect(room: &mut Room<2, Small>, conns: &mut [Option<Conn>], slot: usize, ip: u8, now: Now) {
     if conns[slot].is_some() {
         return;
     }
@@ -203,7 +207,13 @@ fn connect(room: &mut Room<2, 8>, conns: &mut [Option<Conn>], slot: usize, ip: u
     }
 }
 
-fn send(room: &mut Room<2, 8>, conns: &mut [Option<Conn>], slot: usize, bytes: &[u8], now: Now) {
+fn send(
+    room: &mut Room<2, Small>,
+    conns: &mut [Option<Conn>],
+    slot: usize,
+    bytes: &[u8],
+    now: Now,
+) {
     let Some(conn) = &mut conns[slot] else { return };
     conn.sent.extend_from_slice(bytes);
     conn.unread.extend_from_slice(bytes);
@@ -211,7 +221,7 @@ fn send(room: &mut Room<2, 8>, conns: &mut [Option<Conn>], slot: usize, bytes: &
 }
 
 /// Feeds `slot`'s unread bytes to the room, as a shell does.
-fn feed(room: &mut Room<2, 8>, conns: &mut [Option<Conn>], slot: usize, now: Now) {
+fn feed(room: &mut Room<2, Small>, conns: &mut [Option<Conn>], slot: usize, now: Now) {
     let Some(mut conn) = conns[slot].take() else {
         return;
     };
@@ -260,7 +270,7 @@ fn valid_frames(sent: &[u8]) -> Vec<Vec<u8>> {
         .collect()
 }
 
-fn release_all(room: &mut Room<2, 8>, conns: &mut [Option<Conn>], now: Now) {
+fn release_all(room: &mut Room<2, Small>, conns: &mut [Option<Conn>], now: Now) {
     for slot in 0..conns.len() {
         let Some(mut conn) = conns[slot].take() else {
             continue;
@@ -284,7 +294,7 @@ fn release_all(room: &mut Room<2, 8>, conns: &mut [Option<Conn>], now: Now) {
 }
 
 fn check_deadlines(
-    room: &mut Room<2, 8>,
+    room: &mut Room<2, Small>,
     conns: &mut [Option<Conn>],
     now: Now,
     rng: &mut ChaCha8Rng,
@@ -311,7 +321,7 @@ fn check_deadlines(
 }
 
 fn depart(
-    room: &mut Room<2, 8>,
+    room: &mut Room<2, Small>,
     conns: &mut [Option<Conn>],
     slot: usize,
     now: Now,

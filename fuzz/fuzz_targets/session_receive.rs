@@ -13,9 +13,13 @@ use std::collections::HashSet;
 
 use fernchat_core::frame::DECODE_BUF_LEN;
 use fernchat_core::message::Payload;
+use fernchat_core::replay::ArrayStore;
 use fernchat_core::session::Session;
 use fernchat_fuzz::{clock, keyset, reference_frames};
 use libfuzzer_sys::fuzz_target;
+
+/// A replay cache small enough for a few seed tokens to fill.
+type Small = ArrayStore<8, 4>;
 
 /// The TTL the session is given.
 const TTL: u64 = 300;
@@ -26,7 +30,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let now = clock(clock_byte);
     // A small replay cache, so that a few seed tokens fill it.
-    let mut session = Session::<2, 8>::new(keyset(), "fuzz", Some(TTL)).expect("a valid nick");
+    let mut session = Session::<2, Small>::new(keyset(), "fuzz", Some(TTL)).expect("a valid nick");
     let frames = reference_frames(input);
     let mut seen = 0;
     let mut shown = HashSet::new();

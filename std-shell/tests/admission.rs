@@ -77,7 +77,10 @@ fn keep_alives_do_not_count_as_a_hello() {
     }
     assert_eq!(read_to_close(&mut silent, WAIT), b"!timeout\n");
     let waited = started.elapsed();
-    assert!(waited >= Duration::from_millis(900), "closed after {waited:?}");
+    assert!(
+        waited >= Duration::from_millis(900),
+        "closed after {waited:?}"
+    );
     relay.wait_for_log("left: no valid frame in time", WAIT);
 }
 

@@ -5,8 +5,8 @@ use fernchat_core::fernet::{Key, KeySet};
 use fernchat_core::frame::MAX_FRAME;
 use fernchat_core::message::Body;
 use fernchat_core::session::Session;
-use std::io::{Read, Write};
 use socket2::{Domain, Protocol, Socket, Type};
+use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -32,15 +32,20 @@ pub fn connect_from(from: IpAddr, addr: SocketAddr) -> TcpStream {
 pub struct Peer {
     /// The socket.
     pub stream: TcpStream,
-    /// The session (keys, nick, replay cache).
-    pub session: Session,
+    /// The session (keys, nick, replay cache), boxed: its replay cache is
+    /// too large for a test thread's stack.
+    pub session: Box<Session>,
     pending: Vec<u8>,
 }
 
 impl Peer {
     /// Connects as `nick` with `key` (no `/join` is sent).
     pub fn connect(addr: SocketAddr, key: &Key, nick: &str) -> Peer {
-        Peer::with_stream(TcpStream::connect(addr).expect("connect to relay"), key, nick)
+        Peer::with_stream(
+            TcpStream::connect(addr).expect("connect to relay"),
+            key,
+            nick,
+        )
     }
 
     /// Connects from the local address `from` (another loopback address,
@@ -52,7 +57,9 @@ impl Peer {
     fn with_stream(stream: TcpStream, key: &Key, nick: &str) -> Peer {
         Peer {
             stream,
-            session: Session::new(KeySet::single(key.clone()), nick, Some(300)).expect("nick"),
+            session: Box::new(
+                Session::new(KeySet::single(key.clone()), nick, Some(300)).expect("nick"),
+            ),
             pending: Vec::new(),
         }
     }

@@ -57,6 +57,9 @@ pub fn run(args: &ClientArgs) -> Result<(), Error> {
             name: args.name.clone(),
             source,
         })?;
+    // The replay cache makes the opener large (172 KiB): on the heap, not
+    // on the reader thread's stack.
+    let opener = Box::new(opener);
     let stream = TcpStream::connect(&args.connect).map_err(|source| Error::Connect {
         addr: args.connect.clone(),
         source,
@@ -144,7 +147,7 @@ impl Sender {
 /// tells the main thread why.
 fn spawn_reader(
     mut stream: TcpStream,
-    mut opener: Opener,
+    mut opener: Box<Opener>,
     mut printer: Printer,
     events: mpsc::Sender<Event>,
 ) {

@@ -18,7 +18,7 @@ use std::sync::mpsc;
 pub fn chat(
     mut sender: Sender,
     reader: TcpStream,
-    opener: Opener,
+    opener: Box<Opener>,
     events_in: mpsc::Sender<Event>,
     events: mpsc::Receiver<Event>,
 ) -> Result<(), Error> {

@@ -8,12 +8,14 @@ mod fanout;
 mod fd_limit;
 mod lingering;
 mod outbound;
+mod replay_store;
 mod stats;
 
 use crate::error::Error;
 use crate::{clock, keyfile};
 use connection::Connection;
 use fanout::{Queues, list_for_flush};
+use fernchat_core::fernet::DEFAULT_MAX_KEYS;
 use fernchat_core::frame::MAX_FRAME;
 use fernchat_core::relay::{DEFAULT_RELAY_TTL, RelayPolicy};
 use fernchat_core::room::{DEFAULT_LIMITS, Departure, FrameEvent, Limits, Now, PeerIp, Room};
@@ -22,6 +24,7 @@ use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token};
 use outbound::Outbound;
 use rand_core::{OsRng, UnwrapErr};
+use replay_store::HeapStore;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
@@ -106,7 +109,7 @@ pub fn run(args: &ServerArgs) -> Result<(), Error> {
     fd_limit::raise_for(limits.max_clients);
     let policy = match &args.key_file {
         None => RelayPolicy::blind(),
-        Some(path) => RelayPolicy::keyed(keyfile::load(path)?, args.ttl),
+        Some(path) => RelayPolicy::keyed(keyfile::load(path)?, args.ttl, HeapStore::for_relay()),
     };
     let listen_error = |source| Error::Listen {
         addr: args.listen.clone(),
@@ -168,7 +171,7 @@ fn init_logging() {
 struct Relay {
     poll: Poll,
     listener: TcpListener,
-    room: Room,
+    room: Room<DEFAULT_MAX_KEYS, HeapStore>,
     clients: Slab<Connection>,
     lingering: Lingering,
     stats: Stats,

@@ -26,6 +26,7 @@ use cortex_m_rt::entry;
 use fernchat_core::fernet::KeySet;
 use fernchat_core::input::Input;
 use fernchat_core::message::Body;
+use fernchat_core::replay::ArrayStore;
 use fernchat_core::session::Session;
 use fernchat_embedded::{Client, ClientError, ClientEvent, ClientStorage};
 use fernchat_mps2::args::{self, ArgError, Args};
@@ -41,8 +42,11 @@ use smoltcp::wire::IpEndpoint;
 const SOCKET_BUF: usize = 2048;
 /// Keys the client holds.
 const KEYS: usize = 1;
-/// Tokens remembered against replays.
-const REPLAY: usize = 64;
+/// Where tokens are remembered against replays: 64 entries in 14-second
+/// buckets (2.1 KiB): a small room's traffic over the 300 s TTL. In a
+/// `static` the session borrows.
+type ReplayMemory = ArrayStore<64, 32>;
+type Replay = &'static mut ReplayMemory;
 /// Token age limit, seconds (as the std client's default).
 const TTL: u64 = 300;
 /// The command line's length limit (it carries the messages).
@@ -145,13 +149,14 @@ impl<'a> Options<'a> {
 }
 
 type Storage = ClientStorage<'static, SOCKET_BUF>;
-type Chat = Session<KEYS, REPLAY>;
-type Peer = Client<'static, Lan9118, ChaCha20Rng, KEYS, REPLAY>;
+type Chat = Session<KEYS, Replay>;
+type Peer = Client<'static, Lan9118, ChaCha20Rng, KEYS, Replay>;
 
 #[entry]
 fn main() -> ! {
     static mut STORAGE: Storage = ClientStorage::new();
     static mut SESSION: MaybeUninit<Chat> = MaybeUninit::uninit();
+    static mut REPLAY: ReplayMemory = ArrayStore::new();
     static mut LINE: [u8; CMDLINE] = [0; CMDLINE];
     static mut NIC_RX: [u8; RX_BUF] = [0; RX_BUF];
     static mut CLIENT: MaybeUninit<Peer> = MaybeUninit::uninit();
@@ -159,6 +164,7 @@ fn main() -> ! {
     let statics = Statics {
         storage: STORAGE,
         session: SESSION,
+        replay: REPLAY,
         line: LINE,
         nic_rx: NIC_RX,
         client: CLIENT,
@@ -173,6 +179,7 @@ fn main() -> ! {
 struct Statics {
     storage: &'static mut Storage,
     session: &'static mut MaybeUninit<Chat>,
+    replay: Replay,
     line: &'static mut [u8],
     nic_rx: &'static mut [u8; RX_BUF],
     client: &'static mut MaybeUninit<Peer>,
@@ -191,7 +198,12 @@ fn start(statics: Statics, console: &mut Console) -> (&'static mut Peer, Clock, 
     };
     // Written in place: the session holds a frame buffer, a plaintext buffer
     // and the replay cache.
-    let session = match Session::new(options.keys.clone(), options.nick, Some(TTL)) {
+    let session = match Session::with_store(
+        options.keys.clone(),
+        options.nick,
+        Some(TTL),
+        statics.replay,
+    ) {
         Ok(chat) => statics.session.write(chat),
         Err(e) => usage(console, &e),
     };

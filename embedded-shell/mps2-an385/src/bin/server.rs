@@ -19,6 +19,7 @@ use core::mem::MaybeUninit;
 use cortex_m_rt::entry;
 use fernchat_core::fernet::{Key, KeySet};
 use fernchat_core::relay::{DEFAULT_RELAY_TTL, RelayPolicy};
+use fernchat_core::replay::ArrayStore;
 use fernchat_core::room::{Limits, Room};
 use fernchat_embedded::{DEFAULT_PORT, Relay, RelayEvent, RelayStorage};
 use fernchat_mps2::args::{self, ArgError, Args};
@@ -37,8 +38,10 @@ const SOCKET_BUF: usize = 2048;
 const LOG: usize = 16384;
 /// Keys the relay holds (rotation needs two).
 const KEYS: usize = 1;
-/// Tokens remembered against replays (keyed mode).
-const REPLAY: usize = 256;
+/// Where a keyed relay remembers tokens against replays: 256 entries in
+/// 7-second buckets (6.6 KiB), in a `static` the policy borrows.
+type ReplayMemory = ArrayStore<256, 64>;
+type Replay = &'static mut ReplayMemory;
 /// The command line's length limit.
 const CMDLINE: usize = 512;
 /// Clients from one address at most, unless told otherwise: no limit
@@ -102,12 +105,13 @@ impl Options {
 }
 
 type Storage = RelayStorage<'static, SOCKETS, SOCKET_BUF, LOG>;
-type Server = Relay<'static, Lan9118, ChaCha20Rng, SOCKETS, KEYS, REPLAY>;
+type Server = Relay<'static, Lan9118, ChaCha20Rng, SOCKETS, KEYS, Replay>;
 
 #[entry]
 fn main() -> ! {
     static mut STORAGE: Storage = RelayStorage::new();
-    static mut ROOM: MaybeUninit<Room<KEYS, REPLAY>> = MaybeUninit::uninit();
+    static mut ROOM: MaybeUninit<Room<KEYS, Replay>> = MaybeUninit::uninit();
+    static mut REPLAY: ReplayMemory = ArrayStore::new();
     static mut LINE: [u8; CMDLINE] = [0; CMDLINE];
     static mut NIC_RX: [u8; RX_BUF] = [0; RX_BUF];
     static mut RELAY: MaybeUninit<Server> = MaybeUninit::uninit();
@@ -115,6 +119,7 @@ fn main() -> ! {
     let statics = Statics {
         storage: STORAGE,
         room: ROOM,
+        replay: REPLAY,
         line: LINE,
         nic_rx: NIC_RX,
         relay: RELAY,
@@ -127,7 +132,8 @@ fn main() -> ! {
 /// across the stack.
 struct Statics {
     storage: &'static mut Storage,
-    room: &'static mut MaybeUninit<Room<KEYS, REPLAY>>,
+    room: &'static mut MaybeUninit<Room<KEYS, Replay>>,
+    replay: Replay,
     line: &'static mut [u8],
     nic_rx: &'static mut [u8; RX_BUF],
     relay: &'static mut MaybeUninit<Server>,
@@ -159,7 +165,7 @@ fn start(statics: Statics, console: &mut Console) -> (&'static mut Server, Clock
     // token buffer.
     let limits = options.limits();
     let policy = match options.key {
-        Some(key) => RelayPolicy::keyed(KeySet::single(key), options.ttl),
+        Some(key) => RelayPolicy::keyed(KeySet::single(key), options.ttl, statics.replay),
         None => RelayPolicy::blind(),
     };
     let room = statics.room.write(Room::new(policy, limits));
