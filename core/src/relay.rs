@@ -132,6 +132,15 @@ impl<const K: usize, S: ReplayStore> RelayPolicy<K, S> {
         }
     }
 
+    /// Keyed mode: refuses, as unverifiable, tokens stamped at or before
+    /// `unix`. A relay calls it as it starts, with the second before, so
+    /// that tokens it forwarded before a restart are not let through again.
+    pub fn refuse_until(&mut self, unix: u64) {
+        if let Some(keyed) = &mut self.keyed {
+            keyed.replay.forget_until(unix);
+        }
+    }
+
     /// True when the relay holds keys.
     pub fn is_keyed(&self) -> bool {
         self.keyed.is_some()
@@ -399,6 +408,24 @@ mod tests {
             seen[8..]
                 .iter()
                 .all(|s| *s == Seen::Reject(RejectReason::Unverifiable))
+        );
+    }
+
+    #[test]
+    fn test_restarted_relay_refuses_what_it_may_have_forwarded() {
+        let keys = KeySet::single(Key::from_bytes([1; 32]));
+        let mut policy = RelayPolicy::<2, Small>::keyed(keys, 300, Small::new());
+        policy.refuse_until(999);
+        let mut conn = Inbound::new();
+        let before = from_ann(1, Body::Text(b"recorded"), 999);
+        let after = from_ann(1, Body::Text(b"fresh"), 1000);
+        let wire = [before, after.clone()].concat();
+        assert_eq!(
+            run(&mut policy, &mut conn, &wire, 1000),
+            [
+                Seen::Reject(RejectReason::Unverifiable),
+                Seen::Forward(after)
+            ]
         );
     }
 }

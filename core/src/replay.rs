@@ -224,6 +224,13 @@ impl<S> ReplayCache<S> {
         self.state.capacity as usize
     }
 
+    /// Refuses, as unverifiable, every token stamped at or before
+    /// `timestamp`: for a cache that starts empty while tokens seen before
+    /// it may still be fresh (a relay that restarts).
+    pub fn forget_until(&mut self, timestamp: u64) {
+        self.state.floor = Some(self.state.floor.map_or(timestamp, |f| f.max(timestamp)));
+    }
+
     /// The newest timestamp forgotten, if any: tokens at or below it are
     /// refused as unverifiable. Worth logging when it is close to `now`.
     pub fn floor(&self) -> Option<u64> {

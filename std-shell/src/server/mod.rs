@@ -107,10 +107,12 @@ pub fn run(args: &ServerArgs) -> Result<(), Error> {
     init_logging();
     let limits = args.limits();
     fd_limit::raise_for(limits.max_clients);
-    let policy = match &args.key_file {
+    let mut policy = match &args.key_file {
         None => RelayPolicy::blind(),
         Some(path) => RelayPolicy::keyed(keyfile::load(path)?, args.ttl, HeapStore::for_relay()),
     };
+    // What this relay forwarded before a restart is not let through again.
+    policy.refuse_until(clock::now().saturating_sub(1));
     let listen_error = |source| Error::Listen {
         addr: args.listen.clone(),
         source,

@@ -164,10 +164,12 @@ fn start(statics: Statics, console: &mut Console) -> (&'static mut Server, Clock
     // Written in place: the room's policy holds the replay cache and a
     // token buffer.
     let limits = options.limits();
-    let policy = match options.key {
+    let mut policy = match options.key {
         Some(key) => RelayPolicy::keyed(KeySet::single(key), options.ttl, statics.replay),
         None => RelayPolicy::blind(),
     };
+    // What this relay forwarded before a restart is not let through again.
+    policy.refuse_until(semihosting::unix_time().saturating_sub(1));
     let room = statics.room.write(Room::new(policy, limits));
     let mode = if room.policy().is_keyed() {
         "keyed"
