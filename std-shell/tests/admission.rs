@@ -3,7 +3,7 @@
 //! flags that make no sense are refused.
 
 use fernchat_core::fernet::Key;
-use fernchat_tests::peer::{Peer, connect_from};
+use fernchat_tests::peer::{Peer, connect_from, read_until_closed};
 use fernchat_tests::process::start_relay;
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, TcpStream};
@@ -13,20 +13,6 @@ use std::time::{Duration, Instant};
 const BIN: &str = env!("CARGO_BIN_EXE_fernchat");
 const WAIT: Duration = Duration::from_secs(10);
 const OTHER: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
-
-/// Everything `stream` receives until the relay closes it (at most `wait`).
-fn read_to_close(stream: &mut TcpStream, wait: Duration) -> Vec<u8> {
-    stream.set_read_timeout(Some(wait)).unwrap();
-    let mut got = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        match stream.read(&mut buf) {
-            Ok(0) => return got,
-            Ok(n) => got.extend_from_slice(&buf[..n]),
-            Err(e) => panic!("not closed by the relay ({e}); got {got:?}"),
-        }
-    }
-}
 
 #[test]
 fn idle_sockets_from_one_address_do_not_lock_out_others() {
@@ -51,7 +37,7 @@ fn idle_sockets_from_one_address_do_not_lock_out_others() {
     // told `!timeout` and closed.
     let (mut busy, mut timeout) = (0, 0);
     for mut socket in idle {
-        let told = read_to_close(&mut socket, WAIT);
+        let told = read_until_closed(&mut socket, WAIT);
         if told == b"!busy\n" {
             busy += 1;
         } else if told.ends_with(b"\n!timeout\n") || told == b"!timeout\n" {
@@ -75,7 +61,7 @@ fn keep_alives_do_not_count_as_a_hello() {
         }
         std::thread::sleep(Duration::from_millis(200));
     }
-    assert_eq!(read_to_close(&mut silent, WAIT), b"!timeout\n");
+    assert_eq!(read_until_closed(&mut silent, WAIT), b"!timeout\n");
     let waited = started.elapsed();
     assert!(
         waited >= Duration::from_millis(900),

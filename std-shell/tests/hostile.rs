@@ -5,7 +5,7 @@
 use fernchat_core::fernet::Key;
 use fernchat_core::frame::MAX_FRAME;
 use fernchat_core::message::Body;
-use fernchat_tests::peer::{Peer, now};
+use fernchat_tests::peer::{Peer, now, read_until_closed};
 use fernchat_tests::process::start_relay;
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -121,7 +121,7 @@ fn connections_past_max_clients_are_closed_at_once() {
     let mut third = Peer::connect(relay.addr, &key, "third");
     // Told why before the close, even though it had already sent a frame.
     third.say("let me in");
-    assert_eq!(read_to_close(&mut third.stream), b"!full\n");
+    assert_eq!(read_until_closed(&mut third.stream, WAIT), b"!full\n");
     relay.wait_for_log("refused: the relay is full", WAIT);
     ann.say("two is company");
     assert_eq!(bob.receive(1, WAIT), ["<ann> two is company"]);
@@ -135,18 +135,4 @@ fn connections_past_max_clients_are_closed_at_once() {
         .unwrap();
     let _ = third.stream.write_all(sneaked);
     assert!(bob.receive(1, Duration::from_millis(500)).is_empty());
-}
-
-/// Everything `stream` receives until the relay closes it (at most [`WAIT`]).
-fn read_to_close(stream: &mut TcpStream) -> Vec<u8> {
-    stream.set_read_timeout(Some(WAIT)).unwrap();
-    let mut got = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        match stream.read(&mut buf) {
-            Ok(0) => return got,
-            Ok(n) => got.extend_from_slice(&buf[..n]),
-            Err(e) => panic!("not closed by the relay ({e}); got {got:?}"),
-        }
-    }
 }

@@ -17,6 +17,25 @@ pub fn now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
+/// Everything `stream` receives until the relay closes it (or resets it
+/// after closing); fails the test if that takes longer than `wait`.
+pub fn read_until_closed(stream: &mut TcpStream, wait: Duration) -> Vec<u8> {
+    stream.set_read_timeout(Some(wait)).expect("timeout");
+    let mut received = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return received,
+            Ok(n) => received.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return received,
+            Err(e) => panic!(
+                "not closed by the relay ({e}) after {} bytes",
+                received.len()
+            ),
+        }
+    }
+}
+
 /// A TCP connection to `addr` from the local address `from`.
 pub fn connect_from(from: IpAddr, addr: SocketAddr) -> TcpStream {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))

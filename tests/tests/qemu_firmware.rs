@@ -12,12 +12,12 @@
 mod qemu;
 
 use fernchat_core::fernet::Key;
-use fernchat_tests::peer::Peer;
+use fernchat_tests::peer::{Peer, read_until_closed};
 use fernchat_tests::process::{Guard, start_relay};
 use fernchat_tests::python::{python, script};
 use fernchat_tests::std_client::StdClient;
 use qemu::{Machine, WAIT, free_port, key_file, setup};
-use std::io::{ErrorKind, Read};
+use std::io::Read;
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Barrier};
@@ -207,22 +207,6 @@ fn three_peers_sending_10kb_at_once_through_the_firmware_relay_get_everything() 
     }
 }
 
-/// Everything `stream` receives until the relay closes it (or resets it
-/// after closing); fails the test if that takes longer than [`WAIT`].
-fn read_until_closed(stream: &mut TcpStream) -> Vec<u8> {
-    stream.set_read_timeout(Some(WAIT)).expect("timeout");
-    let mut received = Vec::new();
-    let mut buf = [0u8; 1024];
-    loop {
-        match stream.read(&mut buf) {
-            Ok(0) => return received,
-            Ok(n) => received.extend_from_slice(&buf[..n]),
-            Err(e) if e.kind() == ErrorKind::ConnectionReset => return received,
-            Err(e) => panic!("no close after {received:?}: {e}"),
-        }
-    }
-}
-
 #[test]
 fn idle_connections_are_told_timeout_then_a_client_gets_in() {
     let setup = setup();
@@ -238,11 +222,11 @@ fn idle_connections_are_told_timeout_then_a_client_gets_in() {
     }
     // ...so a fifth is told the relay is full, then closed.
     let mut late = TcpStream::connect(addr).expect("connect");
-    assert_eq!(read_until_closed(&mut late), b"!full\n");
+    assert_eq!(read_until_closed(&mut late, WAIT), b"!full\n");
     relay.expect("refused");
     // Two seconds on, each is told why and closed.
     for stream in &mut idle {
-        assert_eq!(read_until_closed(stream), b"!timeout\n");
+        assert_eq!(read_until_closed(stream, WAIT), b"!timeout\n");
     }
     for _ in &idle {
         relay.expect("left: no valid frame in time");

@@ -251,6 +251,35 @@ impl Relay {
         }
     }
 
+    /// The room, the fan-out over every client's queue and the counters,
+    /// borrowed apart so that the room can reach the queues.
+    fn parts(
+        &mut self,
+        now_ms: u64,
+    ) -> (
+        &mut Room<DEFAULT_MAX_KEYS, HeapStore>,
+        Queues<'_>,
+        &mut Stats,
+    ) {
+        let Relay {
+            room,
+            clients,
+            stats,
+            to_flush,
+            unflushed,
+            max_outbound,
+            ..
+        } = self;
+        let queues = Queues {
+            clients,
+            to_flush,
+            max_outbound: *max_outbound,
+            unflushed,
+            now_ms,
+        };
+        (room, queues, stats)
+    }
+
     fn now(&self) -> Now {
         Now {
             unix: clock::now(),
@@ -383,26 +412,12 @@ impl Relay {
         let now = self.now();
         let client = self.clients.get_mut(id)?;
         let mut member = client.member.take()?;
-        let Relay {
-            room,
-            clients,
-            stats,
-            to_flush,
-            unflushed,
-            ..
-        } = self;
-        let peer = clients.get(id).map(|c| c.peer);
-        let mut queues = Queues {
-            clients,
-            to_flush,
-            max_outbound: self.max_outbound,
-            unflushed,
-            now_ms: now.millis,
-        };
+        let peer = Some(client.peer);
+        let (room, mut queues, stats) = self.parts(now.millis);
         let step = room.receive(id, &mut member, bytes, now, &mut queues, |event| {
             count_frame(stats, event, peer);
         });
-        let client = clients.get_mut(id)?;
+        let client = self.clients.get_mut(id)?;
         if member.is_held() {
             client.unread.extend_from_slice(&bytes[step.consumed..]);
             self.held.push(id);
@@ -424,25 +439,11 @@ impl Relay {
             };
             let peer = Some(client.peer);
             let now_ms = self.now().millis;
-            let Relay {
-                room,
-                clients,
-                stats,
-                to_flush,
-                unflushed,
-                ..
-            } = self;
-            let mut queues = Queues {
-                clients,
-                to_flush,
-                max_outbound: self.max_outbound,
-                unflushed,
-                now_ms,
-            };
+            let (room, mut queues, stats) = self.parts(now_ms);
             let released = room.release(id, &mut member, &mut queues, |event| {
                 count_frame(stats, event, peer);
             });
-            let Some(client) = clients.get_mut(id) else {
+            let Some(client) = self.clients.get_mut(id) else {
                 continue;
             };
             client.member = Some(member);
@@ -522,20 +523,7 @@ impl Relay {
                 continue;
             };
             let mut rng = UnwrapErr(OsRng);
-            let Relay {
-                room,
-                clients,
-                to_flush,
-                unflushed,
-                ..
-            } = self;
-            let mut queues = Queues {
-                clients,
-                to_flush,
-                max_outbound: self.max_outbound,
-                unflushed,
-                now_ms: now.millis,
-            };
+            let (room, mut queues, _) = self.parts(now.millis);
             if room.depart(id, &member, now, &mut rng, &mut queues) {
                 self.stats.leaves_sent += 1;
                 tracing::info!("{} left without /leave; sent it on its behalf", client.peer);
