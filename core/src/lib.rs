@@ -53,3 +53,4 @@ pub mod replay;
 pub mod room;
 pub mod seal;
 pub mod session;
+pub mod tally;

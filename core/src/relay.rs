@@ -11,6 +11,9 @@ use rand_core::CryptoRng;
 
 /// Invalid frames in a row after which a client is disconnected.
 pub const MAX_INVALID_IN_A_ROW: u8 = 16;
+/// Of a client's last 64 frames, more than this many invalid ones
+/// disconnect it, however they are interleaved with valid frames.
+pub const MAX_INVALID_OF_64: u32 = 32;
 /// Default TTL of a keyed relay, in seconds.
 pub const DEFAULT_RELAY_TTL: u64 = 300;
 /// Where a keyed relay remembers tokens unless told otherwise: 4,096
@@ -75,6 +78,8 @@ pub struct RelayStep<'a> {
 pub struct Inbound {
     decoder: FrameDecoder,
     invalid_in_a_row: u8,
+    /// The last 64 frames, newest in bit 0: 1 for an invalid one.
+    recent_invalid: u64,
     nick: Option<NickBuf>,
 }
 
@@ -84,6 +89,7 @@ impl Inbound {
         Inbound {
             decoder: FrameDecoder::new(),
             invalid_in_a_row: 0,
+            recent_invalid: 0,
             nick: None,
         }
     }
@@ -169,12 +175,19 @@ impl<const K: usize, S: ReplayStore> RelayPolicy<K, S> {
         let verdict = match checked {
             Ok(raw) => {
                 conn.invalid_in_a_row = 0;
+                conn.recent_invalid <<= 1;
                 Verdict::Forward(raw)
             }
-            Err(RejectReason::Unverifiable) => Verdict::Reject(RejectReason::Unverifiable),
+            Err(RejectReason::Unverifiable) => {
+                conn.recent_invalid <<= 1;
+                Verdict::Reject(RejectReason::Unverifiable)
+            }
             Err(reason) => {
                 conn.invalid_in_a_row = conn.invalid_in_a_row.saturating_add(1);
-                if conn.invalid_in_a_row >= MAX_INVALID_IN_A_ROW {
+                conn.recent_invalid = conn.recent_invalid << 1 | 1;
+                if conn.invalid_in_a_row >= MAX_INVALID_IN_A_ROW
+                    || conn.recent_invalid.count_ones() > MAX_INVALID_OF_64
+                {
                     Verdict::Disconnect(reason)
                 } else {
                     Verdict::Reject(reason)
@@ -427,5 +440,33 @@ mod tests {
                 Seen::Forward(after)
             ]
         );
+    }
+
+    #[test]
+    fn test_invalid_frames_between_valid_ones_still_disconnect() {
+        let mut policy = RelayPolicy::<2, Small>::blind();
+        let mut conn = Inbound::new();
+        let good = from_ann(1, Body::Text(b"hi"), 5);
+        // 15 invalid, one valid, again and again: never 16 in a row.
+        let mut wire = Vec::new();
+        for _ in 0..4 {
+            for _ in 0..15 {
+                wire.extend_from_slice(b"!\n");
+            }
+            wire.extend_from_slice(&good);
+        }
+        let seen = run(&mut policy, &mut conn, &wire, 0);
+        let disconnect = seen.iter().position(|s| matches!(s, Seen::Disconnect(_)));
+        // The 33rd invalid frame of the last 64 is the one.
+        assert_eq!(disconnect, Some(34), "{seen:?}");
+        // Half or fewer invalid frames are never disconnected.
+        let mut conn = Inbound::new();
+        let mut wire = Vec::new();
+        for _ in 0..100 {
+            wire.extend_from_slice(b"!\n");
+            wire.extend_from_slice(&good);
+        }
+        let seen = run(&mut policy, &mut conn, &wire, 0);
+        assert!(!seen.iter().any(|s| matches!(s, Seen::Disconnect(_))));
     }
 }

@@ -15,6 +15,7 @@
 use crate::fernet::DEFAULT_MAX_KEYS;
 use crate::relay::{Inbound, RejectReason, RelayPolicy, RelayReplay, Verdict};
 use crate::replay::ReplayStore;
+use crate::tally::{Refusal, RefusalTally, Summary};
 use rand_core::CryptoRng;
 
 /// A peer's address as the room counts it: an IPv6 address, or an IPv4
@@ -146,7 +147,7 @@ impl core::fmt::Display for Departure {
             Departure::Closed => f.write_str("closed"),
             Departure::Reset => f.write_str("reset or failed"),
             Departure::TooManyInvalid(reason) => {
-                write!(f, "too many invalid frames in a row ({reason})")
+                write!(f, "too many invalid frames ({reason})")
             }
             Departure::HelloTimeout => f.write_str("no valid frame in time"),
             Departure::NotReading => f.write_str("not reading"),
@@ -171,10 +172,14 @@ pub enum FrameEvent {
         /// Its length, line feed included.
         len: usize,
     },
-    /// Dropped; the connection carries on.
-    Rejected(RejectReason),
-    /// Valid, but past the member's rate limit: dropped.
-    RateLimited,
+    /// Dropped; the connection carries on (unless a departure follows).
+    Refused {
+        /// Why.
+        refusal: Refusal,
+        /// The first refusal of its kind on this connection: log it now;
+        /// the others go into [`Room::summary`].
+        first: bool,
+    },
 }
 
 /// What one [`Room::receive`] step did.
@@ -205,6 +210,8 @@ pub struct Member {
     waiting_since_ms: Option<u64>,
     /// What its rate limit still allows.
     rate: RateBucket,
+    /// Its refused frames, for summaries.
+    refusals: RefusalTally,
 }
 
 /// A token bucket of milli-frames, filled at the rate limit.
@@ -323,6 +330,7 @@ impl<const K: usize, S: ReplayStore> Room<K, S> {
                 credit: self.rate_burst(),
                 filled_ms: now.millis,
             },
+            refusals: RefusalTally::new(now.millis),
         })
     }
 
@@ -350,7 +358,11 @@ impl<const K: usize, S: ReplayStore> Room<K, S> {
                 Some(Verdict::Forward(frame)) => {
                     member.greeted = true;
                     if !member.rate.take(self.limits.max_rate, now.millis) {
-                        on_event(FrameEvent::RateLimited);
+                        let first = member.refusals.record(Refusal::RateLimited);
+                        on_event(FrameEvent::Refused {
+                            refusal: Refusal::RateLimited,
+                            first,
+                        });
                     } else if fanout.has_room(id, frame.len()) {
                         fanout.push(Some(id), frame);
                         on_event(FrameEvent::Forwarded { len: frame.len() });
@@ -363,10 +375,14 @@ impl<const K: usize, S: ReplayStore> Room<K, S> {
                         // A verified token: the sender holds the key.
                         member.greeted = true;
                     }
-                    on_event(FrameEvent::Rejected(reason));
+                    let refusal = Refusal::Rejected(reason);
+                    let first = member.refusals.record(refusal);
+                    on_event(FrameEvent::Refused { refusal, first });
                 }
                 Some(Verdict::Disconnect(reason)) => {
-                    on_event(FrameEvent::Rejected(reason));
+                    let refusal = Refusal::Rejected(reason);
+                    let first = member.refusals.record(refusal);
+                    on_event(FrameEvent::Refused { refusal, first });
                     return RoomStep {
                         consumed,
                         departure: Some(Departure::TooManyInvalid(reason)),
@@ -418,6 +434,13 @@ impl<const K: usize, S: ReplayStore> Room<K, S> {
             }
             _ => None,
         }
+    }
+
+    /// The summary of `member`'s refused frames that is due: one per
+    /// [`crate::tally::SUMMARY_INTERVAL_MS`], and the rest when it is
+    /// `leaving`.
+    pub fn summary(&self, member: &mut Member, now: Now, leaving: bool) -> Option<Summary> {
+        member.refusals.summary(now.millis, leaving)
     }
 
     /// `member` (number `id`) is gone: frees its place and, in keyed mode
@@ -678,7 +701,15 @@ mod tests {
         let (_, events) = feed(&mut room, 0, &mut ann, &wire, at(0), &mut queues);
         let limited = events
             .iter()
-            .filter(|e| **e == FrameEvent::RateLimited)
+            .filter(|e| {
+                matches!(
+                    e,
+                    FrameEvent::Refused {
+                        refusal: Refusal::RateLimited,
+                        ..
+                    }
+                )
+            })
             .count();
         assert_eq!((events.len(), limited), (4, 2));
         let (_, events) = feed(

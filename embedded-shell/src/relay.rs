@@ -11,9 +11,9 @@ pub use storage::RelayStorage;
 use crate::fanout::FanoutLog;
 use crate::net::NetConfig;
 use crate::now::Now;
-use fernchat_core::relay::RejectReason;
 use fernchat_core::replay::ReplayStore;
 use fernchat_core::room::{Departure, Fanout, FrameEvent, Member, Notice, PeerIp, Room};
+use fernchat_core::tally::{Refusal, Summary};
 use rand_core::{CryptoRng, RngCore};
 use smoltcp::iface::{Interface, SocketHandle, SocketSet};
 use smoltcp::phy::Device;
@@ -50,16 +50,22 @@ pub enum RelayEvent {
         len: usize,
     },
     /// A frame from `slot` was dropped.
-    Rejected {
+    Dropped {
         /// The sender's socket.
         slot: usize,
         /// Why.
-        reason: RejectReason,
+        refusal: Refusal,
+        /// The first of its kind from this client: worth a line now; the
+        /// rest come as a [`RelayEvent::Summary`].
+        first: bool,
     },
-    /// A valid frame from `slot` was dropped: past its rate limit.
-    RateLimited {
+    /// The frames dropped from `slot` since its last summary: one every
+    /// few seconds while it sends bad frames, and one when it leaves.
+    Summary {
         /// The sender's socket.
         slot: usize,
+        /// The counts by reason.
+        summary: Summary,
     },
     /// The client on `slot` is gone, told why if the relay closed it
     /// ([`Departure::notice`]); in keyed mode its `/leave` is sent for it.
@@ -76,8 +82,11 @@ impl RelayEvent {
     fn frame(slot: usize, event: FrameEvent) -> RelayEvent {
         match event {
             FrameEvent::Forwarded { len } => RelayEvent::Forwarded { slot, len },
-            FrameEvent::Rejected(reason) => RelayEvent::Rejected { slot, reason },
-            FrameEvent::RateLimited => RelayEvent::RateLimited { slot },
+            FrameEvent::Refused { refusal, first } => RelayEvent::Dropped {
+                slot,
+                refusal,
+                first,
+            },
         }
     }
 }
@@ -201,6 +210,11 @@ impl<'a, D: Device, G: RngCore + CryptoRng, const N: usize, const K: usize, S: R
             self.flush(slot, now);
         }
         for slot in 0..N {
+            if let Some(member) = self.members[slot].as_mut()
+                && let Some(summary) = self.room.summary(member, now.into(), false)
+            {
+                on_event(RelayEvent::Summary { slot, summary });
+            }
             let overdue = self.members[slot]
                 .as_ref()
                 .and_then(|member| self.room.overdue(member, now.into()));
@@ -342,7 +356,10 @@ impl<'a, D: Device, G: RngCore + CryptoRng, const N: usize, const K: usize, S: R
             self.next = None;
         }
         self.slots[slot] = Slot::Closing(millis(now));
-        if let Some(member) = &self.members[slot] {
+        if let Some(member) = self.members[slot].as_mut() {
+            if let Some(summary) = self.room.summary(member, now.into(), true) {
+                on_event(RelayEvent::Summary { slot, summary });
+            }
             let _ = self
                 .room
                 .depart(slot, member, now.into(), &mut self.rng, &mut self.log);

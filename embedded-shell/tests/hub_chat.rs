@@ -14,6 +14,7 @@ use fernchat_core::relay::{RejectReason, RelayPolicy};
 use fernchat_core::replay::ArrayStore;
 use fernchat_core::room::{Departure, Limits, Notice, Room};
 use fernchat_core::session::Session;
+use fernchat_core::tally::Refusal;
 use fernchat_embedded::{
     Client, ClientEvent, ClientStorage, NetConfig, Now, Relay, RelayEvent, RelayStorage,
 };
@@ -831,8 +832,8 @@ fn test_keyed_relay_drops_forged_frame() {
         chat.saw(|e| {
             matches!(
                 e,
-                RelayEvent::Rejected {
-                    reason: RejectReason::Token(TokenError::BadMac),
+                RelayEvent::Dropped {
+                    refusal: Refusal::Rejected(RejectReason::Token(TokenError::BadMac)),
                     ..
                 }
             )

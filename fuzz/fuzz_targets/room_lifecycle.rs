@@ -23,6 +23,7 @@ use fernchat_core::replay::ArrayStore;
 use fernchat_core::room::{Departure, Fanout, FrameEvent, Limits, Member, Notice, Now, Room};
 use fernchat_fuzz::{Item, T0, key, reference_frames};
 use libfuzzer_sys::fuzz_target;
+use std::sync::OnceLock;
 
 /// A replay cache small enough for a few seed tokens to fill.
 type Small = ArrayStore<8, 4>;
@@ -86,7 +87,8 @@ impl Fanout for Queues<'_> {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let frames = seed_frames();
+    static FRAMES: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
+    let frames = FRAMES.get_or_init(seed_frames);
     let mut room = Room::<2, Small>::new(RelayPolicy::blind(), LIMITS);
     let mut conns: Vec<Option<Conn>> = (0..6).map(|_| None).collect();
     let mut now_ms = 0u64;

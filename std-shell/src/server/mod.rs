@@ -19,6 +19,7 @@ use fernchat_core::fernet::DEFAULT_MAX_KEYS;
 use fernchat_core::frame::MAX_FRAME;
 use fernchat_core::relay::{DEFAULT_RELAY_TTL, RelayPolicy};
 use fernchat_core::room::{DEFAULT_LIMITS, Departure, FrameEvent, Limits, Now, PeerIp, Room};
+use fernchat_core::tally::Refusal;
 use lingering::Lingering;
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token};
@@ -480,22 +481,26 @@ impl Relay {
         }
     }
 
-    /// Lists every client past a deadline (no valid frame, not reading).
+    /// Lists every client past a deadline (no valid frame, not reading),
+    /// and logs the summaries of refused frames that are due.
     fn check_deadlines(&mut self) {
         let now = self.now();
-        for (id, client) in &self.clients {
-            if let Some(why) = client
-                .member
-                .as_ref()
-                .and_then(|m| self.room.overdue(m, now))
-            {
+        for (id, client) in &mut self.clients {
+            let Some(member) = client.member.as_mut() else {
+                continue;
+            };
+            if let Some(summary) = self.room.summary(member, now, false) {
+                tracing::info!("{}: {summary}", client.peer);
+            }
+            if let Some(why) = self.room.overdue(member, now) {
                 self.to_close.push((id, why));
             }
         }
     }
 
+    /// Closes the listed clients, each for the first reason listed for it.
     fn close_listed(&mut self) {
-        while let Some((id, why)) = self.to_close.pop() {
+        for (id, why) in std::mem::take(&mut self.to_close) {
             let Some(mut client) = self.clients.try_remove(id) else {
                 continue;
             };
@@ -519,9 +524,12 @@ impl Relay {
                 last.extend_from_slice(notice.line());
             }
             self.lingering.close(client.stream, &last);
-            let Some(member) = client.member else {
+            let Some(mut member) = client.member else {
                 continue;
             };
+            if let Some(summary) = self.room.summary(&mut member, now, true) {
+                tracing::info!("{}: {summary}", client.peer);
+            }
             let mut rng = UnwrapErr(OsRng);
             let (room, mut queues, _) = self.parts(now.millis);
             if room.depart(id, &member, now, &mut rng, &mut queues) {
@@ -538,18 +546,27 @@ impl Relay {
     }
 }
 
-/// Counts and logs what became of one frame from `peer`.
+/// Counts and logs what became of one frame from `peer`: the first
+/// refusal of each kind at once, the rest only in summaries (and at debug).
 fn count_frame(stats: &mut Stats, event: FrameEvent, peer: Option<SocketAddr>) {
-    match event {
-        FrameEvent::Forwarded { .. } => stats.forwarded += 1,
-        FrameEvent::Rejected(reason) => {
-            stats.rejected += 1;
-            match peer {
-                Some(peer) => tracing::info!("{peer} frame rejected: {reason}"),
-                None => tracing::info!("frame rejected: {reason}"),
-            }
+    let (refusal, first) = match event {
+        FrameEvent::Forwarded { .. } => {
+            stats.forwarded += 1;
+            return;
         }
-        FrameEvent::RateLimited => stats.rate_limited += 1,
+        FrameEvent::Refused { refusal, first } => (refusal, first),
+    };
+    match refusal {
+        Refusal::RateLimited => stats.rate_limited += 1,
+        Refusal::Rejected(_) => stats.rejected += 1,
+    }
+    let peer = peer.map_or_else(|| "?".to_owned(), |p| p.to_string());
+    if first {
+        tracing::info!(
+            "{peer} frame dropped: {refusal} (the first of its kind; the rest are summarised)"
+        );
+    } else {
+        tracing::debug!("{peer} frame dropped: {refusal}");
     }
 }
 

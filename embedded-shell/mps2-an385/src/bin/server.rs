@@ -142,9 +142,12 @@ struct Statics {
 /// The poll loop. Out of line, like [`start`], so that the two never share
 /// the stack.
 #[inline(never)]
-fn serve(relay: &mut Server, mut clock: Clock, mut console: Console) -> ! {
+fn serve(relay: &mut Server, mut clock: Clock, console: Console) -> ! {
+    let mut log = ConsoleLog::new(console);
     loop {
-        relay.poll(clock.now(), |event| report(&mut console, event));
+        let now = clock.now();
+        let millis = now.instant.total_millis();
+        relay.poll(now, |event| log.report(event, millis));
         // Sleep until the next tick (1 ms) or interrupt.
         cortex_m::asm::wfi();
     }
@@ -205,33 +208,84 @@ fn start(statics: Statics, console: &mut Console) -> (&'static mut Server, Clock
     (relay, board.clock)
 }
 
-/// Prints what the relay did, one line each (forwarded frames are not logged).
-fn report(console: &mut Console, event: RelayEvent) {
-    let _ = match event {
-        RelayEvent::Joined {
-            slot,
-            peer: Some(peer),
-        } => writeln!(console, "client {slot} joined from {peer}"),
-        RelayEvent::Joined { slot, peer: None } => writeln!(console, "client {slot} joined"),
-        RelayEvent::Refused {
-            peer: Some(peer),
-            notice,
-        } => writeln!(console, "refused {peer}: {notice}"),
-        RelayEvent::Refused { peer: None, notice } => {
-            writeln!(console, "refused a connection: {notice}")
+/// The relay's console log: one line per event (forwarded frames are not
+/// logged), at most [`LINES_PER_SECOND`] lines a second, so that no flood of
+/// connections or bad frames can stall the relay on a slow console; lines
+/// past the budget are counted and the count is printed when it refills.
+struct ConsoleLog {
+    console: Console,
+    /// Lines that may still be printed in the current second.
+    budget: u32,
+    /// The second the budget is for (of the monotonic clock).
+    second: i64,
+    /// Lines not printed since the budget ran out.
+    suppressed: u32,
+}
+
+/// Console lines a second, at most (each under 120 bytes).
+const LINES_PER_SECOND: u32 = 20;
+
+impl ConsoleLog {
+    fn new(console: Console) -> Self {
+        ConsoleLog {
+            console,
+            budget: LINES_PER_SECOND,
+            second: 0,
+            suppressed: 0,
         }
-        RelayEvent::Forwarded { .. } => Ok(()),
-        RelayEvent::Rejected { slot, reason } => {
-            writeln!(console, "dropped a frame from client {slot}: {reason}")
+    }
+
+    /// Prints what the relay did at `millis`, within the budget.
+    fn report(&mut self, event: RelayEvent, millis: i64) {
+        if matches!(
+            event,
+            RelayEvent::Forwarded { .. } | RelayEvent::Dropped { first: false, .. }
+        ) {
+            return;
         }
-        RelayEvent::RateLimited { slot } => {
-            writeln!(
+        if millis / 1000 != self.second {
+            self.second = millis / 1000;
+            self.budget = LINES_PER_SECOND;
+            if self.suppressed > 0 {
+                let _ = writeln!(
+                    self.console,
+                    "({} console lines not shown: too many)",
+                    self.suppressed
+                );
+                self.suppressed = 0;
+                self.budget -= 1;
+            }
+        }
+        if self.budget == 0 {
+            self.suppressed = self.suppressed.saturating_add(1);
+            return;
+        }
+        self.budget -= 1;
+        let console = &mut self.console;
+        let _ = match event {
+            RelayEvent::Joined {
+                slot,
+                peer: Some(peer),
+            } => writeln!(console, "client {slot} joined from {peer}"),
+            RelayEvent::Joined { slot, peer: None } => writeln!(console, "client {slot} joined"),
+            RelayEvent::Refused {
+                peer: Some(peer),
+                notice,
+            } => writeln!(console, "refused {peer}: {notice}"),
+            RelayEvent::Refused { peer: None, notice } => {
+                writeln!(console, "refused a connection: {notice}")
+            }
+            RelayEvent::Forwarded { .. } => Ok(()),
+            RelayEvent::Dropped { slot, refusal, .. } => writeln!(
                 console,
-                "dropped a frame from client {slot}: over the rate limit"
-            )
-        }
-        RelayEvent::Left { slot, why } => writeln!(console, "client {slot} left: {why}"),
-    };
+                "dropped a frame from client {slot}: {refusal} (more are summarised)"
+            ),
+            RelayEvent::Summary { slot, summary } => {
+                writeln!(console, "client {slot}: {summary}")
+            }
+            RelayEvent::Left { slot, why } => writeln!(console, "client {slot} left: {why}"),
+        };
+    }
 }
 
 /// Prints `error` and the usage line; ends QEMU with status 2.
