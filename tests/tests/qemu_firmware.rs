@@ -283,3 +283,72 @@ fn stack_overflow_ends_in_a_reported_hard_fault() {
         "a hard fault ends QEMU with status 102"
     );
 }
+
+#[test]
+fn an_interleaved_flood_is_cut_off_and_summarised_on_the_console() {
+    const OFFENDERS: usize = 20;
+    let setup = setup();
+    let (_, key, _) = key_file("flood");
+    let (relay, port) = firmware_relay(&setup.images, &[]);
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("address");
+    let mut ann = Peer::connect(addr, &key, "ann");
+    let mut bob = Peer::connect(addr, &key, "bob");
+    ann.say("hello");
+    bob.say("hello");
+    assert_eq!(bob.receive(1, WAIT), ["<ann> hello"]);
+
+    // 20 connections, two at a time (the board serves four clients), each
+    // sending 15 invalid frames then a valid one, over and over: up to
+    // 100,000 invalid frames in all, never 16 in a row. ann talks meanwhile.
+    let left = |lines: &[String]| {
+        lines
+            .iter()
+            .filter(|l| l.contains("left: too many invalid frames"))
+            .count()
+    };
+    let mut lines = Vec::new();
+    for round in 0..OFFENDERS / 2 {
+        let offenders: Vec<_> = (0..2)
+            .map(|i| {
+                let mut eve = Peer::connect(addr, &key, &format!("eve{round}{i}"));
+                std::thread::spawn(move || {
+                    let patience = Some(Duration::from_secs(2));
+                    eve.stream.set_write_timeout(patience).expect("timeout");
+                    let valid = eve.say("cover");
+                    let mut burst = b"not+a+token\n".repeat(15);
+                    burst.extend_from_slice(&valid);
+                    for _ in 0..5000 / 15 {
+                        if std::io::Write::write_all(&mut eve.stream, &burst).is_err() {
+                            break;
+                        }
+                    }
+                })
+            })
+            .collect();
+        ann.say(&format!("honest {round}"));
+        let so_far = left(&lines);
+        lines.extend(relay.lines_until(|new| left(new) >= 2, Duration::ZERO));
+        assert_eq!(left(&lines), so_far + 2, "round {round}: {lines:#?}");
+        for eve in offenders {
+            eve.join().expect("offender");
+        }
+        // The two sockets listen again once their closes are done.
+        std::thread::sleep(Duration::from_millis(2500));
+    }
+    lines.extend(relay.lines_until(|_| true, Duration::from_secs(1)));
+    assert_eq!(left(&lines), OFFENDERS, "{lines:#?}");
+    assert!(
+        lines.len() <= 100,
+        "{} console lines: {lines:#?}",
+        lines.len()
+    );
+    let honest: Vec<String> = bob
+        .receive(OFFENDERS * 2, WAIT)
+        .into_iter()
+        .filter(|m| m.starts_with("<ann>"))
+        .collect();
+    let expected: Vec<String> = (0..OFFENDERS / 2)
+        .map(|round| format!("<ann> honest {round}"))
+        .collect();
+    assert_eq!(honest, expected, "bob lost honest messages");
+}

@@ -9,6 +9,7 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 /// How long any one thing may take: QEMU boots in well under a second, but
 /// CI machines are shared.
@@ -116,6 +117,26 @@ impl Machine {
     /// Waits for a console line containing `needle`; gives the line.
     pub fn expect(&self, needle: &str) -> String {
         expect_line(&self.console, "firmware", needle, WAIT)
+    }
+
+    /// Every console line printed until `done` holds for the lines so far
+    /// (at most [`WAIT`]), and those printed within `settle` after.
+    pub fn lines_until(&self, done: impl Fn(&[String]) -> bool, settle: Duration) -> Vec<String> {
+        let deadline = Instant::now() + WAIT;
+        let mut lines = Vec::new();
+        while !done(&lines) && Instant::now() < deadline {
+            if let Ok(line) = self.console.recv_timeout(Duration::from_millis(100)) {
+                lines.push(line);
+            }
+        }
+        let quiet = Instant::now() + settle;
+        while let Ok(line) = self
+            .console
+            .recv_timeout(quiet.saturating_duration_since(Instant::now()))
+        {
+            lines.push(line);
+        }
+        lines
     }
 
     /// Waits (at most [`WAIT`]) for QEMU to exit; gives the firmware's exit status.
