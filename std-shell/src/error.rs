@@ -103,6 +103,12 @@ pub enum Error {
     /// The relay closed the connection.
     #[error("the server closed the connection")]
     ServerClosed,
+    /// The key file is larger than any key file.
+    #[error("key file {} is over {} bytes: not a key file", path.display(), crate::keyfile::MAX_KEY_FILE)]
+    KeyFileTooLarge {
+        /// The file.
+        path: PathBuf,
+    },
     /// The relay's event loop could not start or failed.
     #[error("event loop failed: {0}")]
     EventLoop(io::Error),
@@ -116,6 +122,7 @@ impl Error {
             Error::NoKeyFile(_)
             | Error::ReadKeyFile { .. }
             | Error::BadKeyFile { .. }
+            | Error::KeyFileTooLarge { .. }
             | Error::KeyFileExists(_)
             | Error::CreateFile { .. }
             | Error::BadNick { .. }

@@ -200,3 +200,55 @@ fn address_in_use_is_exit_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("in use"));
 }
+
+/// `fernchat encrypt --key-file PATH` on "hi", ended after 10 s if it hangs.
+fn encrypt_with_key_file(path: &Path) -> (Option<i32>, String) {
+    let mut child = Command::new(BIN)
+        .args(["encrypt", "--key-file"])
+        .arg(path)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _ = child.stdin.take().unwrap().write_all(b"hi");
+    let stderr = child.stderr.take().unwrap();
+    let mut guard = fernchat_tests::process::Guard(child);
+    let status = guard.wait_exit(std::time::Duration::from_secs(10));
+    let status = status.expect("fernchat finished within 10 s");
+    (status.code(), std::io::read_to_string(stderr).unwrap())
+}
+
+#[test]
+fn key_file_read_bounded_and_never_blocking() {
+    let (code, stderr) = encrypt_with_key_file(Path::new("/dev/zero"));
+    assert_eq!(code, Some(2));
+    assert_eq!(
+        stderr,
+        "fernchat: key file /dev/zero is over 65536 bytes: not a key file\n"
+    );
+
+    let dir = temp_dir("fifo");
+    let fifo = dir.join("chat.key");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let (code, stderr) = encrypt_with_key_file(&fifo);
+    assert_eq!(code, Some(2));
+    assert!(stderr.ends_with("the key file holds no key\n"), "{stderr}");
+}
+
+#[test]
+fn key_file_with_a_byte_order_mark_accepted() {
+    let dir = temp_dir("bom");
+    let path = dir.join("chat.key");
+    let key = "cw_0x689RpI-jtRR7oE8h_eQsKImvJapLeSbXpwF4e4=";
+    std::fs::write(&path, format!("\u{FEFF}{key}\n")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let (code, stderr) = encrypt_with_key_file(&path);
+    assert_eq!(code, Some(0), "{stderr}");
+}
