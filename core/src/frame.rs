@@ -96,6 +96,8 @@ pub struct FrameDecoder {
     discarding: bool,
     /// `line` holds a frame handed out by the last call; cleared on the next.
     delivered: bool,
+    /// `line` holds the line the last call found invalid; cleared on the next.
+    rejected: bool,
 }
 
 impl FrameDecoder {
@@ -105,6 +107,7 @@ impl FrameDecoder {
             line: heapless::Vec::new(),
             discarding: false,
             delivered: false,
+            rejected: false,
         }
     }
 
@@ -115,9 +118,10 @@ impl FrameDecoder {
     /// once, as soon as it passes the limit, and dropped up to its line feed.
     /// Never panics, whatever the input.
     pub fn decode(&mut self, input: &[u8]) -> Decoded<'_> {
-        if self.delivered {
+        if self.delivered || self.rejected {
             self.line.clear();
             self.delivered = false;
+            self.rejected = false;
         }
         let mut consumed = 0;
         while consumed < input.len() {
@@ -167,9 +171,21 @@ impl FrameDecoder {
         self.delivered.then_some(&self.line[..])
     }
 
+    /// The line the last call found invalid ([`FrameError::InvalidFrame`]),
+    /// without its line ending, which stays in the buffer until the next
+    /// call: a client reads relay notices (`!full`) from it.
+    pub fn last_rejected(&self) -> Option<&[u8]> {
+        let line = self.line.strip_suffix(b"\r").unwrap_or(&self.line);
+        self.rejected.then_some(line)
+    }
+
     /// Bytes held for an unfinished frame.
     pub fn pending(&self) -> usize {
-        if self.delivered { 0 } else { self.line.len() }
+        if self.delivered || self.rejected {
+            0
+        } else {
+            self.line.len()
+        }
     }
 
     /// Closes the line held in the buffer, giving its token's length; `None`
@@ -186,7 +202,7 @@ impl FrameDecoder {
         let valid = self.line[..token_len].iter().all(|&b| is_base64url(b));
         // The length check in `decode` leaves room for this line feed.
         if !valid || self.line.push(b'\n').is_err() {
-            self.line.clear();
+            self.rejected = true;
             return Some(Err(FrameError::InvalidFrame));
         }
         self.delivered = true;

@@ -7,6 +7,7 @@
 //! - [`message`]: the payload `nick LF body` and its events.
 //! - [`input`]: what a user types (`/me`, `//`, `/quit`...), parsed once for
 //!   every client.
+//! - [`render`]: a peer's text made safe to show on a terminal.
 //! - [`replay`]: a fixed-capacity replay cache.
 //! - [`seal`]: a payload sealed into a frame.
 //! - [`session`] and [`relay`]: sans-IO client and relay state machines that
@@ -49,6 +50,7 @@ pub mod frame;
 pub mod input;
 pub mod message;
 pub mod relay;
+pub mod render;
 pub mod replay;
 pub mod room;
 pub mod seal;

@@ -2,6 +2,7 @@
 //! body`, with the events `/join`, `/leave`, `/me TEXT` and the `//` escape.
 
 use crate::frame::MAX_PLAINTEXT;
+use crate::render::{Shown, is_hidden};
 use core::fmt;
 
 /// The most bytes in a nick.
@@ -14,7 +15,9 @@ pub const UNNAMED: &str = "?";
 pub enum NickError {
     /// Empty, or longer than [`MAX_NICK`] bytes.
     BadLength,
-    /// Holds whitespace or a control character.
+    /// Holds whitespace, a control character or an invisible or reordering
+    /// format character ([`crate::render::is_hidden`], U+200C and U+200D
+    /// included).
     BadCharacter,
 }
 
@@ -22,14 +25,18 @@ impl fmt::Display for NickError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             NickError::BadLength => "a nick is 1 to 32 bytes",
-            NickError::BadCharacter => "a nick has no spaces and no control characters",
+            NickError::BadCharacter => {
+                "a nick has no spaces, control characters or invisible characters"
+            }
         })
     }
 }
 
 impl core::error::Error for NickError {}
 
-/// A valid nick: 1 to 32 bytes of UTF-8, no whitespace, no control characters.
+/// A valid nick: 1 to 32 bytes of UTF-8, no whitespace, no control
+/// characters, no invisible or reordering format characters (so that no
+/// nick can pass for another, or disturb the line it is shown on).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Nick<'a>(&'a str);
 
@@ -39,7 +46,13 @@ impl<'a> Nick<'a> {
         if text.is_empty() || text.len() > MAX_NICK {
             return Err(NickError::BadLength);
         }
-        if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        let bad = |c: char| {
+            c.is_whitespace()
+                || c.is_control()
+                || is_hidden(c)
+                || matches!(c, '\u{200C}' | '\u{200D}')
+        };
+        if text.chars().any(bad) {
             return Err(NickError::BadCharacter);
         }
         Ok(Nick(text))
@@ -203,12 +216,14 @@ impl fmt::Display for Lossy<'_> {
 }
 
 impl fmt::Display for Payload<'_> {
-    /// `<nick> text`, `* nick action`, `nick joined`, `nick left`.
+    /// `<nick> text`, `* nick action`, `nick joined`, `nick left`, with the
+    /// text made safe for a terminal ([`Shown`]): a body's line feeds start
+    /// continuation lines.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let nick = self.shown_nick();
+        let nick = Shown(self.shown_nick().as_bytes());
         match self.body {
-            Body::Text(text) => write!(f, "<{nick}> {}", Lossy(text)),
-            Body::Me(action) => write!(f, "* {nick} {}", Lossy(action)),
+            Body::Text(text) => write!(f, "<{nick}> {}", Shown(text)),
+            Body::Me(action) => write!(f, "* {nick} {}", Shown(action)),
             Body::Join => write!(f, "{nick} joined"),
             Body::Leave => write!(f, "{nick} left"),
         }
@@ -270,6 +285,12 @@ mod tests {
         assert_eq!(Nick::new("a b"), Err(NickError::BadCharacter));
         assert_eq!(Nick::new("a\tb"), Err(NickError::BadCharacter));
         assert_eq!(Nick::new("a\u{7}"), Err(NickError::BadCharacter));
+        for hidden in [
+            "\u{202E}", "\u{2067}", "\u{200B}", "\u{200D}", "\u{FEFF}", "\u{9b}",
+        ] {
+            let nick = std::format!("ann{hidden}");
+            assert_eq!(Nick::new(&nick), Err(NickError::BadCharacter), "{nick:?}");
+        }
     }
 
     #[test]
@@ -324,6 +345,20 @@ mod tests {
         let p = Payload::parse(b"ann\nbad \xff byte");
         assert_eq!(p.to_string(), "<ann> bad \u{FFFD} byte");
         assert_eq!(Payload::parse(b"bob\n/me naps").to_string(), "* bob naps");
+    }
+
+    #[test]
+    fn test_hostile_payloads_shown_safely() {
+        let forged = Payload::parse(b"eve\nhi\n[12:00:00] <bob> forged\x1b[2J");
+        assert_eq!(
+            forged.to_string(),
+            "<eve> hi\n  | [12:00:00] <bob> forged^[[2J"
+        );
+        // A nick with an escape or a bidi override is no nick: the sender is
+        // unnamed and the whole payload is the body, escaped.
+        let bad_nick = Payload::parse("b\u{202E}ob\n/me waves\x07".as_bytes());
+        assert_eq!(bad_nick.nick, None);
+        assert_eq!(bad_nick.to_string(), "<?> b\\u{202e}ob\n  | /me waves^G");
     }
 
     extern crate std;

@@ -7,6 +7,7 @@ use crate::fernet::{DEFAULT_MAX_KEYS, KeySet, TokenError};
 use crate::frame::{DECODE_BUF_LEN, FrameDecoder, FrameError};
 use crate::message::{Body, Nick, NickBuf, NickError, Payload};
 use crate::replay::{ArrayStore, ReplayCache, ReplayCheck, ReplayStore, window_for_ttl};
+use crate::room::Notice;
 use crate::seal::{SealError, seal_frame};
 use rand_core::CryptoRng;
 
@@ -43,13 +44,64 @@ impl core::fmt::Display for DropReason {
     }
 }
 
-/// A burst of frames that were dropped: how many, and the last reason.
+impl DropReason {
+    /// Every reason, in the order a [`Dropped`] report lists them.
+    pub const ALL: [DropReason; 9] = [
+        DropReason::Token(TokenError::Expired),
+        DropReason::Token(TokenError::FromTheFuture),
+        DropReason::Replayed,
+        DropReason::Unverifiable,
+        DropReason::Token(TokenError::BadMac),
+        DropReason::Token(TokenError::BadPadding),
+        DropReason::Token(TokenError::Malformed),
+        DropReason::Frame(FrameError::InvalidFrame),
+        DropReason::Frame(FrameError::FrameTooLong),
+    ];
+
+    fn index(self) -> usize {
+        // Every reason is in ALL.
+        DropReason::ALL
+            .iter()
+            .position(|&r| r == self)
+            .unwrap_or_default()
+    }
+}
+
+/// A burst of frames that were dropped: how many, and how many for each
+/// reason. Shown as `dropped 3 messages: 2 expired, 1 replayed`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Dropped {
     /// Frames dropped since the last report.
     pub count: u32,
-    /// Why the most recent one was dropped.
-    pub reason: DropReason,
+    by_reason: [u32; DropReason::ALL.len()],
+}
+
+impl Dropped {
+    /// The reasons with their counts, those with none left out.
+    pub fn reasons(&self) -> impl Iterator<Item = (DropReason, u32)> + '_ {
+        DropReason::ALL
+            .into_iter()
+            .zip(self.by_reason)
+            .filter(|&(_, n)| n > 0)
+    }
+
+    fn add(&mut self, reason: DropReason) {
+        self.count = self.count.saturating_add(1);
+        let n = &mut self.by_reason[reason.index()];
+        *n = n.saturating_add(1);
+    }
+}
+
+impl core::fmt::Display for Dropped {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let plural = if self.count == 1 { "" } else { "s" };
+        write!(f, "dropped {} message{plural}:", self.count)?;
+        for (i, (reason, n)) in self.reasons().enumerate() {
+            let comma = if i == 0 { "" } else { "," };
+            write!(f, "{comma} {n} {reason}")?;
+        }
+        Ok(())
+    }
 }
 
 /// A message that arrived and verified.
@@ -138,7 +190,7 @@ impl<const K: usize> Sealer<K> {
 }
 
 /// The receiving half: the keys, the TTL, the frame decoder, the replay
-/// cache and a buffer for one plaintext.
+/// cache, a buffer for one plaintext, and the relay's notice if one came.
 pub struct Opener<const K: usize = DEFAULT_MAX_KEYS, S = ClientReplay> {
     keys: KeySet<K>,
     ttl: Option<u64>,
@@ -146,6 +198,7 @@ pub struct Opener<const K: usize = DEFAULT_MAX_KEYS, S = ClientReplay> {
     replay: ReplayCache<S>,
     plaintext: [u8; DECODE_BUF_LEN],
     dropped: Option<Dropped>,
+    notice: Option<Notice>,
 }
 
 impl<const K: usize, S: ReplayStore> Opener<K, S> {
@@ -159,12 +212,14 @@ impl<const K: usize, S: ReplayStore> Opener<K, S> {
             replay: ReplayCache::new(store, window_for_ttl(ttl)),
             plaintext: [0; DECODE_BUF_LEN],
             dropped: None,
+            notice: None,
         }
     }
 
     /// Consumes received bytes from the front of `input` up to the next
     /// message that verifies. Frames that fail are counted for
-    /// [`Opener::take_dropped`]. Never panics, whatever the input.
+    /// [`Opener::take_dropped`]; a relay notice (`!full`...) is kept for
+    /// [`Opener::take_notice`]. Never panics, whatever the input.
     pub fn receive(&mut self, input: &[u8], now: u64) -> Receive<'_> {
         let mut consumed = 0;
         loop {
@@ -177,7 +232,13 @@ impl<const K: usize, S: ReplayStore> Opener<K, S> {
                         message: None,
                     };
                 }
-                Some(Err(e)) => DropReason::Frame(e),
+                Some(Err(e)) => {
+                    if let Some(notice) = self.decoder.last_rejected().and_then(Notice::parse) {
+                        self.notice = Some(notice);
+                        continue;
+                    }
+                    DropReason::Frame(e)
+                }
                 Some(Ok(frame)) => {
                     match frame.decrypt(&self.keys, now, self.ttl, &mut self.plaintext) {
                         Err(e) => DropReason::Token(e),
@@ -203,8 +264,12 @@ impl<const K: usize, S: ReplayStore> Opener<K, S> {
                     }
                 }
             };
-            let count = self.dropped.map_or(0, |d| d.count).saturating_add(1);
-            self.dropped = Some(Dropped { count, reason });
+            self.dropped
+                .get_or_insert(Dropped {
+                    count: 0,
+                    by_reason: [0; DropReason::ALL.len()],
+                })
+                .add(reason);
         }
     }
 
@@ -212,6 +277,12 @@ impl<const K: usize, S: ReplayStore> Opener<K, S> {
     /// burst is processed, to report drops once per burst.
     pub fn take_dropped(&mut self) -> Option<Dropped> {
         self.dropped.take()
+    }
+
+    /// The notice the relay sent before closing the connection, if one
+    /// came since the last call (`docs/PROTOCOL.md` section 6, Notices).
+    pub fn take_notice(&mut self) -> Option<Notice> {
+        self.notice.take()
     }
 }
 
@@ -300,7 +371,10 @@ mod tests {
         assert_eq!(shown(&mut bob, &wire, 100), ["<ann> ok"]);
         let dropped = bob.opener.take_dropped().unwrap();
         assert_eq!(dropped.count, 2);
-        assert_eq!(dropped.reason, DropReason::Replayed);
+        assert_eq!(
+            dropped.to_string(),
+            "dropped 2 messages: 1 replayed, 1 bad MAC (forged, corrupted or another key)"
+        );
         assert_eq!(bob.opener.take_dropped(), None);
     }
 
@@ -310,15 +384,18 @@ mod tests {
         let mut bob = session("bob", 1);
         let old = frame(&ann, Body::Text(b"old"), 100);
         assert!(shown(&mut bob, &old, 401).is_empty());
+        let reasons = |bob: &mut Session<2, Small>| -> Vec<_> {
+            bob.opener.take_dropped().unwrap().reasons().collect()
+        };
         assert_eq!(
-            bob.opener.take_dropped().unwrap().reason,
-            DropReason::Token(TokenError::Expired)
+            reasons(&mut bob),
+            [(DropReason::Token(TokenError::Expired), 1)]
         );
         let future = frame(&ann, Body::Text(b"soon"), 1000);
         assert!(shown(&mut bob, &future, 939).is_empty());
         assert_eq!(
-            bob.opener.take_dropped().unwrap().reason,
-            DropReason::Token(TokenError::FromTheFuture)
+            reasons(&mut bob),
+            [(DropReason::Token(TokenError::FromTheFuture), 1)]
         );
     }
 
@@ -342,6 +419,22 @@ mod tests {
             .unwrap();
         assert_eq!(frame.len(), crate::frame::frame_len(3007));
         assert_eq!(frame.len(), 4089);
+    }
+
+    #[test]
+    fn test_notice_recognised_not_dropped() {
+        let ann = session("ann", 1);
+        let mut bob = session("bob", 1);
+        let mut wire = frame(&ann, Body::Text(b"last"), 100);
+        wire.extend_from_slice(b"!fu");
+        assert_eq!(shown(&mut bob, &wire, 100), ["<ann> last"]);
+        assert!(shown(&mut bob, b"ll\n", 100).is_empty());
+        assert_eq!(bob.opener.take_notice(), Some(Notice::Full));
+        assert_eq!(bob.opener.take_notice(), None);
+        assert_eq!(bob.opener.take_dropped(), None);
+        assert!(shown(&mut bob, b"!nonsense\n", 100).is_empty());
+        assert_eq!(bob.opener.take_notice(), None);
+        assert_eq!(bob.opener.take_dropped().map(|d| d.count), Some(1));
     }
 
     #[test]

@@ -1,4 +1,6 @@
-//! How arriving messages are shown: `[HH:MM:SS] <nick> text` in local time.
+//! How arriving messages are shown: `[HH:MM:SS] <nick> text` in local
+//! time, the text made safe for a terminal by the core's rules
+//! (`fernchat_core::render`).
 
 use chrono::{Local, TimeZone};
 use fernchat_core::session::{Dropped, Received};
@@ -28,11 +30,7 @@ impl Printer {
 
     /// Says, once per burst, how many frames were dropped and why.
     pub fn dropped(&mut self, dropped: &Dropped) {
-        let plural = if dropped.count == 1 { "" } else { "s" };
-        self.line(format!(
-            "[!] dropped {} message{plural}: {}",
-            dropped.count, dropped.reason
-        ));
+        self.line(format!("[!] {dropped}"));
     }
 
     /// A note for the user (help, a message not sent): on stderr in plain

@@ -253,11 +253,7 @@ fn chat(client: &mut Peer, clock: &mut Clock, options: &Options<'_>, console: &m
                 let _ = writeln!(console, "[{time}] {}", message.payload);
             }
             ClientEvent::Dropped(dropped) => {
-                let _ = writeln!(
-                    console,
-                    "dropped {} messages: {}",
-                    dropped.count, dropped.reason
-                );
+                let _ = writeln!(console, "{dropped}");
             }
             ClientEvent::Closed => closed = true,
         });
