@@ -4,6 +4,7 @@
 use fernchat_core::fernet::{BufferTooSmall, DecryptError, KeyFileError};
 use fernchat_core::frame::MAX_PLAINTEXT;
 use fernchat_core::message::NickError;
+use fernchat_core::room::Notice;
 use std::io;
 use std::path::PathBuf;
 
@@ -103,6 +104,12 @@ pub enum Error {
     /// The relay closed the connection.
     #[error("the server closed the connection")]
     ServerClosed,
+    /// The relay sent a notice and closed the connection.
+    #[error("the relay closed the connection: {0}")]
+    RelayNotice(Notice),
+    /// Typed lines never reached the relay.
+    #[error("{0} typed line(s) not delivered: the relay was away")]
+    Undelivered(usize),
     /// The key file is larger than any key file.
     #[error("key file {} is over {} bytes: not a key file", path.display(), crate::keyfile::MAX_KEY_FILE)]
     KeyFileTooLarge {
@@ -138,6 +145,8 @@ impl Error {
             | Error::Terminal(_)
             | Error::LostServer(_)
             | Error::ServerClosed
+            | Error::RelayNotice(_)
+            | Error::Undelivered(_)
             | Error::EventLoop(_) => 1,
         }
     }

@@ -91,11 +91,13 @@ fn two_clients_and_python_chat_through_a_blind_relay() {
 }
 
 #[test]
-fn client_exits_nonzero_when_the_server_goes_away() {
+fn client_without_reconnect_exits_nonzero_when_the_server_goes_away() {
     let dir = temp_dir("gone");
     let (key_file, _) = write_key(&dir);
     let mut relay = start_relay(BIN, &[]);
-    let mut ann = StdClient::start(Path::new(BIN), &relay.addr.to_string(), "ann", &key_file);
+    let addr = relay.addr.to_string();
+    let options = ["--no-reconnect"];
+    let mut ann = StdClient::start_with(Path::new(BIN), &addr, "ann", &key_file, &options);
     relay.wait_for_log("connected (1 clients)", WAIT);
     relay.guard.0.kill().unwrap();
     let status = ann.guard.0.wait().unwrap();

@@ -3,7 +3,8 @@
 
 use fernchat_core::fernet::{Key, KeySet};
 use fernchat_core::frame::MAX_FRAME;
-use fernchat_core::message::Body;
+use fernchat_core::message::{Body, Payload};
+use fernchat_core::seal::seal_frame;
 use fernchat_core::session::Session;
 use socket2::{Domain, Protocol, Socket, Type};
 use std::io::{Read, Write};
@@ -54,6 +55,7 @@ pub struct Peer {
     /// The session (keys, nick, replay cache), boxed: its replay cache is
     /// too large for a test thread's stack.
     pub session: Box<Session>,
+    keys: KeySet,
     pending: Vec<u8>,
 }
 
@@ -79,6 +81,7 @@ impl Peer {
             session: Box::new(
                 Session::new(KeySet::single(key.clone()), nick, Some(300)).expect("nick"),
             ),
+            keys: KeySet::single(key.clone()),
             pending: Vec::new(),
         }
     }
@@ -95,6 +98,25 @@ impl Peer {
                 &mut rand::rng(),
                 &mut out,
             )
+            .expect("seal")
+            .to_vec();
+        self.send_raw(&frame);
+        frame
+    }
+
+    /// Sends `plaintext` exactly (any bytes: a hostile nick line, raw
+    /// escapes), sealed with the token timestamp `timestamp`.
+    pub fn send_plaintext(&mut self, plaintext: &[u8], timestamp: u64) -> Vec<u8> {
+        let payload = Payload {
+            nick: None,
+            body: Body::Text(plaintext),
+        };
+        assert!(
+            !plaintext.starts_with(b"/"),
+            "a text that starts with / is escaped"
+        );
+        let mut out = [0u8; MAX_FRAME];
+        let frame = seal_frame(&self.keys, &payload, timestamp, &mut rand::rng(), &mut out)
             .expect("seal")
             .to_vec();
         self.send_raw(&frame);

@@ -44,8 +44,14 @@ pub struct Relay {
 /// Starts `fernchat server --listen 127.0.0.1:0 ARGS` and waits (at most 10 s)
 /// for the address it logs.
 pub fn start_relay(bin: &str, args: &[&str]) -> Relay {
+    start_relay_on(bin, "127.0.0.1:0", args)
+}
+
+/// Starts `fernchat server --listen LISTEN ARGS` (a relay restarted on the
+/// port it had) and waits (at most 10 s) for the address it logs.
+pub fn start_relay_on(bin: &str, listen: &str, args: &[&str]) -> Relay {
     let mut child = Command::new(bin)
-        .args(["server", "--listen", "127.0.0.1:0"])
+        .args(["server", "--listen", listen])
         .args(args)
         .env("RUST_LOG", "info")
         .stdin(Stdio::null())

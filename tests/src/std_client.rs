@@ -11,32 +11,85 @@ use std::time::Duration;
 /// How long one expected line or exit may take.
 pub const WAIT: Duration = Duration::from_secs(30);
 
-/// A `fernchat client` with piped stdin and its shown lines on a channel.
+/// A `fernchat client` with piped stdin, its shown lines (stdout) and its
+/// notes (stderr) on channels.
 pub struct StdClient {
     /// The process.
     pub guard: Guard,
     stdin: Option<ChildStdin>,
     lines: mpsc::Receiver<String>,
+    notes: mpsc::Receiver<String>,
 }
 
 impl StdClient {
     /// Joins the relay at `addr` as `nick`.
     pub fn start(bin: &Path, addr: &str, nick: &str, key_file: &Path) -> StdClient {
+        StdClient::start_with(bin, addr, nick, key_file, &[])
+    }
+
+    /// Joins the relay at `addr` as `nick`, with more options.
+    pub fn start_with(
+        bin: &Path,
+        addr: &str,
+        nick: &str,
+        key_file: &Path,
+        options: &[&str],
+    ) -> StdClient {
         let mut child = Command::new(bin)
             .args(["client", "--connect", addr, "--name", nick, "--key-file"])
             .arg(key_file)
+            .args(options)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("start fernchat client");
         let stdin = child.stdin.take();
+        let notes = lines(child.stderr.take().expect("client stderr"));
         let lines = lines(child.stdout.take().expect("client stdout"));
         StdClient {
             guard: Guard(child),
             stdin,
             lines,
+            notes,
         }
+    }
+
+    /// Waits for a note on stderr containing `text`.
+    pub fn expect_note(&self, text: &str) -> String {
+        expect_line(&self.notes, "std client stderr", text, WAIT)
+    }
+
+    /// Every shown line up to and including the first that contains `text`.
+    pub fn lines_until(&self, text: &str) -> Vec<String> {
+        let mut shown = Vec::new();
+        loop {
+            match self.lines.recv_timeout(WAIT) {
+                Ok(line) => {
+                    let found = line.contains(text);
+                    shown.push(line);
+                    if found {
+                        return shown;
+                    }
+                }
+                Err(_) => panic!("no line with {text:?} within {WAIT:?}; shown: {shown:?}"),
+            }
+        }
+    }
+
+    /// The notes printed so far.
+    pub fn notes_so_far(&self) -> Vec<String> {
+        self.notes.try_iter().collect()
+    }
+
+    /// The lines shown so far, without waiting.
+    pub fn lines_so_far(&self) -> Vec<String> {
+        self.lines.try_iter().collect()
+    }
+
+    /// Ends input without waiting for the client to exit.
+    pub fn close_input(&mut self) {
+        self.stdin.take();
     }
 
     /// Types a line, as a person would.

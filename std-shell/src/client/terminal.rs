@@ -1,9 +1,9 @@
 //! The interactive client: a line editor whose prompt arriving messages
 //! never garble (rustyline's external printer), on its own thread, so that
-//! the main thread can end the chat when the relay goes away.
+//! what is being typed survives whatever the relay does.
 
 use super::display::Printer;
-use super::{Event, Sender, converse, spawn_reader};
+use super::{Chat, Event};
 use crate::error::Error;
 use fernchat_core::input::{HELP, Input};
 use fernchat_core::session::Opener;
@@ -11,34 +11,32 @@ use rustix::termios::OptionalActions;
 use rustyline::DefaultEditor;
 use rustyline::error::ReadlineError;
 use std::net::TcpStream;
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, mpsc};
 
-/// Chats on the terminal until `/quit`, Ctrl-D, Ctrl-C or a lost relay;
-/// the terminal's settings are put back whichever way it ends.
+/// Chats on the terminal until `/quit`, Ctrl-D or Ctrl-C (or a lost relay
+/// with `--no-reconnect`); the terminal's settings are put back whichever
+/// way it ends.
 pub fn chat(
-    mut sender: Sender,
-    reader: TcpStream,
+    mut chat: Chat<'_>,
+    stream: TcpStream,
     opener: Box<Opener>,
-    events_in: mpsc::Sender<Event>,
     events: mpsc::Receiver<Event>,
 ) -> Result<(), Error> {
-    let nick = sender.sealer.nick().as_str().to_owned();
+    let nick = chat.sealer.nick().as_str().to_owned();
     let saved = rustix::termios::tcgetattr(rustix::stdio::stdin()).ok();
     let mut editor = DefaultEditor::new().map_err(|e| Error::Terminal(e.to_string()))?;
-    let mut printer = || {
-        editor
-            .create_external_printer()
-            .map(|printer| Printer::Terminal(Box::new(printer)))
-            .map_err(|e| Error::Terminal(e.to_string()))
-    };
-    let reader_printer = printer()?;
-    let mut main_printer = printer()?;
-    spawn_reader(reader, opener, reader_printer, events_in.clone());
+    let printer = editor
+        .create_external_printer()
+        .map_err(|e| Error::Terminal(e.to_string()))?;
+    chat.printer = Printer::Terminal(Arc::new(Mutex::new(Box::new(printer))));
+    chat.interactive = true;
+    chat.connected(stream, opener)?;
     println!("joined as {nick}; {HELP}");
+    let events_in = chat.events_in.clone();
     std::thread::spawn(move || read_lines(editor, &format!("{nick}> "), &events_in));
-    let result = converse(&mut sender, &events, &mut main_printer);
+    let result = chat.converse(&events);
     if let Some(saved) = saved {
-        // The editor may be mid-line in raw mode when the relay goes.
+        // The editor may be mid-line in raw mode when the chat ends.
         let _ = rustix::termios::tcsetattr(rustix::stdio::stdin(), OptionalActions::Now, &saved);
     }
     if result.is_err() {
