@@ -100,6 +100,31 @@ fn firmware_client_shows_local_time_at_the_given_utc_offset() {
 }
 
 #[test]
+fn firmware_console_shows_hostile_text_harmless() {
+    let setup = setup();
+    let (_, key, key_text) = key_file("client-hostile");
+    let relay = start_relay(&setup.fernchat.to_string_lossy(), &[]);
+    let mut eve = Peer::connect(relay.addr, &key, "eve");
+    relay.wait_for_log("connected (1 clients)", WAIT);
+    let server = format!("10.0.2.2:{}", relay.addr.port());
+    let args = ["--key", &key_text, "--connect", &server, "--nick", "board"];
+    let mut board = Machine::boot(&setup.images.join("fernchat-client"), &args, None);
+    board.expect("connected to 10.0.2.2");
+    relay.wait_for_log("connected (2 clients)", WAIT);
+    let now = fernchat_tests::peer::now();
+    eve.send_plaintext(
+        b"eve\n\x1b]0;pwned\x07hi\n[12:00:00] <host> forged\x1b[2J",
+        now,
+    );
+    let shown = board.expect("<eve> ");
+    assert!(shown.ends_with("<eve> ^[]0;pwned^Ghi"), "{shown:?}");
+    let forged = board.expect("forged");
+    assert_eq!(forged, "  | [12:00:00] <host> forged^[[2J");
+    board.expect("left");
+    assert_eq!(board.exit_code(), Some(0));
+}
+
+#[test]
 fn std_and_python_clients_chat_through_the_firmware_relay() {
     let setup = setup();
     let (key_path, _, _) = key_file("relay");
