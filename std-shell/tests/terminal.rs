@@ -1,11 +1,14 @@
 //! The interactive client under a pseudo-terminal (util-linux `script`):
 //! hostile messages that arrive while a line is being typed reach the
-//! terminal harmless, and the line being typed survives them.
+//! terminal harmless, and the line being typed survives them and a relay
+//! restart.
 
 use fernchat_core::fernet::Key;
 use fernchat_tests::peer::{Peer, now};
-use fernchat_tests::process::{Guard, start_relay};
+use fernchat_tests::process::{Guard, start_relay, start_relay_on};
 use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ChildStdin;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -39,9 +42,9 @@ fn wait_for(out: &Mutex<Vec<u8>>, needle: &str) {
     panic!("no {needle:?} on the terminal within {WAIT:?}: {shown:?}");
 }
 
-#[test]
-fn hostile_messages_while_typing_reach_the_terminal_harmless() {
-    let dir = std::env::temp_dir().join(format!("fernchat-pty-{}", std::process::id()));
+/// A new key file in a fresh directory, and its key.
+fn write_key(name: &str) -> (PathBuf, Key) {
+    let dir = std::env::temp_dir().join(format!("fernchat-pty-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let key_file = dir.join("chat.key");
@@ -54,11 +57,17 @@ fn hostile_messages_while_typing_reach_the_terminal_harmless() {
             .success()
     );
     let key_text = std::fs::read_to_string(&key_file).unwrap();
-    let key = Key::parse(key_text.trim().as_bytes()).unwrap();
-    let relay = start_relay(BIN, &[]);
+    (
+        key_file.clone(),
+        Key::parse(key_text.trim().as_bytes()).unwrap(),
+    )
+}
+
+/// `fernchat client --name bob` on a pseudo-terminal: its keyboard, what
+/// it wrote to the terminal so far, and the process.
+fn start_bob(addr: &str, key_file: &Path) -> (ChildStdin, Arc<Mutex<Vec<u8>>>, Guard) {
     let client = format!(
-        "{BIN} client --connect {} --name bob --key-file {}",
-        relay.addr,
+        "{BIN} client --connect {addr} --name bob --key-file {}",
         key_file.display()
     );
     let mut child = Command::new("script")
@@ -69,9 +78,8 @@ fn hostile_messages_while_typing_reach_the_terminal_harmless() {
         .stderr(Stdio::null())
         .spawn()
         .expect("util-linux `script` (Debian's bsdutils) for a pseudo-terminal");
-    let mut keyboard = child.stdin.take().unwrap();
+    let keyboard = child.stdin.take().unwrap();
     let mut screen = child.stdout.take().unwrap();
-    let mut bob = Guard(child);
     let out = Arc::new(Mutex::new(Vec::new()));
     let sink = Arc::clone(&out);
     std::thread::spawn(move || {
@@ -81,6 +89,14 @@ fn hostile_messages_while_typing_reach_the_terminal_harmless() {
         }
     });
     wait_for(&out, "bob> ");
+    (keyboard, out, Guard(child))
+}
+
+#[test]
+fn hostile_messages_while_typing_reach_the_terminal_harmless() {
+    let (key_file, key) = write_key("hostile");
+    let relay = start_relay(BIN, &[]);
+    let (mut keyboard, out, mut bob) = start_bob(&relay.addr.to_string(), &key_file);
     let mut eve = Peer::connect(relay.addr, &key, "eve");
     relay.wait_for_log("connected (2 clients)", WAIT);
 
@@ -124,4 +140,32 @@ fn hostile_messages_while_typing_reach_the_terminal_harmless() {
     let messages = text.matches("\r\x1b[K[").count();
     assert_eq!(messages, HOSTILE.len() + 1, "{text:?}");
     assert_eq!(text.matches("bob> half a li").count(), messages, "{text:?}");
+}
+
+#[test]
+fn the_line_being_typed_survives_a_relay_restart() {
+    let (key_file, key) = write_key("restart");
+    let relay = start_relay(BIN, &[]);
+    let addr = relay.addr.to_string();
+    let (mut keyboard, out, mut bob) = start_bob(&addr, &key_file);
+    relay.wait_for_log("connected (1 clients)", WAIT);
+
+    keyboard.write_all(b"typed across a rest").unwrap();
+    wait_for(&out, "typed across a rest");
+    drop(relay);
+    wait_for(&out, "reconnecting");
+    let relay = start_relay_on(BIN, &addr, &[]);
+    wait_for(&out, "back in the room");
+    let mut eve = Peer::connect(relay.addr, &key, "eve");
+    relay.wait_for_log("connected (2 clients)", WAIT);
+    keyboard.write_all(b"art\r").unwrap();
+    assert_eq!(eve.receive(1, WAIT), ["<bob> typed across a restart"]);
+    keyboard.write_all(b"/quit\r").unwrap();
+    assert!(bob.wait_exit(WAIT).is_some_and(|s| s.success()));
+    let text = String::from_utf8_lossy(&out.lock().unwrap()).into_owned();
+    assert_eq!(
+        text.matches("reconnecting").count(),
+        1,
+        "said once: {text:?}"
+    );
 }
