@@ -25,8 +25,17 @@ fuzz_target!(|data: &[u8]| {
         Body::Leave => format!("{nick} left"),
     };
     assert_eq!(shown, expected);
-    assert!(!shown.chars().any(|c| (c.is_control() && c != '\n') || is_hidden(c)));
-    assert!(shown.split('\n').skip(1).all(|line| line.starts_with(CONTINUATION)));
+    assert!(
+        !shown
+            .chars()
+            .any(|c| (c.is_control() && c != '\n') || is_hidden(c))
+    );
+    assert!(
+        shown
+            .split('\n')
+            .skip(1)
+            .all(|line| line.starts_with(CONTINUATION))
+    );
     assert_eq!(Lossy(data).to_string(), String::from_utf8_lossy(data));
 
     let first_line = data.iter().position(|&b| b == b'\n').map(|lf| &data[..lf]);

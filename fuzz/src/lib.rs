@@ -3,6 +3,7 @@
 
 use fernchat_core::fernet::{Key, KeySet};
 use fernchat_core::frame::{FrameError, MAX_FRAME, is_base64url};
+use fernchat_core::room::Notice;
 
 /// The Fernet spec's key (tests/data/*.json): the official vectors verify
 /// under it, and the seed tokens were made with it.
@@ -36,6 +37,16 @@ pub type Item = Result<Vec<u8>, FrameError>;
 /// `docs/PROTOCOL.md` section 2 written as plainly as possible, byte by byte: the
 /// frames and errors a whole stream must decode to.
 pub fn reference_frames(stream: &[u8]) -> Vec<Item> {
+    reference_items(stream, false)
+}
+
+/// As [`reference_frames`], less the relay's notice lines (`!full`...),
+/// which a client's `Opener` takes as notices, not as invalid frames.
+pub fn reference_frames_less_notices(stream: &[u8]) -> Vec<Item> {
+    reference_items(stream, true)
+}
+
+fn reference_items(stream: &[u8], skip_notices: bool) -> Vec<Item> {
     let mut items = Vec::new();
     let mut line = Vec::new();
     let mut discarding = false;
@@ -47,7 +58,7 @@ pub fn reference_frames(stream: &[u8]) -> Vec<Item> {
             if token.iter().all(|&b| is_base64url(b)) && !token.is_empty() {
                 line.push(b'\n');
                 items.push(Ok(std::mem::take(&mut line)));
-            } else if !token.is_empty() {
+            } else if !token.is_empty() && !(skip_notices && Notice::parse(token).is_some()) {
                 items.push(Err(FrameError::InvalidFrame));
             }
             line.clear();
