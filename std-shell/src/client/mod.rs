@@ -204,7 +204,13 @@ impl Chat<'_> {
             Input::Send(_) if !matches!(self.link, Link::Up(_)) || !self.queue.is_empty() => {
                 self.enqueue(line);
             }
-            Input::Send(body) => self.send(body),
+            Input::Send(body) => {
+                self.send(body);
+                if matches!(self.link, Link::Down) {
+                    // The write failed: the line waits for the next connection.
+                    self.enqueue(line);
+                }
+            }
             Input::Quit => self.end(),
             Input::Help => self.printer.note(HELP),
             Input::Nothing => {}
