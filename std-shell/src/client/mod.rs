@@ -96,7 +96,7 @@ pub fn run(args: &ClientArgs) -> Result<(), Error> {
         source,
     })?;
     let (events_in, events) = mpsc::channel();
-    let chat = Chat {
+    let mut chat = Chat {
         args,
         sealer,
         link: Link::Down,
@@ -113,7 +113,6 @@ pub fn run(args: &ClientArgs) -> Result<(), Error> {
         terminal::chat(chat, stream, opener, events)
     } else {
         spawn_stdin(events_in);
-        let mut chat = chat;
         chat.connected(stream, opener)?;
         chat.converse(&events)
     }
