@@ -1,11 +1,10 @@
 //! End to end on 127.0.0.1: a relay, two `fernchat client`s and a Python
 //! `cryptography` client chat; blind mode forwards without a key.
 
-use fernchat_core::fernet::Key;
 use fernchat_tests::peer::Peer;
 use fernchat_tests::process::start_relay;
 use fernchat_tests::python::{python, script};
-use fernchat_tests::std_client::StdClient;
+use fernchat_tests::std_client::{StdClient, keygen};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -20,29 +19,9 @@ fn expect(client: &StdClient, text: &str) {
     assert!(line.ends_with(text), "{line}");
 }
 
-fn write_key(dir: &Path) -> (std::path::PathBuf, Key) {
-    let path = dir.join("chat.key");
-    let status = Command::new(BIN)
-        .args(["keygen", "-o"])
-        .arg(&path)
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let text = std::fs::read_to_string(&path).unwrap();
-    (path, Key::parse(text.trim().as_bytes()).unwrap())
-}
-
-fn temp_dir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("fernchat-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 #[test]
 fn two_clients_and_python_chat_through_a_blind_relay() {
-    let dir = temp_dir("chat");
-    let (key_file, key) = write_key(&dir);
+    let (key_file, key) = keygen(Path::new(BIN), "chat");
     let relay = start_relay(BIN, &[]);
     let addr = relay.addr.to_string();
 
@@ -92,8 +71,7 @@ fn two_clients_and_python_chat_through_a_blind_relay() {
 
 #[test]
 fn client_without_reconnect_exits_nonzero_when_the_server_goes_away() {
-    let dir = temp_dir("gone");
-    let (key_file, _) = write_key(&dir);
+    let (key_file, _) = keygen(Path::new(BIN), "gone");
     let mut relay = start_relay(BIN, &[]);
     let addr = relay.addr.to_string();
     let options = ["--no-reconnect"];

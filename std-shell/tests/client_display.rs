@@ -3,34 +3,18 @@
 //! cannot forge another message, stale tokens are not shown, and a burst
 //! of 3,000 honest messages is shown whole.
 
-use fernchat_core::fernet::Key;
 use fernchat_core::message::Body;
 use fernchat_core::render::is_hidden;
 use fernchat_tests::peer::{Peer, now};
 use fernchat_tests::process::{Guard, start_relay};
-use fernchat_tests::std_client::StdClient;
+use fernchat_tests::std_client::{StdClient, keygen};
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_fernchat");
 const WAIT: Duration = Duration::from_secs(10);
-
-fn write_key(name: &str) -> (PathBuf, Key) {
-    let dir = std::env::temp_dir().join(format!("fernchat-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("chat.key");
-    let status = Command::new(BIN)
-        .args(["keygen", "-o"])
-        .arg(&path)
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let text = std::fs::read_to_string(&path).unwrap();
-    (path, Key::parse(text.trim().as_bytes()).unwrap())
-}
 
 /// Plaintexts (`nick LF body`, or anything) that try to take over a terminal.
 const HOSTILE: &[&[u8]] = &[
@@ -51,7 +35,7 @@ const HOSTILE: &[&[u8]] = &[
 
 #[test]
 fn hostile_nicks_and_bodies_reach_stdout_harmless() {
-    let (key_file, key) = write_key("hostile-display");
+    let (key_file, key) = keygen(Path::new(BIN), "hostile-display");
     let relay = start_relay(BIN, &[]);
     let mut bob = Command::new(BIN)
         .args([
@@ -124,7 +108,7 @@ fn hostile_nicks_and_bodies_reach_stdout_harmless() {
 
 #[test]
 fn day_old_and_ten_minute_old_tokens_not_shown() {
-    let (key_file, key) = write_key("fresh");
+    let (key_file, key) = keygen(Path::new(BIN), "fresh");
     let relay = start_relay(BIN, &[]);
     let addr = relay.addr.to_string();
     let bob = StdClient::start(Path::new(BIN), &addr, "bob", &key_file);
@@ -162,7 +146,7 @@ fn day_old_and_ten_minute_old_tokens_not_shown() {
 #[test]
 fn three_thousand_messages_in_a_second_all_shown() {
     const COUNT: usize = 3000;
-    let (key_file, key) = write_key("burst");
+    let (key_file, key) = keygen(Path::new(BIN), "burst");
     let relay = start_relay(BIN, &[]);
     let bob = StdClient::start(Path::new(BIN), &relay.addr.to_string(), "bob", &key_file);
     relay.wait_for_log("connected (1 clients)", WAIT);

@@ -3,33 +3,16 @@
 
 use fernchat_tests::peer::Peer;
 use fernchat_tests::process::{start_relay, start_relay_on};
-use fernchat_tests::std_client::StdClient;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use fernchat_tests::std_client::{StdClient, keygen};
+use std::path::Path;
 use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_fernchat");
 const WAIT: Duration = Duration::from_secs(30);
 
-fn write_key(name: &str) -> (PathBuf, fernchat_core::fernet::Key) {
-    let dir = std::env::temp_dir().join(format!("fernchat-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("chat.key");
-    let status = Command::new(BIN)
-        .args(["keygen", "-o"])
-        .arg(&path)
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let text = std::fs::read_to_string(&path).unwrap();
-    let key = fernchat_core::fernet::Key::parse(text.trim().as_bytes()).unwrap();
-    (path, key)
-}
-
 #[test]
 fn two_clients_carry_on_after_a_relay_restart() {
-    let (key_file, _) = write_key("restart");
+    let (key_file, _) = keygen(Path::new(BIN), "restart");
     let relay = start_relay(BIN, &[]);
     let addr = relay.addr.to_string();
     let mut ann = StdClient::start(Path::new(BIN), &addr, "ann", &key_file);
@@ -63,7 +46,7 @@ fn two_clients_carry_on_after_a_relay_restart() {
 
 #[test]
 fn turned_away_by_a_full_relay() {
-    let (key_file, key) = write_key("full");
+    let (key_file, key) = keygen(Path::new(BIN), "full");
     let relay = start_relay(BIN, &["--max-clients", "2"]);
     let addr = relay.addr.to_string();
     let mut ann = Peer::connect(relay.addr, &key, "ann");
@@ -101,7 +84,7 @@ fn turned_away_by_a_full_relay() {
 
 #[test]
 fn piped_input_that_was_not_delivered_exits_nonzero() {
-    let (key_file, _) = write_key("undelivered");
+    let (key_file, _) = keygen(Path::new(BIN), "undelivered");
     let relay = start_relay(BIN, &[]);
     let addr = relay.addr.to_string();
     let mut bot =

@@ -2,14 +2,33 @@
 //! person would, with what it shows on a channel.
 
 use crate::process::{Guard, expect_line, lines};
+use fernchat_core::fernet::Key;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{ChildStdin, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
 /// How long one expected line or exit may take.
 pub const WAIT: Duration = Duration::from_secs(30);
+
+/// A fresh key made by `bin keygen` in a directory of its own (named after
+/// `name`); gives the key file and the key.
+pub fn keygen(bin: &Path, name: &str) -> (PathBuf, Key) {
+    let dir = std::env::temp_dir().join(format!("fernchat-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let path = dir.join("chat.key");
+    let status = Command::new(bin)
+        .args(["keygen", "-o"])
+        .arg(&path)
+        .status()
+        .expect("run fernchat keygen");
+    assert!(status.success(), "fernchat keygen failed");
+    let text = std::fs::read_to_string(&path).expect("read the key file");
+    let key = Key::parse(text.trim().as_bytes()).expect("a key");
+    (path, key)
+}
 
 /// A `fernchat client` with piped stdin, its shown lines (stdout) and its
 /// notes (stderr) on channels.
