@@ -3,7 +3,7 @@
 //! while honest clients lose nothing.
 
 use fernchat_core::fernet::Key;
-use fernchat_tests::peer::Peer;
+use fernchat_tests::peer::{Peer, read_until_closed};
 use fernchat_tests::process::start_relay;
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -40,6 +40,10 @@ fn an_interleaved_flood_is_cut_off_and_summarised() {
                     }
                     written += 15;
                 }
+                // An attacker keeps the connection until the relay ends it
+                // (closing first, with unread input, would be a reset that
+                // could beat the relay to the frames already sent).
+                read_until_closed(&mut eve.stream, WAIT);
             })
         })
         .collect();

@@ -347,6 +347,9 @@ fn an_interleaved_flood_is_cut_off_and_summarised_on_the_console() {
                             break;
                         }
                     }
+                    // Kept open until the relay ends it, as an attacker
+                    // would: an early close could reset what was sent.
+                    read_until_closed(&mut eve.stream, WAIT);
                 })
             })
             .collect();
