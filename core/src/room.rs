@@ -177,7 +177,7 @@ pub enum FrameEvent {
         /// Why.
         refusal: Refusal,
         /// The first refusal of its kind on this connection: log it now;
-        /// the others go into [`Room::summary`].
+        /// the others go into [`Member::refusal_summary`].
         first: bool,
     },
 }
@@ -266,6 +266,13 @@ impl Member {
     /// starts now.
     pub fn queued(&mut self, now_ms: u64) {
         self.waiting_since_ms.get_or_insert(now_ms);
+    }
+
+    /// The summary of its refused frames that is due: one per
+    /// [`crate::tally::SUMMARY_INTERVAL_MS`], and the rest when it is
+    /// `leaving`.
+    pub fn refusal_summary(&mut self, now: Now, leaving: bool) -> Option<Summary> {
+        self.refusals.summary(now.millis, leaving)
     }
 
     /// Its transport took some of what waited for it; `remaining` bytes
@@ -434,13 +441,6 @@ impl<const K: usize, S: ReplayStore> Room<K, S> {
             }
             _ => None,
         }
-    }
-
-    /// The summary of `member`'s refused frames that is due: one per
-    /// [`crate::tally::SUMMARY_INTERVAL_MS`], and the rest when it is
-    /// `leaving`.
-    pub fn summary(&self, member: &mut Member, now: Now, leaving: bool) -> Option<Summary> {
-        member.refusals.summary(now.millis, leaving)
     }
 
     /// `member` (number `id`) is gone: frees its place and, in keyed mode

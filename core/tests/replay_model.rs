@@ -14,33 +14,8 @@
 use std::collections::HashMap;
 
 use fernchat_core::fernet::MAX_CLOCK_SKEW;
-use fernchat_core::replay::{
-    Bucket, Entry, ReplayCache, ReplayCheck, ReplayStore, SliceStore, window_for_ttl,
-};
+use fernchat_core::replay::{Bucket, Entry, ReplayCache, ReplayCheck, SliceStore, window_for_ttl};
 use proptest::prelude::*;
-
-/// A store on the heap, as a std caller writes one.
-struct HeapStore {
-    entries: Box<[Entry]>,
-    heads: Box<[u32]>,
-    buckets: Box<[Bucket]>,
-}
-
-impl HeapStore {
-    fn new(entries: usize, heads: usize, buckets: usize) -> Self {
-        HeapStore {
-            entries: vec![Entry::EMPTY; entries].into_boxed_slice(),
-            heads: vec![0; heads].into_boxed_slice(),
-            buckets: vec![Bucket::EMPTY; buckets].into_boxed_slice(),
-        }
-    }
-}
-
-impl ReplayStore for HeapStore {
-    fn slices(&mut self) -> SliceStore<'_> {
-        SliceStore::new(&mut self.entries, &mut self.heads, &mut self.buckets)
-    }
-}
 
 /// A distinct, random-looking tag for token number `n`.
 fn tag(n: u64) -> [u8; 32] {
@@ -108,7 +83,10 @@ fn run(
     steps: &[Step],
 ) -> Result<(), TestCaseError> {
     let window = window_for_ttl(ttl);
-    let mut cache = ReplayCache::new(HeapStore::new(entries, entries, buckets), window);
+    let (mut pool, mut heads) = (vec![Entry::EMPTY; entries], vec![0; entries]);
+    let mut ring = vec![Bucket::EMPTY; buckets];
+    let store = SliceStore::new(&mut pool, &mut heads, &mut ring);
+    let mut cache = ReplayCache::new(store, window);
     let capacity = cache.capacity();
     prop_assert!(capacity <= entries);
     // Every token sent so far (number, timestamp), and those accepted.

@@ -211,7 +211,7 @@ impl<'a, D: Device, G: RngCore + CryptoRng, const N: usize, const K: usize, S: R
         }
         for slot in 0..N {
             if let Some(member) = self.members[slot].as_mut()
-                && let Some(summary) = self.room.summary(member, now.into(), false)
+                && let Some(summary) = member.refusal_summary(now.into(), false)
             {
                 on_event(RelayEvent::Summary { slot, summary });
             }
@@ -357,7 +357,7 @@ impl<'a, D: Device, G: RngCore + CryptoRng, const N: usize, const K: usize, S: R
         }
         self.slots[slot] = Slot::Closing(millis(now));
         if let Some(member) = self.members[slot].as_mut() {
-            if let Some(summary) = self.room.summary(member, now.into(), true) {
+            if let Some(summary) = member.refusal_summary(now.into(), true) {
                 on_event(RelayEvent::Summary { slot, summary });
             }
             let _ = self

@@ -8,10 +8,11 @@ use fernchat_core::frame::MAX_FRAME;
 use fernchat_core::message::Body;
 use fernchat_tests::peer::{Peer, now};
 use fernchat_tests::process::{Relay, start_relay};
+use fernchat_tests::std_client::keygen;
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_fernchat");
@@ -20,8 +21,8 @@ const QUIET: Duration = Duration::from_millis(500);
 
 #[test]
 fn keyed_relay_drops_forged_foreign_and_replayed_frames() {
-    let key = Key::from_bytes(rand::random());
-    let relay = start_keyed(&key_file(&key, "drops"), &[]);
+    let (file, key) = keygen(Path::new(BIN), "keyed-drops");
+    let relay = start_keyed(&file, &[]);
 
     let mut ann = Peer::connect(relay.addr, &key, "ann");
     let mut bob = Peer::connect(relay.addr, &key, "bob");
@@ -52,18 +53,7 @@ fn keyed_relay_drops_forged_foreign_and_replayed_frames() {
     assert_eq!(bob.receive(1, WAIT), ["ann left"]);
 }
 
-/// Writes `key` to a key file of its own; gives its path.
-fn key_file(key: &Key, name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("fernchat-keyed-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("relay.key");
-    let mut text = key.encode().to_vec();
-    text.push(b'\n');
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-fn start_keyed(key_file: &std::path::Path, args: &[&str]) -> Relay {
+fn start_keyed(key_file: &Path, args: &[&str]) -> Relay {
     let mut all = vec!["--key-file", key_file.to_str().unwrap()];
     all.extend_from_slice(args);
     start_relay(BIN, &all)
@@ -75,8 +65,8 @@ fn a_busy_keyed_room_loses_nothing_and_drops_no_sender() {
     const READERS: usize = 5;
     const RATE: u64 = 1000;
     const SECONDS: u64 = 3;
-    let key = Key::from_bytes(rand::random());
-    let relay = start_keyed(&key_file(&key, "busy"), &[]);
+    let (file, key) = keygen(Path::new(BIN), "keyed-busy");
+    let relay = start_keyed(&file, &[]);
     let readers: Vec<_> = (0..READERS)
         .map(|i| {
             let mut reader = Peer::connect(relay.addr, &key, &format!("r{i}"));
@@ -170,8 +160,8 @@ fn count_lines(mut stream: TcpStream, count: usize) -> HashMap<Vec<u8>, usize> {
 
 #[test]
 fn future_dated_tokens_do_not_block_honest_ones() {
-    let key = Key::from_bytes(rand::random());
-    let relay = start_keyed(&key_file(&key, "future"), &[]);
+    let (file, key) = keygen(Path::new(BIN), "keyed-future");
+    let relay = start_keyed(&file, &[]);
     let mut eve = Peer::connect(relay.addr, &key, "eve");
     let mut ann = Peer::connect(relay.addr, &key, "ann");
     let mut bob = Peer::connect(relay.addr, &key, "bob");
@@ -206,8 +196,7 @@ fn future_dated_tokens_do_not_block_honest_ones() {
 
 #[test]
 fn a_restarted_relay_does_not_let_recorded_tokens_through() {
-    let key = Key::from_bytes(rand::random());
-    let file = key_file(&key, "restart");
+    let (file, key) = keygen(Path::new(BIN), "keyed-restart");
     let relay = start_keyed(&file, &[]);
     let mut ann = Peer::connect(relay.addr, &key, "ann");
     let mut bob = Peer::connect(relay.addr, &key, "bob");

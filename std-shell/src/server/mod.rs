@@ -431,6 +431,7 @@ impl Relay {
     /// have room; a released client is read again, its unread bytes first.
     fn release_held(&mut self) {
         let held = std::mem::take(&mut self.held);
+        let now_ms = self.now().millis;
         for id in held {
             let Some(client) = self.clients.get_mut(id) else {
                 continue;
@@ -439,7 +440,6 @@ impl Relay {
                 continue;
             };
             let peer = Some(client.peer);
-            let now_ms = self.now().millis;
             let (room, mut queues, stats) = self.parts(now_ms);
             let released = room.release(id, &mut member, &mut queues, |event| {
                 count_frame(stats, event, peer);
@@ -489,7 +489,7 @@ impl Relay {
             let Some(member) = client.member.as_mut() else {
                 continue;
             };
-            if let Some(summary) = self.room.summary(member, now, false) {
+            if let Some(summary) = member.refusal_summary(now, false) {
                 tracing::info!("{}: {summary}", client.peer);
             }
             if let Some(why) = self.room.overdue(member, now) {
@@ -527,7 +527,7 @@ impl Relay {
             let Some(mut member) = client.member else {
                 continue;
             };
-            if let Some(summary) = self.room.summary(&mut member, now, true) {
+            if let Some(summary) = member.refusal_summary(now, true) {
                 tracing::info!("{}: {summary}", client.peer);
             }
             let mut rng = UnwrapErr(OsRng);
