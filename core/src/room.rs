@@ -51,7 +51,7 @@ pub struct Limits {
 
 /// The std relay's defaults.
 pub const DEFAULT_LIMITS: Limits = Limits {
-    max_clients: 1024,
+    max_clients: 16_384,
     max_per_ip: 64,
     hello_timeout_ms: 10_000,
     slow_timeout_ms: 10_000,

@@ -20,7 +20,7 @@ pub struct Connection {
     /// Bytes read from the socket that the room has not taken yet: the
     /// rest of a read that stopped at a held frame.
     pub unread: Vec<u8>,
-    /// The socket may hold more to read than the last turn took.
+    /// Listed to be read: the socket may hold more than the last turn took.
     pub read_pending: bool,
     /// Already listed for a flush this turn.
     pub flush_listed: bool,

@@ -4,6 +4,7 @@
 use super::connection::Connection;
 use fernchat_core::room::Fanout;
 use slab::Slab;
+use std::rc::Rc;
 
 /// Every client's queue, as the room sees them for one frame.
 pub struct Queues<'a> {
@@ -28,11 +29,12 @@ impl Fanout for Queues<'_> {
 
     fn push(&mut self, from: Option<usize>, frame: &[u8]) {
         *self.unflushed += frame.len();
+        let shared: Rc<[u8]> = Rc::from(frame);
         for (id, client) in self.clients.iter_mut() {
             if Some(id) == from {
                 continue;
             }
-            client.outbound.push(frame);
+            client.outbound.push(Rc::clone(&shared));
             if let Some(member) = &mut client.member {
                 member.queued(self.now_ms);
             }

@@ -30,6 +30,7 @@ use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
 use stats::Stats;
+use std::collections::HashMap;
 use std::io::{self, IsTerminal, Read};
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
@@ -144,6 +145,8 @@ pub fn run(args: &ServerArgs) -> Result<(), Error> {
         listener,
         room: Room::new(policy, limits),
         clients: Slab::new(),
+        readable: Vec::new(),
+        per_ip: HashMap::new(),
         lingering: Lingering::default(),
         stats: Stats::default(),
         max_outbound: usize::try_from(args.max_outbound).unwrap_or(usize::MAX),
@@ -176,6 +179,11 @@ struct Relay {
     listener: TcpListener,
     room: Room<DEFAULT_MAX_KEYS, HeapStore>,
     clients: Slab<Connection>,
+    /// Clients whose sockets may hold bytes to read: a list, so that a turn
+    /// costs what the busy clients need, not what every client would.
+    readable: Vec<usize>,
+    /// Clients connected from each address, for `--max-per-ip`.
+    per_ip: HashMap<PeerIp, usize>,
     lingering: Lingering,
     stats: Stats,
     max_outbound: usize,
@@ -199,8 +207,7 @@ impl Relay {
     fn serve(&mut self, signals: &mut Signals) -> io::Result<()> {
         let mut events = Events::with_capacity(1024);
         loop {
-            let reads_pending = self.clients.iter().any(|(_, c)| c.read_pending);
-            let timeout = if reads_pending {
+            let timeout = if !self.readable.is_empty() {
                 Some(Duration::ZERO)
             } else if self.clients.is_empty() && self.lingering.is_empty() && !self.accept_failed {
                 None
@@ -231,7 +238,7 @@ impl Relay {
                     Token(id) => {
                         if let Some(client) = self.clients.get_mut(id) {
                             if event.is_readable() || event.is_read_closed() || event.is_error() {
-                                client.read_pending = true;
+                                list_for_read(&mut self.readable, client, id);
                             }
                             if event.is_writable() && !client.outbound.is_empty() {
                                 list_for_flush(&mut self.to_flush, client, id);
@@ -317,11 +324,7 @@ impl Relay {
                 continue;
             }
             let ip = peer_ip(peer.ip());
-            let same_ip = self
-                .clients
-                .iter()
-                .filter(|(_, c)| c.member.as_ref().is_some_and(|m| m.ip() == ip))
-                .count();
+            let same_ip = self.per_ip.get(&ip).copied().unwrap_or(0);
             let member = match self.room.admit(ip, same_ip, self.now()) {
                 Ok(member) => member,
                 Err(notice) => {
@@ -333,6 +336,7 @@ impl Relay {
                 }
             };
             let _ = stream.set_nodelay(true);
+            *self.per_ip.entry(ip).or_default() += 1;
             self.clients.insert(Connection {
                 stream,
                 peer,
@@ -342,20 +346,20 @@ impl Relay {
                 read_pending: true,
                 flush_listed: false,
             });
+            self.readable.push(id);
             self.stats.accepted += 1;
             tracing::info!("{peer} connected ({} clients)", self.clients.len());
         }
     }
 
-    /// Reads from every client with data waiting, a bounded amount each.
+    /// Reads from every client listed as readable, a bounded amount each;
+    /// those with more waiting are listed again for the next turn.
     fn read_all(&mut self) {
-        let ids: Vec<usize> = self
-            .clients
-            .iter()
-            .filter(|(_, c)| c.read_pending)
-            .map(|(id, _)| id)
-            .collect();
-        for id in ids {
+        for id in std::mem::take(&mut self.readable) {
+            match self.clients.get_mut(id) {
+                Some(client) if client.read_pending => client.read_pending = false,
+                _ => continue,
+            }
             self.read_from(id);
         }
     }
@@ -399,8 +403,11 @@ impl Relay {
                 break;
             }
         }
-        if let Some(client) = self.clients.get_mut(id) {
-            client.read_pending = still_pending && departure.is_none();
+        if let Some(client) = self.clients.get_mut(id)
+            && still_pending
+            && departure.is_none()
+        {
+            list_for_read(&mut self.readable, client, id);
         }
         if let Some(why) = departure {
             self.to_close.push((id, why));
@@ -453,7 +460,7 @@ impl Relay {
                 continue;
             }
             let unread = std::mem::take(&mut client.unread);
-            client.read_pending = true;
+            list_for_read(&mut self.readable, client, id);
             if let Some(why) = self.take_frames(id, &unread) {
                 self.to_close.push((id, why));
             }
@@ -527,6 +534,12 @@ impl Relay {
             let Some(mut member) = client.member else {
                 continue;
             };
+            if let Some(count) = self.per_ip.get_mut(&member.ip()) {
+                *count -= 1;
+                if *count == 0 {
+                    self.per_ip.remove(&member.ip());
+                }
+            }
             if let Some(summary) = member.refusal_summary(now, true) {
                 tracing::info!("{}: {summary}", client.peer);
             }
@@ -567,6 +580,14 @@ fn count_frame(stats: &mut Stats, event: FrameEvent, peer: Option<SocketAddr>) {
         );
     } else {
         tracing::debug!("{peer} frame dropped: {refusal}");
+    }
+}
+
+/// Lists `client` (number `id`) to be read this turn or the next, once.
+fn list_for_read(readable: &mut Vec<usize>, client: &mut Connection, id: usize) {
+    if !client.read_pending {
+        client.read_pending = true;
+        readable.push(id);
     }
 }
 

@@ -247,7 +247,7 @@ mod tests {
             pace: Pace::PerSecond(100),
             seconds: 1,
             tokens: Tokens::Premade,
-            relays: [ServerKind::Ours, ServerKind::Ncat],
+            relays: &[ServerKind::Ours, ServerKind::Ncat],
             goal: "",
         };
         let book = FrameBook::generate(1, 100).unwrap();
