@@ -305,11 +305,7 @@ impl Relay {
     fn parts(
         &mut self,
         now_ms: u64,
-    ) -> (
-        &mut Room<DEFAULT_MAX_KEYS, HeapStore>,
-        Queues<'_>,
-        &Stats,
-    ) {
+    ) -> (&mut Room<DEFAULT_MAX_KEYS, HeapStore>, Queues<'_>, &Stats) {
         let Relay {
             room,
             clients,
