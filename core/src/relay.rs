@@ -152,6 +152,20 @@ impl<const K: usize, S: ReplayStore> RelayPolicy<K, S> {
         self.keyed.is_some()
     }
 
+    /// Keyed mode: verifies with `keys` from now on (a key rotation without
+    /// a restart). The replay cache and the TTL stay as they were, so a
+    /// token forwarded before is still refused after. False, and nothing
+    /// changes, for a blind relay.
+    pub fn replace_keys(&mut self, keys: KeySet<K>) -> bool {
+        match &mut self.keyed {
+            Some(keyed) => {
+                keyed.keys = keys;
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Consumes bytes `conn` sent, from the front of `input`, up to the next
     /// verdict. Never panics, whatever the input.
     pub fn receive<'c>(&mut self, conn: &'c mut Inbound, input: &[u8], now: u64) -> RelayStep<'c> {
@@ -385,6 +399,41 @@ mod tests {
             policy
                 .leave_on_behalf(&conn, 1003, &mut rng, &mut out)
                 .is_none()
+        );
+    }
+
+    #[test]
+    fn test_replaced_keys_verify_and_the_replay_cache_stays() {
+        let old = KeySet::single(Key::from_bytes([1; 32]));
+        let mut policy = RelayPolicy::<2, Small>::keyed(old, 300, Small::new());
+        let mut conn = Inbound::new();
+        let before = from_ann(1, Body::Text(b"before"), 1000);
+        assert_eq!(
+            run(&mut policy, &mut conn, &before, 1000),
+            [Seen::Forward(before.clone())]
+        );
+        // The new key first, the old one still accepted.
+        let file = [[2; 32], [1; 32]]
+            .map(|k| Key::from_bytes(k).encode())
+            .join(&b'\n');
+        let keys = KeySet::parse_file(&file).unwrap();
+        assert!(policy.replace_keys(keys));
+        let new = from_ann(2, Body::Text(b"new"), 1001);
+        let old = from_ann(1, Body::Text(b"old"), 1001);
+        let foreign = from_ann(3, Body::Text(b"foreign"), 1001);
+        let wire = [new.clone(), old.clone(), before, foreign].concat();
+        assert_eq!(
+            run(&mut policy, &mut conn, &wire, 1001),
+            [
+                Seen::Forward(new),
+                Seen::Forward(old),
+                Seen::Reject(RejectReason::Replayed),
+                Seen::Reject(RejectReason::Token(TokenError::BadMac)),
+            ]
+        );
+        assert!(
+            !RelayPolicy::<2, Small>::blind()
+                .replace_keys(KeySet::single(Key::from_bytes([1; 32])))
         );
     }
 

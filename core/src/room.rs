@@ -305,6 +305,11 @@ impl<const K: usize, S: ReplayStore> Room<K, S> {
         &self.policy
     }
 
+    /// The per-frame rules, to change (keys rotated, say).
+    pub fn policy_mut(&mut self) -> &mut RelayPolicy<K, S> {
+        &mut self.policy
+    }
+
     /// The limits in force.
     pub fn limits(&self) -> &Limits {
         &self.limits

@@ -72,6 +72,14 @@ pub enum Error {
         /// Why.
         source: io::Error,
     },
+    /// The relay cannot serve `--metrics` where it was asked to.
+    #[error("cannot serve metrics on {addr}: {source}{}", metrics_hint(source))]
+    MetricsListen {
+        /// The address asked for.
+        addr: String,
+        /// Why.
+        source: io::Error,
+    },
     /// The client cannot reach the relay.
     #[error("cannot connect to {addr}: {source} (is `fernchat server` running there?)")]
     Connect {
@@ -134,6 +142,7 @@ impl Error {
             | Error::CreateFile { .. }
             | Error::BadNick { .. }
             | Error::Listen { .. }
+            | Error::MetricsListen { .. }
             | Error::Connect { .. }
             | Error::PlaintextTooLong => 2,
             Error::WriteFile { .. }
@@ -155,6 +164,14 @@ impl Error {
 fn listen_hint(error: &io::Error) -> &'static str {
     if error.kind() == io::ErrorKind::AddrInUse {
         " (another server is running there? pick another with --listen)"
+    } else {
+        ""
+    }
+}
+
+fn metrics_hint(error: &io::Error) -> &'static str {
+    if error.kind() == io::ErrorKind::AddrInUse {
+        " (something else listens there; pick another port with --metrics)"
     } else {
         ""
     }

@@ -30,6 +30,7 @@ pub fn run() -> Result<()> {
             .env("FERNCHAT_PYTHON", &python)
             .envs(qemu),
     )?;
+    crate::deploy::check(&python)?;
     exec(&mut cmd("rustup", &["target", "add", EMBEDDED_TARGET]))?;
     exec(&mut cmd(
         "cargo",

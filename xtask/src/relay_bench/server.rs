@@ -2,6 +2,7 @@
 //! port, and stopped by their process id.
 
 use super::key_file;
+use super::scraper::Scraper;
 use crate::shell::root;
 use anyhow::{Context, Result, bail};
 use rustix::process::{Pid, Signal, kill_process};
@@ -21,6 +22,8 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(3);
 pub enum ServerKind {
     /// `fernchat server`, blind mode.
     Ours,
+    /// `fernchat server --metrics`, blind mode, scraped while it runs.
+    Metered,
     /// `fernchat server --key-file`, keyed mode (scenario K's key).
     Keyed,
     /// `ncat --broker`.
@@ -32,17 +35,24 @@ impl ServerKind {
     pub fn name(self) -> &'static str {
         match self {
             ServerKind::Ours => "ours",
+            ServerKind::Metered => "metrics",
             ServerKind::Keyed => "keyed",
             ServerKind::Ncat => "ncat",
         }
     }
 
-    /// The command that serves `clients` clients on `addr`; `fernchat` is
-    /// our binary.
-    fn command(self, fernchat: &Path, addr: SocketAddr, clients: usize) -> Command {
+    /// The command that serves `clients` clients on `addr` (and metrics
+    /// on `metrics`); `fernchat` is our binary.
+    fn command(
+        self,
+        fernchat: &Path,
+        addr: SocketAddr,
+        metrics: SocketAddr,
+        clients: usize,
+    ) -> Command {
         let (listen, port) = (addr.ip().to_string(), addr.port().to_string());
         match self {
-            ServerKind::Ours | ServerKind::Keyed => {
+            ServerKind::Ours | ServerKind::Keyed | ServerKind::Metered => {
                 let mut command = Command::new(fernchat);
                 command.args(["server", "--listen", &addr.to_string()]);
                 command.args(["--max-clients", &(clients * 2).max(2000).to_string()]);
@@ -51,6 +61,9 @@ impl ServerKind {
                 command.args(["--max-per-ip", "0", "--hello-timeout", "86400"]);
                 if self == ServerKind::Keyed {
                     command.arg("--key-file").arg(key_file::path());
+                }
+                if self == ServerKind::Metered {
+                    command.args(["--metrics", &metrics.to_string()]);
                 }
                 command
             }
@@ -68,6 +81,8 @@ impl ServerKind {
 pub struct Server {
     child: Child,
     addr: SocketAddr,
+    /// Scrapes `/metrics` while a metered relay runs.
+    scraper: Option<Scraper>,
 }
 
 impl Server {
@@ -75,18 +90,23 @@ impl Server {
     /// target/relay-bench/KIND-LABEL.log, and waits until it accepts.
     pub fn start(kind: ServerKind, fernchat: &Path, clients: usize, label: &str) -> Result<Server> {
         let addr = free_port()?;
+        let metrics = free_port()?;
         let log_dir = output_dir();
         std::fs::create_dir_all(&log_dir)?;
         let log_path = log_dir.join(format!("{}-{label}.log", kind.name()));
         let log = File::create(&log_path)?;
         let child = kind
-            .command(fernchat, addr, clients)
+            .command(fernchat, addr, metrics, clients)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
             .with_context(|| format!("cannot start {}", kind.name()))?;
-        let mut server = Server { child, addr };
+        let mut server = Server {
+            child,
+            addr,
+            scraper: None,
+        };
         let deadline = Instant::now() + START_TIMEOUT;
         while TcpStream::connect(addr).is_err() {
             if let Some(status) = server.child.try_wait()? {
@@ -102,6 +122,9 @@ impl Server {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+        if kind == ServerKind::Metered {
+            server.scraper = Some(Scraper::start(metrics));
+        }
         Ok(server)
     }
 
@@ -115,8 +138,10 @@ impl Server {
         self.child.id()
     }
 
-    /// Stops it: SIGTERM, then SIGKILL if it lingers.
+    /// Stops it: SIGTERM, then SIGKILL if it lingers. A metered relay
+    /// must have answered a scrape.
     pub fn stop(mut self) -> Result<()> {
+        let scrapes = self.scraper.take().map(Scraper::stop).transpose();
         let _ = kill_process(Pid::from_child(&self.child), Signal::TERM);
         let deadline = Instant::now() + STOP_TIMEOUT;
         while self.child.try_wait()?.is_none() {
@@ -126,6 +151,9 @@ impl Server {
                 break;
             }
             std::thread::sleep(Duration::from_millis(20));
+        }
+        if let Some(answered) = scrapes? {
+            eprintln!("relay bench: the metered relay answered {answered} scrapes of /metrics");
         }
         Ok(())
     }

@@ -53,6 +53,9 @@ pub struct Outcome {
     /// CPU use during the run, in % of one core: server, whole generator,
     /// its receiving thread, and everything else on the machine.
     pub cpu: CpuUse,
+    /// The server's CPU time per intact delivery, nanoseconds: its cost
+    /// for the work, however much of the machine it was given.
+    pub server_ns_per_delivery: f64,
     /// How long the probe round took to reach every client.
     pub join: Duration,
     /// Paced senders' worst and mean lateness against their schedule.
@@ -202,7 +205,8 @@ fn outcome(kind: ServerKind, scenario: &Scenario, measured: Measured, sent: &Sen
     let active = tally.last_intact.saturating_sub(start) as f64 / 1e9;
     let wall = after.at.duration_since(before.at).as_secs_f64();
     let percent = |cpu: Duration| 100.0 * cpu.as_secs_f64() / wall;
-    let server = percent(after.server.saturating_sub(before.server));
+    let server_cpu = after.server.saturating_sub(before.server);
+    let server = percent(server_cpu);
     let generator = percent(after.generator.saturating_sub(before.generator));
     let machine = percent(after.machine.saturating_sub(before.machine));
     Outcome {
@@ -237,6 +241,11 @@ fn outcome(kind: ServerKind, scenario: &Scenario, measured: Measured, sent: &Sen
             receiver: percent(received.cpu),
             receiver_wait: percent(received.cpu_wait),
             others: (machine - server - generator).max(0.0),
+        },
+        server_ns_per_delivery: if tally.intact > 0 {
+            server_cpu.as_nanos() as f64 / tally.intact as f64
+        } else {
+            0.0
         },
         join: received.join,
         sender_late: (senders.max_late, senders.mean_late),
