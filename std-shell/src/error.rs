@@ -116,6 +116,9 @@ pub enum Error {
         /// The file.
         path: PathBuf,
     },
+    /// The NATS bridge's options are wrong.
+    #[error("{0}")]
+    Nats(String),
     /// The relay's event loop could not start or failed.
     #[error("event loop failed: {0}")]
     EventLoop(io::Error),
@@ -134,6 +137,7 @@ impl Error {
             | Error::CreateFile { .. }
             | Error::BadNick { .. }
             | Error::Listen { .. }
+            | Error::Nats(_)
             | Error::Connect { .. }
             | Error::PlaintextTooLong => 2,
             Error::WriteFile { .. }

@@ -3,26 +3,34 @@
 //! Every rule (admission, verdicts, back-pressure, deadlines, departures)
 //! is the core [`Room`]'s; this shell moves bytes and keeps time.
 
+mod bridge;
+mod bridged;
 mod connection;
 mod fanout;
 mod fd_limit;
+mod history;
 mod lingering;
+mod onward;
 mod outbound;
 mod replay_store;
 mod stats;
 
 use crate::error::Error;
 use crate::{clock, keyfile};
+use bridged::Remote;
 use connection::Connection;
 use fanout::{Queues, list_for_flush};
 use fernchat_core::fernet::DEFAULT_MAX_KEYS;
 use fernchat_core::frame::MAX_FRAME;
 use fernchat_core::relay::{DEFAULT_RELAY_TTL, RelayPolicy};
-use fernchat_core::room::{DEFAULT_LIMITS, Departure, FrameEvent, Limits, Now, PeerIp, Room};
+use fernchat_core::room::{
+    DEFAULT_LIMITS, Departure, FrameEvent, Limits, Now, PeerIp, REMOTE, Room,
+};
 use fernchat_core::tally::Refusal;
 use lingering::Lingering;
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token};
+use onward::Onward;
 use outbound::Outbound;
 use rand_core::{OsRng, UnwrapErr};
 use replay_store::HeapStore;
@@ -45,7 +53,9 @@ pub struct ServerArgs {
     /// Without it the relay is blind: it never holds the key.
     #[arg(long)]
     key_file: Option<PathBuf>,
-    /// Keyed mode: refuse tokens older than this many seconds.
+    /// Keyed mode: refuse tokens older than this many seconds. With
+    /// --history (either mode): frames older than this are not sent to new
+    /// clients, and a bridged room's stream keeps frames this long.
     #[arg(long, default_value_t = DEFAULT_RELAY_TTL, value_name = "SECONDS",
           value_parser = clap::value_parser!(u64).range(1..))]
     ttl: u64,
@@ -75,6 +85,14 @@ pub struct ServerArgs {
     #[arg(long, value_name = "FRAMES_PER_S",
           value_parser = clap::value_parser!(u32).range(1..))]
     max_rate: Option<u32>,
+    /// Send each new client the room's last N frames that are still fresh
+    /// (within --ttl by their own timestamps): from the room's JetStream
+    /// stream when bridged, so that a late joiner on any relay gets them;
+    /// from memory otherwise.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    history: Option<u64>,
+    #[command(flatten)]
+    nats: Box<bridge::NatsArgs>,
 }
 
 impl ServerArgs {
@@ -92,6 +110,7 @@ impl ServerArgs {
 
 const LISTENER: Token = Token(usize::MAX - 1);
 const SIGNALS: Token = Token(usize::MAX - 2);
+const BRIDGE: Token = Token(usize::MAX - 3);
 /// Bytes read from a socket in one call.
 const READ_CHUNK: usize = 64 * 1024;
 /// Reads from one client per turn before the others get theirs.
@@ -132,7 +151,13 @@ pub fn run(args: &ServerArgs) -> Result<(), Error> {
         .register(&mut listener, LISTENER, Interest::READABLE)
         .and_then(|()| registry.register(&mut signals, SIGNALS, Interest::READABLE))
         .map_err(Error::EventLoop)?;
-    let mode = if policy.is_keyed() { "keyed" } else { "blind" };
+    let room = Room::new(policy, limits);
+    let (onward, remote) = bridged::start(args, &poll, &room, BRIDGE)?;
+    let mode = if room.policy().is_keyed() {
+        "keyed"
+    } else {
+        "blind"
+    };
     let local = listener.local_addr().unwrap_or(addr);
     tracing::info!(
         "relay listening on {local} ({mode} mode, at most {} clients, {} per address)",
@@ -142,10 +167,13 @@ pub fn run(args: &ServerArgs) -> Result<(), Error> {
     let mut relay = Relay {
         poll,
         listener,
-        room: Room::new(policy, limits),
+        room,
         clients: Slab::new(),
         lingering: Lingering::default(),
         stats: Stats::default(),
+        onward,
+        remote,
+        history_ttl: args.ttl,
         max_outbound: usize::try_from(args.max_outbound).unwrap_or(usize::MAX),
         read_buf: vec![0; READ_CHUNK],
         to_flush: Vec::new(),
@@ -158,6 +186,7 @@ pub fn run(args: &ServerArgs) -> Result<(), Error> {
     };
     let result = relay.serve(&mut signals);
     tracing::info!("relay stopped: {}", relay.stats);
+    relay.stop_bridge();
     result.map_err(Error::EventLoop)
 }
 
@@ -178,6 +207,12 @@ struct Relay {
     clients: Slab<Connection>,
     lingering: Lingering,
     stats: Stats,
+    /// Where accepted frames also go (the bridge, the history).
+    onward: Onward,
+    /// Frames from other relays, when bridged.
+    remote: Option<Remote>,
+    /// History is only for frames this many seconds old at most.
+    history_ttl: u64,
     max_outbound: usize,
     read_buf: Vec<u8>,
     to_flush: Vec<usize>,
@@ -199,10 +234,15 @@ impl Relay {
     fn serve(&mut self, signals: &mut Signals) -> io::Result<()> {
         let mut events = Events::with_capacity(1024);
         loop {
-            let reads_pending = self.clients.iter().any(|(_, c)| c.read_pending);
+            let reads_pending = self.clients.iter().any(|(_, c)| c.read_pending)
+                || self.remote.as_ref().is_some_and(Remote::read_pending);
             let timeout = if reads_pending {
                 Some(Duration::ZERO)
-            } else if self.clients.is_empty() && self.lingering.is_empty() && !self.accept_failed {
+            } else if self.clients.is_empty()
+                && self.lingering.is_empty()
+                && !self.accept_failed
+                && self.remote.is_none()
+            {
                 None
             } else {
                 // Deadlines to check; and the listener is edge-triggered, so
@@ -222,6 +262,11 @@ impl Relay {
             for event in events.iter() {
                 match event.token() {
                     LISTENER => self.accept(),
+                    BRIDGE => {
+                        if let Some(remote) = &mut self.remote {
+                            remote.woken();
+                        }
+                    }
                     SIGNALS => {
                         if signals.pending().next().is_some() {
                             tracing::info!("signal received, stopping");
@@ -241,12 +286,14 @@ impl Relay {
                 }
             }
             self.read_all();
+            self.read_remote();
             self.flush_all();
             self.release_held();
             if self.last_tick.elapsed() >= TICK {
                 self.last_tick = Instant::now();
                 self.check_deadlines();
                 self.lingering.sweep();
+                self.log_bridge_counts();
             }
             self.close_listed();
         }
@@ -269,6 +316,7 @@ impl Relay {
             to_flush,
             unflushed,
             max_outbound,
+            onward,
             ..
         } = self;
         let queues = Queues {
@@ -277,6 +325,7 @@ impl Relay {
             max_outbound: *max_outbound,
             unflushed,
             now_ms,
+            onward,
         };
         (room, queues, stats)
     }
@@ -344,6 +393,7 @@ impl Relay {
             });
             self.stats.accepted += 1;
             tracing::info!("{peer} connected ({} clients)", self.clients.len());
+            self.send_history(id);
         }
     }
 
@@ -433,6 +483,10 @@ impl Relay {
         let held = std::mem::take(&mut self.held);
         let now_ms = self.now().millis;
         for id in held {
+            if id == REMOTE {
+                self.release_remote();
+                continue;
+            }
             let Some(client) = self.clients.get_mut(id) else {
                 continue;
             };
@@ -505,6 +559,7 @@ impl Relay {
                 continue;
             };
             let _ = self.poll.registry().deregister(&mut client.stream);
+            self.forget_history_request(id);
             self.stats.departed(why);
             tracing::info!(
                 "{} left: {why} ({} clients)",
@@ -546,7 +601,7 @@ impl Relay {
     }
 }
 
-/// Counts and logs what became of one frame from `peer`: the first
+/// Counts and logs what became of one frame from `peer` (`None`: NATS): the first
 /// refusal of each kind at once, the rest only in summaries (and at debug).
 fn count_frame(stats: &mut Stats, event: FrameEvent, peer: Option<SocketAddr>) {
     let (refusal, first) = match event {
@@ -560,7 +615,8 @@ fn count_frame(stats: &mut Stats, event: FrameEvent, peer: Option<SocketAddr>) {
         Refusal::RateLimited => stats.rate_limited += 1,
         Refusal::Rejected(_) => stats.rejected += 1,
     }
-    let peer = peer.map_or_else(|| "?".to_owned(), |p| p.to_string());
+    // No peer: the frame came over the bridge.
+    let peer = peer.map_or_else(|| "NATS".to_owned(), |p| p.to_string());
     if first {
         tracing::info!(
             "{peer} frame dropped: {refusal} (the first of its kind; the rest are summarised)"
