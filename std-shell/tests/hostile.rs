@@ -65,7 +65,19 @@ fn junk_long_lines_and_invalid_floods() {
 #[test]
 fn a_client_that_never_reads_is_dropped_and_nobody_else_loses_a_frame() {
     let key = Key::from_bytes(rand::random());
-    let relay = start_relay(BIN, &["--max-outbound", "262144", "--slow-timeout", "2"]);
+    // bob only reads: a hello timeout longer than the test, however slow
+    // the machine, so that only the slow timeout can end anyone.
+    let relay = start_relay(
+        BIN,
+        &[
+            "--max-outbound",
+            "262144",
+            "--slow-timeout",
+            "2",
+            "--hello-timeout",
+            "120",
+        ],
+    );
     let mut ann = Peer::connect(relay.addr, &key, "ann");
     let mut bob = TcpStream::connect(relay.addr).unwrap();
     let sleeper = TcpStream::connect(relay.addr).unwrap();
