@@ -10,7 +10,7 @@ use fernchat_tests::nats::{self, Ports, start_node};
 use fernchat_tests::peer::{Peer, now};
 use fernchat_tests::process::{Relay, lines, start_relay};
 use fernchat_tests::python::{python, script};
-use fernchat_tests::std_client::keygen;
+use fernchat_tests::std_client::{StdClient, keygen};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
@@ -359,9 +359,10 @@ fn raw_frames(stream: TcpStream, wait: Duration) -> Vec<Vec<u8>> {
     frames
 }
 
-/// ann sends a stale message, then `fresh` fresh ones; a late joiner with
-/// `--history 5` gets the last of the fresh ones, in order, and nothing stale.
-fn check_history(first: &Relay, late: &Relay, key: &Key) {
+/// ann sends a stale message, then 7 fresh ones; a late joiner with
+/// `--history 5` gets the last 5 fresh ones, in order, and nothing stale.
+/// Gives ann and her fresh frames.
+fn check_history(first: &Relay, late: &Relay, key: &Key) -> (Peer, Vec<Vec<u8>>) {
     let mut ann = Peer::connect(first.addr, key, "ann");
     first.wait_for_log("connected (1 clients)", WAIT);
     let stale = ann.send_plaintext(b"stale", now() - 10_000);
@@ -372,13 +373,45 @@ fn check_history(first: &Relay, late: &Relay, key: &Key) {
     let got = raw_frames(joiner, Duration::from_secs(2));
     assert!(!got.contains(&stale), "no stale frame in history");
     assert_eq!(got, fresh[2..], "the last 5 fresh frames, in order");
+    (ann, fresh)
 }
 
 #[test]
 fn a_late_joiner_gets_history_from_memory() {
-    let (_, key) = keygen(Path::new(BIN), "history-memory");
+    let (key_file, key) = keygen(Path::new(BIN), "history-memory");
     let relay = start_relay(BIN, &["--history", "5"]);
-    check_history(&relay, &relay, &key);
+    let (mut ann, fresh) = check_history(&relay, &relay, &key);
+
+    // The std client shows history as earlier messages, with their time,
+    // and a frame it already has (here sent again) only once.
+    let bob = StdClient::start(Path::new(BIN), &relay.addr.to_string(), "bob", &key_file);
+    let shown = bob.lines_until("<ann> fresh 6");
+    let texts: Vec<&str> = shown
+        .iter()
+        .filter_map(|l| l.split_once("] "))
+        .map(|(_, t)| t)
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            "<ann> fresh 2",
+            "<ann> fresh 3",
+            "<ann> fresh 4",
+            "<ann> fresh 5",
+            "<ann> fresh 6"
+        ]
+    );
+    assert!(
+        shown.iter().all(|l| l.starts_with('[')),
+        "shown with their time: {shown:?}"
+    );
+    ann.send_raw(&fresh[6]);
+    ann.say("after");
+    let shown = bob.lines_until("<ann> after");
+    assert!(
+        !shown.iter().any(|l| l.ends_with("fresh 6")),
+        "shown once: {shown:?}"
+    );
 }
 
 #[test]
