@@ -336,6 +336,23 @@ fn a_relay_starts_while_nats_is_down_and_connects_when_it_comes_up() {
     ann.say("no NATS yet");
     assert_eq!(bob.receive(1, WAIT), ["<ann> no NATS yet"]);
 
+    // Another relay that never sees NATS counts what it could not bridge,
+    // and stops on SIGTERM all the same.
+    let lonely = start_relay(BIN, &["--nats", &url]);
+    let mut dan = Peer::connect(lonely.addr, &key, "dan");
+    let mut eve = Peer::connect(lonely.addr, &key, "eve");
+    lonely.wait_for_log("connected (2 clients)", WAIT);
+    for i in 0..3 {
+        dan.say(&format!("alone {i}"));
+    }
+    assert_eq!(eve.receive(3, WAIT).len(), 3);
+    let last = stop(lonely);
+    assert!(
+        last.iter()
+            .any(|l| l.contains("0 frames published") && l.contains("3 while disconnected")),
+        "{last:?}"
+    );
+
     let node = start_node("late", ports, &[]);
     relay.wait_for_log("NATS bridge connected", WAIT);
     let other = bridged(&[node.url()], &[]);

@@ -125,8 +125,7 @@ impl Relay {
                     let wanted = remote.history_wanted.get(&request.client);
                     if wanted == Some(&request.serial) {
                         remote.history_wanted.remove(&request.client);
-                        let frames: Vec<&[u8]> = frames.iter().map(|f| &f[..]).collect();
-                        self.deliver_history(request.client, &frames, false);
+                        self.deliver_history(request.client, frames.iter().map(|f| &f[..]));
                     }
                 }
             }
@@ -185,10 +184,9 @@ impl Relay {
     /// A client joined: gives it the room's history, at once from memory or
     /// when the bridge has fetched it.
     pub(super) fn send_history(&mut self, id: usize) {
-        if let Some(recent) = &self.onward.recent {
-            let frames: Vec<Vec<u8>> = recent.frames().map(<[u8]>::to_vec).collect();
-            let frames: Vec<&[u8]> = frames.iter().map(Vec::as_slice).collect();
-            self.deliver_history(id, &frames, true);
+        if let Some(recent) = self.onward.recent.take() {
+            self.deliver_history(id, recent.frames());
+            self.onward.recent = Some(recent);
             return;
         }
         let (Some(publisher), Some(remote)) = (&self.onward.publisher, &mut self.remote) else {
@@ -216,9 +214,9 @@ impl Relay {
         }
     }
 
-    /// Queues for client `id` the frames of `history` that are still fresh,
-    /// as many as fit in its queue.
-    fn deliver_history(&mut self, id: usize, history: &[&[u8]], with_lf: bool) {
+    /// Queues for client `id` the frames of `history` (line feeds or not)
+    /// that are still fresh, as many as fit in its queue.
+    fn deliver_history<'h>(&mut self, id: usize, history: impl Iterator<Item = &'h [u8]>) {
         let now = self.now();
         let ttl = self.history_ttl;
         let max_outbound = self.max_outbound;
@@ -226,15 +224,13 @@ impl Relay {
             return;
         };
         let mut sent = 0;
-        for frame in history.iter().filter(|f| is_fresh(f, now.unix, ttl)) {
-            let len = frame.len() + usize::from(!with_lf);
-            if client.outbound.len() + len > max_outbound {
+        for frame in history.filter(|f| is_fresh(f, now.unix, ttl)) {
+            let token = frame.strip_suffix(b"\n").unwrap_or(frame);
+            if client.outbound.len() + token.len() + 1 > max_outbound {
                 break;
             }
-            client.outbound.push(frame);
-            if !with_lf {
-                client.outbound.push(b"\n");
-            }
+            client.outbound.push(token);
+            client.outbound.push(b"\n");
             sent += 1;
         }
         if sent == 0 {

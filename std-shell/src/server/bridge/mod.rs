@@ -19,12 +19,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Frames waiting for the bridge thread, at most.
 const OUTBOX_FRAMES: usize = 4096;
 /// Frames from NATS waiting for the relay's loop, at most.
 const INBOX_FRAMES: usize = 4096;
+/// How long the relay waits for the bridge thread when it stops.
+const STOP_WAIT: Duration = Duration::from_secs(2);
 
 /// A newly joined client's request for the room's recent frames.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -116,10 +118,20 @@ impl Inbox {
     }
 
     /// Waits for the bridge thread to finish, after the [`Publisher`] was
-    /// dropped (it flushes what it holds for at most a second).
+    /// dropped (it flushes what it holds for at most a second); after
+    /// [`STOP_WAIT`] the relay stops without it.
     pub fn join(mut self) {
-        if let Some(thread) = self.thread.take() {
+        let Some(thread) = self.thread.take() else {
+            return;
+        };
+        let deadline = Instant::now() + STOP_WAIT;
+        while !thread.is_finished() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        if thread.is_finished() {
             let _ = thread.join();
+        } else {
+            tracing::warn!("the NATS bridge did not stop in time; stopping without it");
         }
     }
 }
