@@ -1,5 +1,6 @@
-//! The load shapes: A, B and C of issue 3 (our relay against ncat), and K
-//! (our relay keyed against itself blind), and the goal each one checks.
+//! The load shapes: A, B and C of issue 3 (our relay against ncat), K
+//! (our relay keyed against itself blind) and N (four relays on NATS
+//! against one), and the goal each one checks.
 
 use super::server::ServerKind;
 
@@ -92,6 +93,21 @@ impl Scenario {
                 goal: "keyed: 0 frames lost or corrupted, no sender disconnected",
             },
         ]
+    }
+
+    /// Scenario N (`cargo xtask bench cluster`): scenario C's load on four
+    /// relays bridged over NATS against the same load on one relay.
+    pub fn cluster(seconds: u64) -> Scenario {
+        Scenario {
+            name: "N",
+            clients: 1000,
+            senders: 5,
+            pace: Pace::PerSecond(100),
+            seconds,
+            tokens: Tokens::Premade,
+            relays: [ServerKind::Cluster, ServerKind::Ours],
+            goal: "4 relays on NATS: 0 frames lost, p99 <= 2x one relay's",
+        }
     }
 
     /// Frames each sender may send.

@@ -1,6 +1,7 @@
 //! The relays under test, started fresh for each run on a free loopback
 //! port, and stopped by their process id.
 
+use super::cluster;
 use super::key_file;
 use crate::shell::root;
 use anyhow::{Context, Result, bail};
@@ -25,6 +26,8 @@ pub enum ServerKind {
     Keyed,
     /// `ncat --broker`.
     Ncat,
+    /// Four of our relays (blind) bridged over one `nats-server`.
+    Cluster,
 }
 
 impl ServerKind {
@@ -34,15 +37,17 @@ impl ServerKind {
             ServerKind::Ours => "ours",
             ServerKind::Keyed => "keyed",
             ServerKind::Ncat => "ncat",
+            ServerKind::Cluster => "4xnats",
         }
     }
 
     /// The command that serves `clients` clients on `addr`; `fernchat` is
     /// our binary.
-    fn command(self, fernchat: &Path, addr: SocketAddr, clients: usize) -> Command {
+    pub(super) fn command(self, fernchat: &Path, addr: SocketAddr, clients: usize) -> Command {
         let (listen, port) = (addr.ip().to_string(), addr.port().to_string());
         match self {
-            ServerKind::Ours | ServerKind::Keyed => {
+            // One relay of a cluster is ours; `cluster::start` adds `--nats`.
+            ServerKind::Ours | ServerKind::Keyed | ServerKind::Cluster => {
                 let mut command = Command::new(fernchat);
                 command.args(["server", "--listen", &addr.to_string()]);
                 command.args(["--max-clients", &(clients * 2).max(2000).to_string()]);
@@ -64,16 +69,33 @@ impl ServerKind {
     }
 }
 
-/// A running relay.
+/// A running relay, or a cluster of them.
 pub struct Server {
+    /// The relay (a cluster's first), whose CPU and memory are measured.
     child: Child,
-    addr: SocketAddr,
+    /// Where each relay listens; clients are spread over them in turn.
+    addrs: Vec<SocketAddr>,
+    /// A cluster's other processes: its other relays, then NATS.
+    others: Vec<Child>,
 }
 
 impl Server {
     /// Starts `kind` for `clients` clients, its log in
     /// target/relay-bench/KIND-LABEL.log, and waits until it accepts.
     pub fn start(kind: ServerKind, fernchat: &Path, clients: usize, label: &str) -> Result<Server> {
+        if kind == ServerKind::Cluster {
+            let started = cluster::start(fernchat, clients, label)?;
+            let addrs = started.relays.iter().map(|(_, addr)| *addr).collect();
+            let mut relays = started.relays.into_iter().map(|(child, _)| child);
+            let child = relays.next().context("a cluster without relays")?;
+            let mut others: Vec<Child> = relays.collect();
+            others.push(started.nats);
+            return Ok(Server {
+                child,
+                addrs,
+                others,
+            });
+        }
         let addr = free_port()?;
         let log_dir = output_dir();
         std::fs::create_dir_all(&log_dir)?;
@@ -86,7 +108,11 @@ impl Server {
             .stderr(log)
             .spawn()
             .with_context(|| format!("cannot start {}", kind.name()))?;
-        let mut server = Server { child, addr };
+        let mut server = Server {
+            child,
+            addrs: vec![addr],
+            others: Vec::new(),
+        };
         let deadline = Instant::now() + START_TIMEOUT;
         while TcpStream::connect(addr).is_err() {
             if let Some(status) = server.child.try_wait()? {
@@ -105,9 +131,9 @@ impl Server {
         Ok(server)
     }
 
-    /// Where it listens.
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
+    /// Where its relays listen.
+    pub fn addrs(&self) -> &[SocketAddr] {
+        &self.addrs
     }
 
     /// Its process id.
@@ -115,20 +141,29 @@ impl Server {
         self.child.id()
     }
 
-    /// Stops it: SIGTERM, then SIGKILL if it lingers.
+    /// Stops it, relays before NATS: SIGTERM, then SIGKILL if one lingers.
     pub fn stop(mut self) -> Result<()> {
-        let _ = kill_process(Pid::from_child(&self.child), Signal::TERM);
-        let deadline = Instant::now() + STOP_TIMEOUT;
-        while self.child.try_wait()?.is_none() {
-            if Instant::now() >= deadline {
-                self.child.kill()?;
-                self.child.wait()?;
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        stop(&mut self.child)?;
+        for other in &mut self.others {
+            stop(other)?;
         }
         Ok(())
     }
+}
+
+/// Stops one process: SIGTERM, then SIGKILL if it lingers.
+fn stop(child: &mut Child) -> Result<()> {
+    let _ = kill_process(Pid::from_child(child), Signal::TERM);
+    let deadline = Instant::now() + STOP_TIMEOUT;
+    while child.try_wait()?.is_none() {
+        if Instant::now() >= deadline {
+            child.kill()?;
+            child.wait()?;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(())
 }
 
 /// target/relay-bench/: the servers' logs and scenario K's key.
@@ -137,7 +172,7 @@ pub fn output_dir() -> PathBuf {
 }
 
 /// A loopback address with a port nothing listens on right now.
-fn free_port() -> Result<SocketAddr> {
+pub fn free_port() -> Result<SocketAddr> {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
     Ok(listener.local_addr()?)
 }
