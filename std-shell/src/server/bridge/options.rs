@@ -115,3 +115,47 @@ fn parse_room(room: &str) -> Result<String, String> {
         Err("letters, digits, `-` and `_` only, 1 to 64 of them".to_owned())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        nats: NatsArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<NatsArgs, clap::Error> {
+        Cli::try_parse_from(std::iter::once("fernchat").chain(args.iter().copied()))
+            .map(|cli| cli.nats)
+    }
+
+    #[test]
+    fn test_room_is_one_subject_token() {
+        let args = parse(&["--nats", "nats://a:4222,nats://b:4222", "--room", "ops-2_b"]).unwrap();
+        assert_eq!(args.subject(), "fernchat.ops-2_b");
+        assert_eq!(args.servers().unwrap().len(), 2);
+        assert_eq!(parse(&[]).unwrap().subject(), "fernchat.lobby");
+        assert!(!parse(&[]).unwrap().bridged());
+        for bad in ["a.b", "a*", ">", "", "a b", &"x".repeat(65)] {
+            assert!(parse(&["--room", bad]).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn test_auth_needs_a_server_and_both_halves() {
+        assert!(parse(&["--nats-token", "t"]).is_err());
+        assert!(parse(&["--nats", "nats://a:4222", "--nats-user", "u"]).is_err());
+        let args = parse(&[
+            "--nats",
+            "nats://a:4222",
+            "--nats-user",
+            "u",
+            "--nats-password",
+            "p",
+        ]);
+        assert!(args.unwrap().connect_options().is_ok());
+    }
+}
