@@ -9,7 +9,7 @@ use fernchat_core::fernet::Key;
 use fernchat_tests::nats::{self, Ports, start_node};
 use fernchat_tests::peer::{Peer, now};
 use fernchat_tests::process::{Relay, lines, start_relay};
-use fernchat_tests::python::{python, script};
+use fernchat_tests::python::{python, python_with_nats, script};
 use fernchat_tests::std_client::{StdClient, keygen};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
@@ -151,7 +151,7 @@ fn a_nats_py_client_is_in_the_room_both_ways() {
     let (key_file, key) = keygen(Path::new(BIN), "nats-py");
     let relay = bridged(&[node.url()], &["--room", "garden"]);
     let mut ann = Peer::connect(relay.addr, &key, "ann");
-    let mut child = Command::new(python())
+    let mut child = Command::new(python_with_nats())
         .arg(script("nats_peer.py"))
         .arg(&key_file)
         .args([node.url().as_str(), "garden"])
@@ -446,4 +446,27 @@ fn a_late_joiner_on_another_relay_gets_history_from_jetstream() {
         Duration::from_secs(20),
     );
     check_history(&first, &late, &key);
+}
+
+#[test]
+fn a_keyed_relay_gives_late_joiners_only_history_it_verifies() {
+    let node = nats::single();
+    let (key_file, key) = keygen(Path::new(BIN), "history-keyed");
+    let room = ["--history", "5", "--room", "keyed-hist"];
+    let mut keyed_args = vec!["--key-file", key_file.to_str().unwrap()];
+    keyed_args.extend_from_slice(&room);
+    let keyed = bridged(&[node.url()], &keyed_args);
+    keyed.wait_for_log("JetStream stream fernchat-keyed-hist ready", WAIT);
+    // A blind relay on the room's subject stores whatever is well formed.
+    let blind = bridged(&[node.url()], &room);
+    blind.wait_for_log("JetStream stream fernchat-keyed-hist ready", WAIT);
+    let mut eve = Peer::connect(blind.addr, &Key::from_bytes(rand::random()), "eve");
+    let mut mal = Peer::connect(blind.addr, &key, "mal");
+    blind.wait_for_log("connected (2 clients)", WAIT);
+    eve.say("forged");
+    let genuine = mal.say("genuine");
+    keyed.wait_for_log("NATS frame dropped: bad MAC", WAIT);
+    std::thread::sleep(QUIET);
+    let joiner = TcpStream::connect(keyed.addr).expect("connect");
+    assert_eq!(raw_frames(joiner, Duration::from_secs(2)), [genuine]);
 }

@@ -215,7 +215,8 @@ impl Relay {
     }
 
     /// Queues for client `id` the frames of `history` (line feeds or not)
-    /// that are still fresh, as many as fit in its queue.
+    /// that are still fresh and pass the room's policy again (keyed: MAC),
+    /// as many as fit in its queue.
     fn deliver_history<'h>(&mut self, id: usize, history: impl Iterator<Item = &'h [u8]>) {
         let now = self.now();
         let ttl = self.history_ttl;
@@ -224,8 +225,11 @@ impl Relay {
             return;
         };
         let mut sent = 0;
-        for frame in history.filter(|f| is_fresh(f, now.unix, ttl)) {
+        for frame in history {
             let token = frame.strip_suffix(b"\n").unwrap_or(frame);
+            if !is_fresh(token, now.unix, ttl) || self.room.recheck(token, now).is_err() {
+                continue;
+            }
             if client.outbound.len() + token.len() + 1 > max_outbound {
                 break;
             }
