@@ -4,6 +4,7 @@
 
 use super::StreamHistory;
 use async_nats::Client;
+use async_nats::connection::State;
 use async_nats::jetstream::{self, stream};
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -17,6 +18,7 @@ const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
 
 /// The stream, once it is known to exist.
 pub struct RoomStream {
+    client: Client,
     jetstream: jetstream::Context,
     config: stream::Config,
     keep: usize,
@@ -37,6 +39,7 @@ impl RoomStream {
             ..Default::default()
         };
         RoomStream {
+            client: client.clone(),
             jetstream: jetstream::new(client.clone()),
             config,
             keep: history.frames,
@@ -77,8 +80,12 @@ impl RoomStream {
     }
 
     /// The stream's last frames, oldest first (at most `--history`); none
-    /// when the stream cannot be reached (logged).
+    /// at once while NATS is disconnected, and none when the stream cannot
+    /// be reached (logged).
     pub async fn last(&mut self) -> Vec<Bytes> {
+        if self.client.connection_state() != State::Connected {
+            return Vec::new();
+        }
         self.ensure().await;
         let Some(stream) = &mut self.stream else {
             return Vec::new();
