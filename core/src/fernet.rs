@@ -14,7 +14,7 @@ pub use key::{KEY_LEN, KEY_TEXT_LEN, Key, KeyError};
 pub use keyset::{DEFAULT_MAX_KEYS, KeyFileError, KeySet};
 pub use token::{
     BLOCK_LEN, Decrypted, HEADER_LEN, IV_LEN, MAX_CLOCK_SKEW, MIN_TOKEN_BYTES, TAG_LEN, VERSION,
-    check_shape, decode_buf_len, token_len,
+    check_shape, decode_buf_len, token_len, unverified_timestamp,
 };
 
 /// **Hazardous** operations: for test vectors and benchmarks, never for

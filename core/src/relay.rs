@@ -2,7 +2,7 @@
 //! servers: per-connection received bytes in, forward / reject / disconnect
 //! out.
 
-use crate::fernet::{DEFAULT_MAX_KEYS, KeySet, TokenError, check_shape};
+use crate::fernet::{DEFAULT_MAX_KEYS, DecryptError, KeySet, TokenError, check_shape};
 use crate::frame::{DECODE_BUF_LEN, Frame, FrameDecoder, FrameError, frame_len};
 use crate::message::{Body, MAX_NICK, NickBuf, Payload};
 use crate::replay::{ArrayStore, ReplayCache, ReplayCheck, ReplayStore, window_for_ttl};
@@ -214,6 +214,25 @@ impl<const K: usize, S: ReplayStore> RelayPolicy<K, S> {
         }
     }
 
+    /// Checks a token (no line feed) that the relay passes on again, such
+    /// as history for a new client: blind, its shape; keyed, also its MAC
+    /// and freshness. The replay cache is neither asked nor changed: the
+    /// token was remembered when it was first forwarded.
+    pub fn recheck(&mut self, token: &[u8], now: u64) -> Result<(), RejectReason> {
+        match &mut self.keyed {
+            None => check_shape(token).map_err(RejectReason::Token),
+            Some(keyed) => keyed
+                .keys
+                .decrypt(token, now, Some(keyed.ttl), &mut keyed.scratch)
+                .map(|_| ())
+                .map_err(|e| match e {
+                    DecryptError::Token(e) => RejectReason::Token(e),
+                    // The scratch buffer holds any frame's token.
+                    DecryptError::Buffer(_) => RejectReason::Token(TokenError::Malformed),
+                }),
+        }
+    }
+
     /// Keyed mode: the `nick LF /leave` frame to send for a connection that
     /// went away after sending valid tokens but no `/leave`, with an IV from
     /// `rng`; `None` otherwise. `out` should hold [`MAX_LEAVE_FRAME`] bytes.
@@ -330,6 +349,35 @@ mod tests {
             [Seen::Reject(RejectReason::Token(TokenError::Malformed))]
         );
         assert_eq!(conn.nick(), None);
+    }
+
+    #[test]
+    fn test_recheck_verifies_without_the_replay_cache() {
+        let keys = KeySet::single(Key::from_bytes([1; 32]));
+        let mut policy = RelayPolicy::<2, Small>::keyed(keys, 300, Small::new());
+        let frame = from_ann(1, Body::Text(b"hi"), 1_000);
+        let token = &frame[..frame.len() - 1];
+        let seen = run(&mut policy, &mut Inbound::new(), &frame, 1_000);
+        assert_eq!(seen, [Seen::Forward(frame.clone())]);
+        // Forwarded once, and still passed on again (history), as often as asked.
+        assert_eq!(policy.recheck(token, 1_010), Ok(()));
+        assert_eq!(policy.recheck(token, 1_010), Ok(()));
+        assert_eq!(
+            policy.recheck(token, 1_301),
+            Err(RejectReason::Token(TokenError::Expired))
+        );
+        let foreign = from_ann(2, Body::Text(b"hi"), 1_000);
+        assert_eq!(
+            policy.recheck(&foreign[..foreign.len() - 1], 1_000),
+            Err(RejectReason::Token(TokenError::BadMac))
+        );
+        // The cache was not touched: the frame is still a replay.
+        let seen = run(&mut policy, &mut Inbound::new(), &frame, 1_010);
+        assert_eq!(seen, [Seen::Reject(RejectReason::Replayed)]);
+        // Blind: the shape only.
+        let mut blind = RelayPolicy::<2, Small>::blind();
+        assert_eq!(blind.recheck(&foreign[..foreign.len() - 1], 1_000), Ok(()));
+        assert!(blind.recheck(b"QUJD", 0).is_err());
     }
 
     #[test]

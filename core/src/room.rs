@@ -193,6 +193,11 @@ pub struct RoomStep {
     pub departure: Option<Departure>,
 }
 
+/// The id under which the [`Room::remote`] member's frames go to
+/// [`Fanout::push`]: no local member has it, so they reach every local
+/// member, and a shell that bridges tells them from local frames by it.
+pub const REMOTE: usize = usize::MAX;
+
 /// Milli-frames in a member's rate bucket per frame.
 const FRAME_COST: u64 = 1000;
 
@@ -212,6 +217,8 @@ pub struct Member {
     rate: RateBucket,
     /// Its refused frames, for summaries.
     refusals: RefusalTally,
+    /// It stands for other relays ([`Room::remote`]).
+    remote: bool,
 }
 
 /// A token bucket of milli-frames, filled at the rate limit.
@@ -310,6 +317,13 @@ impl<const K: usize, S: ReplayStore> Room<K, S> {
         &mut self.policy
     }
 
+    /// Checks a token the relay passes on again (history for a new
+    /// client) under the same rules, without the replay cache:
+    /// [`RelayPolicy::recheck`].
+    pub fn recheck(&mut self, token: &[u8], now: Now) -> Result<(), RejectReason> {
+        self.policy.recheck(token, now.unix)
+    }
+
     /// The limits in force.
     pub fn limits(&self) -> &Limits {
         &self.limits
@@ -331,7 +345,26 @@ impl<const K: usize, S: ReplayStore> Room<K, S> {
             return Err(Notice::Busy);
         }
         self.members += 1;
-        Ok(Member {
+        Ok(self.member(ip, now))
+    }
+
+    /// The member that stands for frames from outside this relay (other
+    /// relays, over a bridge): its frames go through the same policy as a
+    /// local member's (shape; keyed: MAC, freshness, replay) and to every
+    /// local member. Feed it to [`Room::receive`] and [`Room::release`]
+    /// under the id [`REMOTE`]. It takes no slot, has no rate limit (each
+    /// sender is limited by its own relay) and no deadlines, and is never
+    /// made to leave: invalid frames are only refused.
+    pub fn remote(&self, now: Now) -> Member {
+        Member {
+            remote: true,
+            ..self.member([0; 16], now)
+        }
+    }
+
+    /// A new member's state.
+    fn member(&self, ip: PeerIp, now: Now) -> Member {
+        Member {
             inbound: Inbound::new(),
             ip,
             joined_ms: now.millis,
@@ -343,7 +376,8 @@ impl<const K: usize, S: ReplayStore> Room<K, S> {
                 filled_ms: now.millis,
             },
             refusals: RefusalTally::new(now.millis),
-        })
+            remote: false,
+        }
     }
 
     /// Feeds bytes that member `id` sent through the policy: valid frames
@@ -369,7 +403,7 @@ impl<const K: usize, S: ReplayStore> Room<K, S> {
                 None => {}
                 Some(Verdict::Forward(frame)) => {
                     member.greeted = true;
-                    if !member.rate.take(self.limits.max_rate, now.millis) {
+                    if !member.remote && !member.rate.take(self.limits.max_rate, now.millis) {
                         let first = member.refusals.record(Refusal::RateLimited);
                         on_event(FrameEvent::Refused {
                             refusal: Refusal::RateLimited,
@@ -381,6 +415,11 @@ impl<const K: usize, S: ReplayStore> Room<K, S> {
                     } else {
                         member.held = true;
                     }
+                }
+                Some(Verdict::Reject(reason) | Verdict::Disconnect(reason)) if member.remote => {
+                    let refusal = Refusal::Rejected(reason);
+                    let first = member.refusals.record(refusal);
+                    on_event(FrameEvent::Refused { refusal, first });
                 }
                 Some(Verdict::Reject(reason)) => {
                     if reason == RejectReason::Unverifiable {
@@ -436,6 +475,9 @@ impl<const K: usize, S: ReplayStore> Room<K, S> {
     /// The deadline `member` has passed, if any: call it every so often
     /// (a few times a second).
     pub fn overdue(&self, member: &Member, now: Now) -> Option<Departure> {
+        if member.remote {
+            return None;
+        }
         let since = |start: u64| now.millis.saturating_sub(start);
         if !member.greeted && since(member.joined_ms) >= self.limits.hello_timeout_ms {
             return Some(Departure::HelloTimeout);
@@ -743,6 +785,100 @@ mod tests {
         let departure = step.departure.unwrap();
         assert!(matches!(departure, Departure::TooManyInvalid(_)));
         assert_eq!(departure.notice(), Some(Notice::Invalid));
+    }
+
+    #[test]
+    fn test_remote_frames_reach_every_local_member_under_the_same_policy() {
+        let keys = KeySet::single(Key::from_bytes([1; 32]));
+        let limits = Limits {
+            max_rate: Some(1),
+            ..limits()
+        };
+        let mut room = Room::<1, Small>::new(RelayPolicy::keyed(keys, 300, Small::new()), limits);
+        let mut ann = room.admit(IP, 0, at(0)).unwrap();
+        let mut remote = room.remote(at(0));
+        assert_eq!(room.members(), 1, "the remote member takes no slot");
+        let mut queues = Queues {
+            queues: std::vec![Vec::new(), Vec::new()],
+            bound: 1 << 20,
+        };
+        // Member 0 sends a frame: it reaches member 1 and is remembered.
+        let hi = frame("hi", 1000);
+        let (_, events) = feed(&mut room, 0, &mut ann, &hi, at(0), &mut queues);
+        assert!(matches!(events[..], [FrameEvent::Forwarded { .. }]));
+        // The same frame back over the bridge is a replay.
+        queues.queues.iter_mut().for_each(Vec::clear);
+        let (_, events) = feed(&mut room, REMOTE, &mut remote, &hi, at(0), &mut queues);
+        assert!(matches!(
+            events[..],
+            [FrameEvent::Refused {
+                refusal: Refusal::Rejected(RejectReason::Replayed),
+                ..
+            }]
+        ));
+        // New remote frames reach every local member, with no rate limit.
+        let wire = [frame("a", 1000), frame("bb", 1000), frame("ccc", 1000)].concat();
+        let (step, events) = feed(&mut room, REMOTE, &mut remote, &wire, at(0), &mut queues);
+        assert_eq!(
+            step,
+            RoomStep {
+                consumed: wire.len(),
+                departure: None
+            }
+        );
+        assert_eq!(events.len(), 3);
+        assert!(
+            events
+                .iter()
+                .all(|e| matches!(e, FrameEvent::Forwarded { .. }))
+        );
+        assert_eq!(queues.queues[0], wire);
+        assert_eq!(queues.queues[1], wire);
+        // A forged frame is refused; a flood of them never makes it leave,
+        // and it has no deadlines.
+        let mut forged = frame("x", 1000);
+        forged[10] ^= 1;
+        let (_, events) = feed(
+            &mut room,
+            REMOTE,
+            &mut remote,
+            &forged.repeat(40),
+            at(0),
+            &mut queues,
+        );
+        assert_eq!(events.len(), 40);
+        assert!(
+            !events
+                .iter()
+                .any(|e| matches!(e, FrameEvent::Forwarded { .. }))
+        );
+        let (step, _) = feed(
+            &mut room,
+            REMOTE,
+            &mut remote,
+            &b"!\n".repeat(40),
+            at(0),
+            &mut queues,
+        );
+        assert_eq!(step.departure, None);
+        assert_eq!(room.overdue(&remote, at(1_000_000)), None);
+    }
+
+    #[test]
+    fn test_remote_frame_held_until_room() {
+        let mut room = Room::<1, Small>::new(RelayPolicy::blind(), limits());
+        let mut remote = room.remote(at(0));
+        let one = frame("one", 1000);
+        let mut queues = Queues {
+            queues: std::vec![Vec::new()],
+            bound: 0,
+        };
+        let (step, events) = feed(&mut room, REMOTE, &mut remote, &one, at(0), &mut queues);
+        assert_eq!((step.consumed, events.len()), (one.len(), 0));
+        assert!(remote.is_held());
+        queues.bound = 1 << 20;
+        assert!(room.release(REMOTE, &mut remote, &mut queues, |_| {}));
+        assert_eq!(queues.queues[0], one);
     }
 
     #[test]

@@ -124,6 +124,9 @@ pub enum Error {
         /// The file.
         path: PathBuf,
     },
+    /// The NATS bridge's options are wrong.
+    #[error("{0}")]
+    Nats(String),
     /// The relay's event loop could not start or failed.
     #[error("event loop failed: {0}")]
     EventLoop(io::Error),
@@ -143,6 +146,7 @@ impl Error {
             | Error::BadNick { .. }
             | Error::Listen { .. }
             | Error::MetricsListen { .. }
+            | Error::Nats(_)
             | Error::Connect { .. }
             | Error::PlaintextTooLong => 2,
             Error::WriteFile { .. }

@@ -65,6 +65,8 @@ fn junk_long_lines_and_invalid_floods() {
 #[test]
 fn a_client_that_never_reads_is_dropped_and_nobody_else_loses_a_frame() {
     let key = Key::from_bytes(rand::random());
+    // bob only reads: a hello timeout longer than the test, however slow
+    // the machine, so that only the slow timeout can end anyone.
     let relay = start_relay(
         BIN,
         &[

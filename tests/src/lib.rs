@@ -1,12 +1,13 @@
 //! Helpers shared by fernchat's cross-part tests: Python's `cryptography`,
-//! processes that are killed when a test ends, a scripted chat peer, a
-//! relay's metrics read by Python's `prometheus_client`, and the QEMU
-//! command line.
+//! processes that are killed when a test ends, NATS servers, a scripted
+//! chat peer, a relay's metrics read by Python's `prometheus_client`, and
+//! the QEMU command line.
 //!
 //! A test whose tool (Python's `cryptography`, QEMU, the firmware images) is
 //! missing fails, saying how to get it: it never passes without running.
 //! `cargo xtask ci` sets everything up.
 
+pub mod nats;
 pub mod peer;
 pub mod process;
 pub mod prometheus;

@@ -22,6 +22,23 @@ pub fn python() -> PathBuf {
     python
 }
 
+/// [`python`], which must also import `nats` (`nats-py`); panics with how
+/// to install it otherwise.
+pub fn python_with_nats() -> PathBuf {
+    let python = python();
+    let ok = Command::new(&python)
+        .args(["-c", "import nats"])
+        .output()
+        .is_ok_and(|out| out.status.success());
+    assert!(
+        ok,
+        "{} cannot import nats: run `cargo xtask ci` (its venv has nats-py), or \
+         `pip install nats-py` into the python FERNCHAT_PYTHON names",
+        python.display()
+    );
+    python
+}
+
 /// Path of a script under tests/python.
 pub fn script(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -24,6 +24,9 @@ enum Bench {
     /// Our relay against `ncat --broker` under the same load, and keyed
     /// against blind; xtask drives it itself (xtask/src/relay_bench/).
     Relay,
+    /// Four relays bridged over NATS against one relay under the same load
+    /// (scenario N; xtask/src/relay_bench/cluster.rs).
+    Cluster,
 }
 
 impl Bench {
@@ -31,7 +34,7 @@ impl Bench {
     fn target(self) -> Option<(&'static str, &'static str)> {
         match self {
             Bench::Core => Some(("fernchat-core", "fernet")),
-            Bench::Relay => None,
+            Bench::Relay | Bench::Cluster => None,
         }
     }
 }
@@ -39,7 +42,10 @@ impl Bench {
 /// Runs a benchmark.
 pub fn run(args: &BenchArgs) -> Result<()> {
     let Some((package, bench)) = args.name.target() else {
-        return crate::relay_bench::run(&args.extra);
+        return match args.name {
+            Bench::Cluster => crate::relay_bench::run_cluster(&args.extra),
+            _ => crate::relay_bench::run(&args.extra),
+        };
     };
     let mut command = cmd("cargo", &["bench", "-p", package, "--bench", bench]);
     if !args.extra.is_empty() {

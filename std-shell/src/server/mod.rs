@@ -3,29 +3,37 @@
 //! Every rule (admission, verdicts, back-pressure, deadlines, departures)
 //! is the core [`Room`]'s; this shell moves bytes and keeps time.
 
+mod bridge;
+mod bridged;
 mod connection;
 mod fanout;
 mod fd_limit;
 mod health;
+mod history;
 mod key_reload;
 mod lingering;
 mod metrics_http;
+mod onward;
 mod outbound;
 mod replay_store;
 mod stats;
 
 use crate::error::Error;
 use crate::{clock, keyfile};
+use bridged::Remote;
 use connection::Connection;
 use fanout::{Queues, list_for_flush};
 use fernchat_core::fernet::DEFAULT_MAX_KEYS;
 use fernchat_core::frame::MAX_FRAME;
 use fernchat_core::relay::{DEFAULT_RELAY_TTL, RelayPolicy};
-use fernchat_core::room::{DEFAULT_LIMITS, Departure, FrameEvent, Limits, Now, PeerIp, Room};
+use fernchat_core::room::{
+    DEFAULT_LIMITS, Departure, FrameEvent, Limits, Now, PeerIp, REMOTE, Room,
+};
 use health::Health;
 use lingering::Lingering;
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token};
+use onward::Onward;
 use outbound::Outbound;
 use rand_core::{OsRng, UnwrapErr};
 use replay_store::HeapStore;
@@ -51,7 +59,9 @@ pub struct ServerArgs {
     /// reads the file again (a bad file keeps the old keys).
     #[arg(long)]
     key_file: Option<PathBuf>,
-    /// Keyed mode: refuse tokens older than this many seconds.
+    /// Keyed mode: refuse tokens older than this many seconds. With
+    /// --history (either mode): frames older than this are not sent to new
+    /// clients, and a bridged room's stream keeps frames this long.
     #[arg(long, default_value_t = DEFAULT_RELAY_TTL, value_name = "SECONDS",
           value_parser = clap::value_parser!(u64).range(1..))]
     ttl: u64,
@@ -87,6 +97,14 @@ pub struct ServerArgs {
     /// of their own. Keep ADDR private: it is plain HTTP.
     #[arg(long, value_name = "ADDR")]
     metrics: Option<String>,
+    /// Send each new client the room's last N frames that are still fresh
+    /// (within --ttl by their own timestamps): from the room's JetStream
+    /// stream when bridged, so that a late joiner on any relay gets them;
+    /// from memory otherwise.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    history: Option<u64>,
+    #[command(flatten)]
+    nats: Box<bridge::NatsArgs>,
 }
 
 impl ServerArgs {
@@ -104,6 +122,7 @@ impl ServerArgs {
 
 const LISTENER: Token = Token(usize::MAX - 1);
 const SIGNALS: Token = Token(usize::MAX - 2);
+const BRIDGE: Token = Token(usize::MAX - 3);
 /// Bytes read from a socket in one call.
 const READ_CHUNK: usize = 64 * 1024;
 /// Reads from one client per turn before the others get theirs.
@@ -150,7 +169,13 @@ pub fn run(args: &ServerArgs) -> Result<(), Error> {
         .register(&mut listener, LISTENER, Interest::READABLE)
         .and_then(|()| registry.register(&mut signals, SIGNALS, Interest::READABLE))
         .map_err(Error::EventLoop)?;
-    let mode = if policy.is_keyed() { "keyed" } else { "blind" };
+    let room = Room::new(policy, limits);
+    let (onward, remote) = bridged::start(args, &poll, &room, BRIDGE)?;
+    let mode = if room.policy().is_keyed() {
+        "keyed"
+    } else {
+        "blind"
+    };
     let local = listener.local_addr().unwrap_or(addr);
     tracing::info!(
         "relay listening on {local} ({mode} mode, at most {} clients, {} per address)",
@@ -167,7 +192,7 @@ pub fn run(args: &ServerArgs) -> Result<(), Error> {
     let mut relay = Relay {
         poll,
         listener,
-        room: Room::new(policy, limits),
+        room,
         clients: Slab::new(),
         readable: Vec::new(),
         per_ip: HashMap::new(),
@@ -176,6 +201,9 @@ pub fn run(args: &ServerArgs) -> Result<(), Error> {
         health,
         idle_timeout: args.metrics.as_ref().map(|_| health::BEAT),
         key_file: args.key_file.clone(),
+        onward,
+        remote,
+        history_ttl: args.ttl,
         max_outbound: usize::try_from(args.max_outbound).unwrap_or(usize::MAX),
         read_buf: vec![0; READ_CHUNK],
         to_flush: Vec::new(),
@@ -188,6 +216,7 @@ pub fn run(args: &ServerArgs) -> Result<(), Error> {
     };
     let result = relay.serve(&mut signals);
     tracing::info!("relay stopped: {}", relay.stats);
+    relay.stop_bridge();
     result.map_err(Error::EventLoop)
 }
 
@@ -227,6 +256,12 @@ struct Relay {
     idle_timeout: Option<Duration>,
     /// The key file SIGHUP reloads (keyed mode).
     key_file: Option<PathBuf>,
+    /// Where accepted frames also go (the bridge, the history).
+    onward: Onward,
+    /// Frames from other relays, when bridged.
+    remote: Option<Remote>,
+    /// History is only for frames this many seconds old at most.
+    history_ttl: u64,
     max_outbound: usize,
     read_buf: Vec<u8>,
     to_flush: Vec<usize>,
@@ -249,9 +284,15 @@ impl Relay {
         let mut events = Events::with_capacity(1024);
         loop {
             self.health.beat();
-            let timeout = if !self.readable.is_empty() {
+            let reads_pending =
+                !self.readable.is_empty() || self.remote.as_ref().is_some_and(Remote::read_pending);
+            let timeout = if reads_pending {
                 Some(Duration::ZERO)
-            } else if self.clients.is_empty() && self.lingering.is_empty() && !self.accept_failed {
+            } else if self.clients.is_empty()
+                && self.lingering.is_empty()
+                && !self.accept_failed
+                && self.remote.is_none()
+            {
                 self.idle_timeout
             } else {
                 // Deadlines to check; and the listener is edge-triggered, so
@@ -271,6 +312,11 @@ impl Relay {
             for event in events.iter() {
                 match event.token() {
                     LISTENER => self.accept(),
+                    BRIDGE => {
+                        if let Some(remote) = &mut self.remote {
+                            remote.woken();
+                        }
+                    }
                     SIGNALS => {
                         for signal in signals.pending() {
                             if signal != SIGHUP {
@@ -294,6 +340,7 @@ impl Relay {
                 }
             }
             self.read_all();
+            self.read_remote();
             self.flush_all();
             self.release_held();
             if self.last_tick.elapsed() >= TICK {
@@ -302,6 +349,7 @@ impl Relay {
                 self.lingering.sweep();
                 let queued: usize = self.clients.iter().map(|(_, c)| c.outbound.len()).sum();
                 self.stats.outbound_bytes.set(gauge(queued));
+                self.log_bridge_counts();
             }
             self.close_listed();
         }
@@ -320,6 +368,7 @@ impl Relay {
             to_flush,
             unflushed,
             max_outbound,
+            onward,
             ..
         } = self;
         let queues = Queues {
@@ -328,6 +377,7 @@ impl Relay {
             max_outbound: *max_outbound,
             unflushed,
             now_ms,
+            onward,
         };
         (room, queues, stats)
     }
@@ -396,6 +446,7 @@ impl Relay {
             self.stats.accepted.inc();
             self.stats.clients.set(gauge(self.clients.len()));
             tracing::info!("{peer} connected ({} clients)", self.clients.len());
+            self.send_history(id);
         }
     }
 
@@ -488,6 +539,10 @@ impl Relay {
         let held = std::mem::take(&mut self.held);
         let now_ms = self.now().millis;
         for id in held {
+            if id == REMOTE {
+                self.release_remote();
+                continue;
+            }
             let Some(client) = self.clients.get_mut(id) else {
                 continue;
             };
@@ -561,6 +616,7 @@ impl Relay {
                 continue;
             };
             let _ = self.poll.registry().deregister(&mut client.stream);
+            self.forget_history_request(id);
             self.stats.departed(why);
             self.stats.clients.set(gauge(self.clients.len()));
             tracing::info!(
@@ -609,7 +665,7 @@ impl Relay {
     }
 }
 
-/// Counts and logs what became of one frame from `peer`: the first
+/// Counts and logs what became of one frame from `peer` (`None`: NATS): the first
 /// refusal of each kind at once, the rest only in summaries (and at debug).
 fn count_frame(stats: &Stats, event: FrameEvent, peer: Option<SocketAddr>) {
     let (refusal, first) = match event {
@@ -620,7 +676,8 @@ fn count_frame(stats: &Stats, event: FrameEvent, peer: Option<SocketAddr>) {
         FrameEvent::Refused { refusal, first } => (refusal, first),
     };
     stats.dropped(refusal);
-    let peer = peer.map_or_else(|| "?".to_owned(), |p| p.to_string());
+    // No peer: the frame came over the bridge.
+    let peer = peer.map_or_else(|| "NATS".to_owned(), |p| p.to_string());
     if first {
         tracing::info!(
             "{peer} frame dropped: {refusal} (the first of its kind; the rest are summarised)"

@@ -18,10 +18,11 @@ const QUEUE_LOW: u64 = 2;
 /// How long the server has to accept one batch.
 const ACCEPT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Opens `count` connections to `addr`: non-blocking, no Nagle delay.
-pub fn connect(addr: SocketAddr, count: usize) -> Result<Vec<TcpStream>> {
+/// Opens `count` connections, to each of `addrs` in turn: non-blocking,
+/// no Nagle delay.
+pub fn connect(addrs: &[SocketAddr], count: usize) -> Result<Vec<TcpStream>> {
     let mut streams = Vec::with_capacity(count);
-    for id in 0..count {
+    for (id, &addr) in (0..count).zip(addrs.iter().cycle()) {
         let mut attempt = 1;
         let stream = loop {
             match TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT) {

@@ -15,8 +15,13 @@
 //!
 //! `cargo xtask bench relay [-- --seconds 5 --only A,K --fernchat PATH]`;
 //! the servers' logs and K's key go to target/relay-bench/.
+//!
+//! `cargo xtask bench cluster [-- --seconds 5]` runs scenario N: four of
+//! our relays bridged over one `nats-server` against one relay, under
+//! scenario C's load.
 
 mod clients;
+mod cluster;
 mod frame_book;
 mod frame_id;
 mod frames;
@@ -78,13 +83,30 @@ pub fn run(extra: &[String]) -> Result<()> {
         .into_iter()
         .filter(|s| options.only.is_empty() || options.only.iter().any(|o| o == s.name))
         .collect();
+    run_scenarios(&options, &scenarios)
+}
+
+/// Runs scenario N (`cargo xtask bench cluster`); `extra` holds the words
+/// after `--`.
+pub fn run_cluster(extra: &[String]) -> Result<()> {
+    let args = std::iter::once("cluster".to_owned()).chain(extra.iter().cloned());
+    let options = Options::try_parse_from(args)?;
+    if relaunch::needed() {
+        return relaunch::in_release();
+    }
+    cluster::ensure_nats_server()?;
+    run_scenarios(&options, &[Scenario::cluster(options.seconds)])
+}
+
+/// Runs `scenarios`, each on its two servers, and prints the report.
+fn run_scenarios(options: &Options, scenarios: &[Scenario]) -> Result<()> {
     anyhow::ensure!(
         !scenarios.is_empty(),
         "no scenario named {:?}",
         options.only
     );
-    let fernchat = match options.fernchat {
-        Some(path) => path,
+    let fernchat = match &options.fernchat {
+        Some(path) => path.clone(),
         None => {
             exec(&mut cmd("cargo", &["build", "--release", "-p", "fernchat"]))?;
             relaunch::release_binary("fernchat")
@@ -115,7 +137,7 @@ pub fn run(extra: &[String]) -> Result<()> {
         procfs::load_average()?
     );
     let mut outcomes = Vec::new();
-    for scenario in &scenarios {
+    for scenario in scenarios {
         for &kind in scenario.relays {
             eprintln!("relay bench: scenario {} on {}", scenario.name, kind.name());
             let live = key
@@ -129,7 +151,7 @@ pub fn run(extra: &[String]) -> Result<()> {
             outcomes.push(outcome);
         }
     }
-    report::print(&scenarios, &outcomes);
+    report::print(scenarios, &outcomes);
     Ok(())
 }
 

@@ -1,6 +1,7 @@
 //! The load shapes: A, B and C of issue 3 (our relay against ncat), K (our
 //! relay keyed against itself blind), M (with `--metrics` against without),
-//! D (10,000 clients on our relay alone), and the goal each one checks.
+//! D (10,000 clients on our relay alone), N (four relays on NATS against
+//! one), and the goal each one checks.
 
 use super::server::ServerKind;
 
@@ -117,6 +118,21 @@ impl Scenario {
                 goal: "ours: 0 frames lost, p99 <= 100 ms, peak RSS <= 64 MiB",
             },
         ]
+    }
+
+    /// Scenario N (`cargo xtask bench cluster`): scenario C's load on four
+    /// relays bridged over NATS against the same load on one relay.
+    pub fn cluster(seconds: u64) -> Scenario {
+        Scenario {
+            name: "N",
+            clients: 1000,
+            senders: 5,
+            pace: Pace::PerSecond(100),
+            seconds,
+            tokens: Tokens::Premade,
+            relays: &[ServerKind::Cluster, ServerKind::Ours],
+            goal: "4 relays on NATS: 0 frames lost, p99 <= 2x one relay's",
+        }
     }
 
     /// Frames each sender may send.

@@ -1,6 +1,7 @@
 //! The relays under test, started fresh for each run on a free loopback
 //! port, and stopped by their process id.
 
+use super::cluster;
 use super::key_file;
 use super::scraper::Scraper;
 use crate::shell::root;
@@ -28,6 +29,8 @@ pub enum ServerKind {
     Keyed,
     /// `ncat --broker`.
     Ncat,
+    /// Four of our relays (blind) bridged over one `nats-server`.
+    Cluster,
 }
 
 impl ServerKind {
@@ -38,21 +41,23 @@ impl ServerKind {
             ServerKind::Metered => "metrics",
             ServerKind::Keyed => "keyed",
             ServerKind::Ncat => "ncat",
+            ServerKind::Cluster => "4xnats",
         }
     }
 
     /// The command that serves `clients` clients on `addr` (and metrics
-    /// on `metrics`); `fernchat` is our binary.
-    fn command(
+    /// on `metrics`, if a metered relay); `fernchat` is our binary.
+    pub(super) fn command(
         self,
         fernchat: &Path,
         addr: SocketAddr,
-        metrics: SocketAddr,
+        metrics: Option<SocketAddr>,
         clients: usize,
     ) -> Command {
         let (listen, port) = (addr.ip().to_string(), addr.port().to_string());
         match self {
-            ServerKind::Ours | ServerKind::Keyed | ServerKind::Metered => {
+            // One relay of a cluster is ours; `cluster::start` adds `--nats`.
+            ServerKind::Ours | ServerKind::Keyed | ServerKind::Metered | ServerKind::Cluster => {
                 let mut command = Command::new(fernchat);
                 command.args(["server", "--listen", &addr.to_string()]);
                 command.args(["--max-clients", &(clients * 2).max(2000).to_string()]);
@@ -62,7 +67,7 @@ impl ServerKind {
                 if self == ServerKind::Keyed {
                     command.arg("--key-file").arg(key_file::path());
                 }
-                if self == ServerKind::Metered {
+                if let Some(metrics) = metrics {
                     command.args(["--metrics", &metrics.to_string()]);
                 }
                 command
@@ -77,10 +82,14 @@ impl ServerKind {
     }
 }
 
-/// A running relay.
+/// A running relay, or a cluster of them.
 pub struct Server {
+    /// The relay (a cluster's first), whose CPU and memory are measured.
     child: Child,
-    addr: SocketAddr,
+    /// Where each relay listens; clients are spread over them in turn.
+    addrs: Vec<SocketAddr>,
+    /// A cluster's other processes: its other relays, then NATS.
+    others: Vec<Child>,
     /// Scrapes `/metrics` while a metered relay runs.
     scraper: Option<Scraper>,
 }
@@ -89,6 +98,20 @@ impl Server {
     /// Starts `kind` for `clients` clients, its log in
     /// target/relay-bench/KIND-LABEL.log, and waits until it accepts.
     pub fn start(kind: ServerKind, fernchat: &Path, clients: usize, label: &str) -> Result<Server> {
+        if kind == ServerKind::Cluster {
+            let started = cluster::start(fernchat, clients, label)?;
+            let addrs = started.relays.iter().map(|(_, addr)| *addr).collect();
+            let mut relays = started.relays.into_iter().map(|(child, _)| child);
+            let child = relays.next().context("a cluster without relays")?;
+            let mut others: Vec<Child> = relays.collect();
+            others.push(started.nats);
+            return Ok(Server {
+                child,
+                addrs,
+                others,
+                scraper: None,
+            });
+        }
         let addr = free_port()?;
         let metrics = free_port()?;
         let log_dir = output_dir();
@@ -96,7 +119,12 @@ impl Server {
         let log_path = log_dir.join(format!("{}-{label}.log", kind.name()));
         let log = File::create(&log_path)?;
         let child = kind
-            .command(fernchat, addr, metrics, clients)
+            .command(
+                fernchat,
+                addr,
+                (kind == ServerKind::Metered).then_some(metrics),
+                clients,
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
@@ -104,7 +132,8 @@ impl Server {
             .with_context(|| format!("cannot start {}", kind.name()))?;
         let mut server = Server {
             child,
-            addr,
+            addrs: vec![addr],
+            others: Vec::new(),
             scraper: None,
         };
         let deadline = Instant::now() + START_TIMEOUT;
@@ -128,9 +157,9 @@ impl Server {
         Ok(server)
     }
 
-    /// Where it listens.
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
+    /// Where its relays listen.
+    pub fn addrs(&self) -> &[SocketAddr] {
+        &self.addrs
     }
 
     /// Its process id.
@@ -138,19 +167,13 @@ impl Server {
         self.child.id()
     }
 
-    /// Stops it: SIGTERM, then SIGKILL if it lingers. A metered relay
-    /// must have answered a scrape.
+    /// Stops it, relays before NATS: SIGTERM, then SIGKILL if one lingers.
+    /// A metered relay must have answered a scrape.
     pub fn stop(mut self) -> Result<()> {
         let scrapes = self.scraper.take().map(Scraper::stop).transpose();
-        let _ = kill_process(Pid::from_child(&self.child), Signal::TERM);
-        let deadline = Instant::now() + STOP_TIMEOUT;
-        while self.child.try_wait()?.is_none() {
-            if Instant::now() >= deadline {
-                self.child.kill()?;
-                self.child.wait()?;
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        stop(&mut self.child)?;
+        for other in &mut self.others {
+            stop(other)?;
         }
         if let Some(answered) = scrapes? {
             eprintln!("relay bench: the metered relay answered {answered} scrapes of /metrics");
@@ -159,13 +182,28 @@ impl Server {
     }
 }
 
+/// Stops one process: SIGTERM, then SIGKILL if it lingers.
+fn stop(child: &mut Child) -> Result<()> {
+    let _ = kill_process(Pid::from_child(child), Signal::TERM);
+    let deadline = Instant::now() + STOP_TIMEOUT;
+    while child.try_wait()?.is_none() {
+        if Instant::now() >= deadline {
+            child.kill()?;
+            child.wait()?;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(())
+}
+
 /// target/relay-bench/: the servers' logs and scenario K's key.
 pub fn output_dir() -> PathBuf {
     root().join("target").join("relay-bench")
 }
 
 /// A loopback address with a port nothing listens on right now.
-fn free_port() -> Result<SocketAddr> {
+pub fn free_port() -> Result<SocketAddr> {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
     Ok(listener.local_addr()?)
 }

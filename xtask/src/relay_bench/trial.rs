@@ -138,7 +138,7 @@ fn drive(
     scenario: &Scenario,
     frames: Frames<'_>,
 ) -> Result<Outcome> {
-    let streams = clients::connect(server.addr(), scenario.clients)?;
+    let streams = clients::connect(server.addrs(), scenario.clients)?;
     let sending = streams[..scenario.senders]
         .iter()
         .map(TcpStream::try_clone)

@@ -1,0 +1,291 @@
+//! The relay's side of the bridge (`docs/PROTOCOL.md` section 12): frames
+//! from other relays enter the room through its remote member, under the
+//! same policy as local frames and to local clients only; new clients get
+//! the room's history. The bridge thread itself is in [`super::bridge`].
+
+use super::bridge::{self, HistoryRequest, Inbox, Incoming, StreamHistory};
+use super::fanout::list_for_flush;
+use super::history::{Recent, is_fresh};
+use super::onward::Onward;
+use super::{Relay, ServerArgs, count_frame};
+use crate::clock;
+use crate::error::Error;
+use fernchat_core::room::{Member, Now, REMOTE, Room};
+use mio::{Poll, Token, Waker};
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+/// Frames taken from the bridge per turn before the clients get theirs.
+const FRAMES_PER_TURN: usize = 256;
+/// How often the bridge's counts are logged, when they changed.
+const SUMMARY_EVERY: Duration = Duration::from_secs(10);
+
+/// The bridge's receiving half and the room's member for other relays.
+pub struct Remote {
+    inbox: Inbox,
+    /// Lent out (`None`) while its frame goes through the room.
+    member: Option<Box<Member>>,
+    /// The rest of a message that stopped at a held frame.
+    unread: Vec<u8>,
+    /// The inbox may hold more than the last turn took.
+    pending: bool,
+    /// `--history` was given: new clients get it from JetStream.
+    history: bool,
+    /// Clients waiting for history, by slot: their join number.
+    history_wanted: HashMap<usize, u64>,
+    /// When the counts were last logged, and what they were.
+    last_summary: (Instant, [u64; 3]),
+}
+
+impl Remote {
+    /// True while frames from the bridge may wait to be read.
+    pub fn read_pending(&self) -> bool {
+        self.pending && self.member.as_ref().is_some_and(|m| !m.is_held())
+    }
+
+    /// The bridge's waker fired.
+    pub fn woken(&mut self) {
+        self.inbox.woken();
+        self.pending = true;
+    }
+}
+
+/// Starts the bridge when `--nats` names servers, its waker on `token`;
+/// sets up the history `--history` asks for (in JetStream when bridged,
+/// in memory otherwise).
+pub fn start<const K: usize, S: fernchat_core::replay::ReplayStore>(
+    args: &ServerArgs,
+    poll: &Poll,
+    room: &Room<K, S>,
+    token: Token,
+) -> Result<(Onward, Option<Remote>), Error> {
+    let keep = args
+        .history
+        .map(|n| usize::try_from(n).unwrap_or(usize::MAX));
+    if !args.nats.bridged() {
+        let recent = keep.map(Recent::new);
+        return Ok((
+            Onward {
+                publisher: None,
+                recent,
+            },
+            None,
+        ));
+    }
+    let waker = Waker::new(poll.registry(), token).map_err(Error::EventLoop)?;
+    let history = keep.map(|frames| StreamHistory {
+        frames,
+        max_age: Duration::from_secs(args.ttl),
+    });
+    let (publisher, inbox) = bridge::start(&args.nats, history, waker)?;
+    let now = Now {
+        unix: clock::now(),
+        millis: 0,
+    };
+    let remote = Remote {
+        inbox,
+        member: Some(Box::new(room.remote(now))),
+        unread: Vec::new(),
+        pending: true,
+        history: keep.is_some(),
+        history_wanted: HashMap::new(),
+        last_summary: (Instant::now(), [0; 3]),
+    };
+    Ok((
+        Onward {
+            publisher: Some(publisher),
+            recent: None,
+        },
+        Some(remote),
+    ))
+}
+
+impl Relay {
+    /// Takes a bounded number of frames and history replies from the bridge.
+    pub(super) fn read_remote(&mut self) {
+        for _ in 0..FRAMES_PER_TURN {
+            let Some(remote) = &mut self.remote else {
+                return;
+            };
+            if !remote.read_pending() {
+                return;
+            }
+            match remote.inbox.next() {
+                None => {
+                    remote.pending = false;
+                    return;
+                }
+                Some(Incoming::Frame(payload)) => {
+                    let mut frame = Vec::with_capacity(payload.len() + 1);
+                    frame.extend_from_slice(&payload);
+                    frame.push(b'\n');
+                    self.take_remote(&frame);
+                }
+                Some(Incoming::History { request, frames }) => {
+                    let wanted = remote.history_wanted.get(&request.client);
+                    if wanted == Some(&request.serial) {
+                        remote.history_wanted.remove(&request.client);
+                        self.deliver_history(request.client, frames.iter().map(|f| &f[..]));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Runs one message from the bridge through the room as the remote
+    /// member's; what a held frame leaves unread is kept for later.
+    fn take_remote(&mut self, bytes: &[u8]) {
+        let now = self.now();
+        let Some(mut member) = self.remote.as_mut().and_then(|r| r.member.take()) else {
+            return;
+        };
+        let (room, mut queues, stats) = self.parts(now.millis);
+        // The remote member never leaves: a departure cannot come.
+        let step = room.receive(REMOTE, &mut member, bytes, now, &mut queues, |event| {
+            count_frame(stats, event, None);
+        });
+        let held = member.is_held();
+        if let Some(remote) = &mut self.remote {
+            if held {
+                remote.unread.extend_from_slice(&bytes[step.consumed..]);
+            }
+            remote.member = Some(member);
+        }
+        if held {
+            self.held.push(REMOTE);
+        }
+    }
+
+    /// Tries again to forward the remote member's held frame.
+    pub(super) fn release_remote(&mut self) {
+        let now_ms = self.now().millis;
+        let Some(mut member) = self.remote.as_mut().and_then(|r| r.member.take()) else {
+            return;
+        };
+        let (room, mut queues, stats) = self.parts(now_ms);
+        let released = room.release(REMOTE, &mut member, &mut queues, |event| {
+            count_frame(stats, event, None);
+        });
+        let Some(remote) = &mut self.remote else {
+            return;
+        };
+        remote.member = Some(member);
+        if !released {
+            self.held.push(REMOTE);
+            return;
+        }
+        remote.pending = true;
+        let unread = std::mem::take(&mut remote.unread);
+        if !unread.is_empty() {
+            self.take_remote(&unread);
+        }
+    }
+
+    /// A client joined: gives it the room's history, at once from memory or
+    /// when the bridge has fetched it.
+    pub(super) fn send_history(&mut self, id: usize) {
+        if let Some(recent) = self.onward.recent.take() {
+            self.deliver_history(id, recent.frames());
+            self.onward.recent = Some(recent);
+            return;
+        }
+        let (Some(publisher), Some(remote)) = (&self.onward.publisher, &mut self.remote) else {
+            return;
+        };
+        if !remote.history {
+            return;
+        }
+        let request = HistoryRequest {
+            client: id,
+            serial: self.stats.accepted.get(),
+        };
+        if publisher.request_history(request) {
+            remote.history_wanted.insert(id, request.serial);
+        } else {
+            tracing::warn!("no history for a new client: the bridge's queue is full");
+        }
+    }
+
+    /// A client left: a history reply still on its way is not for the next
+    /// client in its slot.
+    pub(super) fn forget_history_request(&mut self, id: usize) {
+        if let Some(remote) = &mut self.remote {
+            remote.history_wanted.remove(&id);
+        }
+    }
+
+    /// Queues for client `id` the frames of `history` (line feeds or not)
+    /// that are still fresh and pass the room's policy again (keyed: MAC),
+    /// as many as fit in its queue.
+    fn deliver_history<'h>(&mut self, id: usize, history: impl Iterator<Item = &'h [u8]>) {
+        let now = self.now();
+        let ttl = self.history_ttl;
+        let max_outbound = self.max_outbound;
+        let Some(client) = self.clients.get_mut(id) else {
+            return;
+        };
+        let mut sent = 0;
+        for frame in history {
+            let token = frame.strip_suffix(b"\n").unwrap_or(frame);
+            if !is_fresh(token, now.unix, ttl) || self.room.recheck(token, now).is_err() {
+                continue;
+            }
+            if client.outbound.len() + token.len() + 1 > max_outbound {
+                break;
+            }
+            client.outbound.push(Rc::from([token, b"\n"].concat()));
+            sent += 1;
+        }
+        if sent == 0 {
+            return;
+        }
+        if let Some(member) = &mut client.member {
+            member.queued(now.millis);
+        }
+        list_for_flush(&mut self.to_flush, client, id);
+        tracing::debug!("{}: {sent} frames of history sent", client.peer);
+    }
+
+    /// Logs the bridge's counts every [`SUMMARY_EVERY`] when they changed
+    /// (a warning when frames were not bridged), and the summary of frames
+    /// from NATS the room refused.
+    pub(super) fn log_bridge_counts(&mut self) {
+        let now = self.now();
+        let (Some(publisher), Some(remote)) = (&self.onward.publisher, &mut self.remote) else {
+            return;
+        };
+        if let Some(summary) = remote
+            .member
+            .as_mut()
+            .and_then(|m| m.refusal_summary(now, false))
+        {
+            tracing::info!("NATS: {summary}");
+        }
+        let counts = publisher.counts();
+        let snapshot = counts.snapshot();
+        let (when, last) = remote.last_summary;
+        if snapshot != last && when.elapsed() >= SUMMARY_EVERY {
+            remote.last_summary = (Instant::now(), snapshot);
+            if snapshot[2] > last[2] {
+                tracing::warn!("NATS bridge: {counts}");
+            } else {
+                tracing::info!("NATS bridge: {counts}");
+            }
+        }
+    }
+
+    /// Stops the bridge: it flushes what it holds (for a second at most),
+    /// then its totals are logged.
+    pub(super) fn stop_bridge(&mut self) {
+        let Some(publisher) = self.onward.publisher.take() else {
+            return;
+        };
+        let counts = std::sync::Arc::clone(publisher.counts());
+        drop(publisher);
+        if let Some(remote) = self.remote.take() {
+            remote.inbox.join();
+        }
+        tracing::info!("NATS bridge stopped: {counts}");
+    }
+}

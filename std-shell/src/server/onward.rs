@@ -1,0 +1,30 @@
+//! Where a frame the room accepted goes besides the local clients: to the
+//! other relays over the bridge (only frames from local clients, so that
+//! relays never loop) and into the in-memory history.
+
+use super::bridge::Publisher;
+use super::history::Recent;
+use fernchat_core::room::REMOTE;
+
+/// The bridge's sending half and the history, either optional.
+#[derive(Default)]
+pub struct Onward {
+    /// The bridge, when the room is bridged.
+    pub publisher: Option<Publisher>,
+    /// The in-memory history (`--history` on a relay that is not bridged).
+    pub recent: Option<Recent>,
+}
+
+impl Onward {
+    /// The room forwarded `frame` (line feed included) from member `from`.
+    pub fn accepted(&mut self, from: Option<usize>, frame: &[u8]) {
+        if from != Some(REMOTE)
+            && let Some(publisher) = &self.publisher
+        {
+            publisher.publish(frame);
+        }
+        if let Some(recent) = &mut self.recent {
+            recent.record(frame);
+        }
+    }
+}
