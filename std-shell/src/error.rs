@@ -116,6 +116,22 @@ pub enum Error {
         /// The file.
         path: PathBuf,
     },
+    /// A pickled key file could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    ReadPickle {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// A file is not a pickled `Fernet` (or would run code if unpickled).
+    #[error("{} is not a pickled Fernet key: {source}", path.display())]
+    BadPickle {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong in it.
+        source: crate::pickle::PickleError,
+    },
     /// The relay's event loop could not start or failed.
     #[error("event loop failed: {0}")]
     EventLoop(io::Error),
@@ -135,7 +151,9 @@ impl Error {
             | Error::BadNick { .. }
             | Error::Listen { .. }
             | Error::Connect { .. }
-            | Error::PlaintextTooLong => 2,
+            | Error::PlaintextTooLong
+            | Error::ReadPickle { .. }
+            | Error::BadPickle { .. } => 2,
             Error::WriteFile { .. }
             | Error::NoRandomness(_)
             | Error::Encrypt(_)

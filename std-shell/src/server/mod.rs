@@ -16,9 +16,11 @@ use crate::{clock, keyfile};
 use connection::Connection;
 use fanout::{Queues, list_for_flush};
 use fernchat_core::fernet::DEFAULT_MAX_KEYS;
-use fernchat_core::frame::MAX_FRAME;
+use fernchat_core::frame::{Framing, MAX_FRAME};
 use fernchat_core::relay::{DEFAULT_RELAY_TTL, RelayPolicy};
-use fernchat_core::room::{DEFAULT_LIMITS, Departure, FrameEvent, Limits, Now, PeerIp, Room};
+use fernchat_core::room::{
+    DEFAULT_LIMITS, Departure, FrameEvent, Limits, Member, Now, PeerIp, Room,
+};
 use fernchat_core::tally::Refusal;
 use lingering::Lingering;
 use mio::net::TcpListener;
@@ -246,6 +248,7 @@ impl Relay {
             if self.last_tick.elapsed() >= TICK {
                 self.last_tick = Instant::now();
                 self.check_deadlines();
+                self.end_pauses();
                 self.lingering.sweep();
             }
             self.close_listed();
@@ -414,10 +417,12 @@ impl Relay {
         let client = self.clients.get_mut(id)?;
         let mut member = client.member.take()?;
         let peer = Some(client.peer);
+        let framing = member.framing();
         let (room, mut queues, stats) = self.parts(now.millis);
         let step = room.receive(id, &mut member, bytes, now, &mut queues, |event| {
             count_frame(stats, event, peer);
         });
+        log_framing(framing, &member, client_peer(peer));
         let client = self.clients.get_mut(id)?;
         if member.is_held() {
             client.unread.extend_from_slice(&bytes[step.consumed..]);
@@ -425,6 +430,38 @@ impl Relay {
         }
         client.member = Some(member);
         step.departure
+    }
+
+    /// Lets the room hand on the token each quiet unframed client left
+    /// without line feed (`docs/PROTOCOL.md` section 2, Unframed senders).
+    fn end_pauses(&mut self) {
+        let now = self.now();
+        let ids: Vec<usize> = self.clients.iter().map(|(id, _)| id).collect();
+        for id in ids {
+            let Some(client) = self.clients.get_mut(id) else {
+                continue;
+            };
+            let Some(mut member) = client.member.take() else {
+                continue;
+            };
+            let peer = Some(client.peer);
+            let framing = member.framing();
+            let (room, mut queues, stats) = self.parts(now.millis);
+            let departure = room.pause(id, &mut member, now, &mut queues, |event| {
+                count_frame(stats, event, peer);
+            });
+            log_framing(framing, &member, client_peer(peer));
+            let held = member.is_held();
+            if let Some(client) = self.clients.get_mut(id) {
+                client.member = Some(member);
+            }
+            if held {
+                self.held.push(id);
+            }
+            if let Some(why) = departure {
+                self.to_close.push((id, why));
+            }
+        }
     }
 
     /// Forwards what held clients were waiting to send, now that queues may
@@ -560,7 +597,7 @@ fn count_frame(stats: &mut Stats, event: FrameEvent, peer: Option<SocketAddr>) {
         Refusal::RateLimited => stats.rate_limited += 1,
         Refusal::Rejected(_) => stats.rejected += 1,
     }
-    let peer = peer.map_or_else(|| "?".to_owned(), |p| p.to_string());
+    let peer = client_peer(peer);
     if first {
         tracing::info!(
             "{peer} frame dropped: {refusal} (the first of its kind; the rest are summarised)"
@@ -568,6 +605,21 @@ fn count_frame(stats: &mut Stats, event: FrameEvent, peer: Option<SocketAddr>) {
     } else {
         tracing::debug!("{peer} frame dropped: {refusal}");
     }
+}
+
+/// Logs once that a client turned out to send unframed tokens, as the
+/// original Python chat does (`docs/PROTOCOL.md` section 2).
+fn log_framing(before: Framing, member: &Member, peer: String) {
+    if before != Framing::Unframed && member.framing() == Framing::Unframed {
+        tracing::info!(
+            "{peer} sends tokens without line feeds (the original Python chat?); \
+             splitting them by their shape"
+        );
+    }
+}
+
+fn client_peer(peer: Option<SocketAddr>) -> String {
+    peer.map_or_else(|| "?".to_owned(), |p| p.to_string())
 }
 
 /// An address in the room's form: IPv4 as IPv4-mapped IPv6.
