@@ -422,7 +422,7 @@ impl Relay {
         let step = room.receive(id, &mut member, bytes, now, &mut queues, |event| {
             count_frame(stats, event, peer);
         });
-        log_framing(framing, &member, client_peer(peer));
+        log_framing(framing, &member, peer);
         let client = self.clients.get_mut(id)?;
         if member.is_held() {
             client.unread.extend_from_slice(&bytes[step.consumed..]);
@@ -436,7 +436,13 @@ impl Relay {
     /// without line feed (`docs/PROTOCOL.md` section 2, Unframed senders).
     fn end_pauses(&mut self) {
         let now = self.now();
-        let ids: Vec<usize> = self.clients.iter().map(|(id, _)| id).collect();
+        // A held client's frame waits in its buffer: it has nothing to end.
+        let ids: Vec<usize> = self
+            .clients
+            .iter()
+            .filter(|(_, c)| c.member.as_ref().is_some_and(|m| !m.is_held()))
+            .map(|(id, _)| id)
+            .collect();
         for id in ids {
             let Some(client) = self.clients.get_mut(id) else {
                 continue;
@@ -450,7 +456,7 @@ impl Relay {
             let departure = room.pause(id, &mut member, now, &mut queues, |event| {
                 count_frame(stats, event, peer);
             });
-            log_framing(framing, &member, client_peer(peer));
+            log_framing(framing, &member, peer);
             let held = member.is_held();
             if let Some(client) = self.clients.get_mut(id) {
                 client.member = Some(member);
@@ -609,8 +615,9 @@ fn count_frame(stats: &mut Stats, event: FrameEvent, peer: Option<SocketAddr>) {
 
 /// Logs once that a client turned out to send unframed tokens, as the
 /// original Python chat does (`docs/PROTOCOL.md` section 2).
-fn log_framing(before: Framing, member: &Member, peer: String) {
+fn log_framing(before: Framing, member: &Member, peer: Option<SocketAddr>) {
     if before != Framing::Unframed && member.framing() == Framing::Unframed {
+        let peer = client_peer(peer);
         tracing::info!(
             "{peer} sends tokens without line feeds (the original Python chat?); \
              splitting them by their shape"
