@@ -838,6 +838,9 @@ mod tests {
         assert_eq!(events.len(), 1);
         assert!(queues.queues[1].ends_with(&[&three[..], b"\n"].concat()));
         assert_eq!(room.overdue(&old, at(60_000)), None, "it has greeted");
+        // The slow timeout holds as for framed members.
+        old.queued(60_000);
+        assert_eq!(room.overdue(&old, at(65_000)), Some(Departure::NotReading));
     }
 
     #[test]

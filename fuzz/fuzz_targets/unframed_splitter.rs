@@ -125,10 +125,18 @@ fn decode(
     let mut decoder = SenderDecoder::new();
     let mut items = Vec::new();
     let mut offset = 0;
+    // Steps in a row that consumed nothing.
+    let mut stalled = 0;
     let mut take = |decoder: &mut SenderDecoder, mut chunk: &[u8]| loop {
         let step = decoder.decode(chunk);
         let consumed = step.consumed;
         assert!(consumed <= chunk.len(), "consumed {consumed}");
+        stalled = if consumed == 0 && step.found.is_some() {
+            stalled + 1
+        } else {
+            0
+        };
+        assert!(stalled <= 2, "no progress");
         match step.found {
             None => {
                 assert_eq!(consumed, chunk.len(), "None before the chunk ran out");

@@ -95,8 +95,9 @@ impl SenderDecoder {
     /// Consumes bytes from the front of `input` up to the end of the next
     /// frame (or unframed token) or error, as [`FrameDecoder::decode`].
     /// An unframed token is handed out as a frame: `raw` is the token and a
-    /// line feed. A step may consume nothing when it hands out a token the
-    /// last bytes already ended. Never panics, whatever the input.
+    /// line feed. A step may consume nothing when it hands out a token or
+    /// an error that earlier bytes already decided, at most two such steps
+    /// in a row. Never panics, whatever the input.
     pub fn decode(&mut self, input: &[u8]) -> Decoded<'_> {
         if self.framing == Framing::Lines {
             return self.lines.decode(input);
@@ -128,7 +129,7 @@ impl SenderDecoder {
                 }
                 Step::Token { took } => return self.hand_out(consumed + took),
                 Step::TokenBeforeHead => {
-                    let len = self.lines.line.len() - TOKEN_HEAD.len();
+                    let len = self.lines.line.len().saturating_sub(TOKEN_HEAD.len());
                     self.lines.line.truncate(len);
                     self.head_read = true;
                     return self.hand_out(consumed + 1);
@@ -265,6 +266,10 @@ impl SenderDecoder {
             } else {
                 Step::Took
             };
+        }
+        if Some(&byte) != TOKEN_HEAD.last() {
+            // Only the next token's whole head ends an unpadded token.
+            return Step::Took;
         }
         let Some(token) = line
             .strip_suffix(TOKEN_HEAD)
