@@ -807,35 +807,14 @@ mod tests {
         assert_eq!(queues.queues[1], [&one[..], b"\n", &two, b"\n"].concat());
         // Not quiet long enough yet, then the pause ends the third token.
         let mut events = Vec::new();
-        let pause = |room: &mut Room<1, Small>,
-                     old: &mut Member,
-                     ms,
-                     queues: &mut Queues,
-                     events: &mut Vec<FrameEvent>| {
-            room.pause(0, old, at(ms), queues, |e| events.push(e))
-        };
-        assert_eq!(
-            pause(
-                &mut room,
-                &mut old,
-                UNFRAMED_PAUSE_MS - 1,
-                &mut queues,
-                &mut events
-            ),
-            None
-        );
-        assert!(events.is_empty());
-        assert_eq!(
-            pause(
-                &mut room,
-                &mut old,
-                UNFRAMED_PAUSE_MS,
-                &mut queues,
-                &mut events
-            ),
-            None
-        );
-        assert_eq!(events.len(), 1);
+        let early = room.pause(0, &mut old, at(UNFRAMED_PAUSE_MS - 1), &mut queues, |e| {
+            events.push(e)
+        });
+        assert_eq!((early, events.len()), (None, 0));
+        let due = room.pause(0, &mut old, at(UNFRAMED_PAUSE_MS), &mut queues, |e| {
+            events.push(e)
+        });
+        assert_eq!((due, events.len()), (None, 1));
         assert!(queues.queues[1].ends_with(&[&three[..], b"\n"].concat()));
         assert_eq!(room.overdue(&old, at(60_000)), None, "it has greeted");
         // The slow timeout holds as for framed members.

@@ -56,6 +56,9 @@ pub struct SenderDecoder {
     /// The sender paused with a whole token in the buffer: the next
     /// [`SenderDecoder::decode`] hands it out.
     paused: bool,
+    /// The buffer was already judged at a pause, and no byte came since:
+    /// a relay may ask at every poll, the buffer is checked once.
+    pause_judged: bool,
 }
 
 /// What one byte does to an unframed (or not yet framed) token.
@@ -84,6 +87,7 @@ impl SenderDecoder {
             resync: None,
             head_read: false,
             paused: false,
+            pause_judged: false,
         }
     }
 
@@ -156,6 +160,10 @@ impl SenderDecoder {
     /// Only a buffer holding a whole token in shape counts; a framed
     /// connection is never affected.
     pub fn pause(&mut self) -> bool {
+        if self.pause_judged {
+            return false;
+        }
+        self.pause_judged = true;
         let waiting = self.framing != Framing::Lines
             && !self.lines.delivered
             && self.resync.is_none()
@@ -203,6 +211,7 @@ impl SenderDecoder {
 
     /// What `byte` does to the token in the buffer.
     fn step(&mut self, byte: u8) -> Step {
+        self.pause_judged = false;
         if let Some(matched) = self.resync {
             self.resync = resync(matched, byte);
             if self.resync.is_none() && byte != b'\n' && byte != b'\r' {
@@ -428,8 +437,13 @@ mod tests {
                 token: &a
             }))
         );
-        // Half a token does not end at a pause.
-        let _ = decoder.decode(&a[..50]);
+        // Half a token does not end at a pause; an unpadded one ends at the
+        // next pause once whole, judged once per quiet spell.
+        let c = token(40, 1_002);
+        let _ = decoder.decode(&c[..50]);
+        assert!(!decoder.pause());
+        assert_eq!(decoder.decode(&c[50..]).found, None);
+        assert!(decoder.pause());
         assert!(!decoder.pause());
     }
 
