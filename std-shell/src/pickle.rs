@@ -635,5 +635,38 @@ mod tests {
         short[at + 1] = 15;
         assert!(read_fernet(&short).is_err());
         assert_eq!(read_fernet(&[0u8; 5000]).err(), Some(PickleError::TooLarge));
+        // Every cut is refused.
+        for cut in 0..python.len() {
+            assert!(read_fernet(&python[..cut]).is_err(), "cut {cut}");
+        }
+    }
+
+    #[test]
+    fn test_no_one_byte_change_panics_or_reads_another_shape() {
+        let python = unhex(PYTHON_PROTOCOL_4);
+        let halves: Vec<usize> = python
+            .windows(2)
+            .enumerate()
+            .filter(|(_, w)| *w == b"C\x10")
+            .map(|(at, _)| at + 2)
+            .collect();
+        for at in 0..python.len() {
+            for value in 0..=u8::MAX {
+                let mut changed = python.clone();
+                changed[at] = value;
+                if read_fernet(&changed).is_ok() {
+                    // Only the key's own bytes, the protocol number (byte
+                    // 1) or the frame's length hint (bytes 3 to 10) may
+                    // change and still read.
+                    let in_key = halves
+                        .iter()
+                        .any(|&start| (start..start + 16).contains(&at));
+                    assert!(
+                        in_key || [1, 3, 4, 5, 6, 7, 8, 9, 10].contains(&at) || changed == python,
+                        "byte {at} = {value}"
+                    );
+                }
+            }
+        }
     }
 }
