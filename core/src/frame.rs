@@ -4,6 +4,10 @@
 //! [`FrameDecoder`] keeps exactly one 4096-byte buffer per connection and is
 //! fed arbitrary chunks of the byte stream.
 
+mod unframed;
+
+pub use unframed::{Framing, SenderDecoder, TOKEN_HEAD, is_unpadded_token_len};
+
 use crate::fernet::{
     BLOCK_LEN, DecryptError, Decrypted, HEADER_LEN, KeySet, TAG_LEN, TokenError, decode_buf_len,
     token_len,

@@ -3,7 +3,7 @@
 //! out.
 
 use crate::fernet::{DEFAULT_MAX_KEYS, DecryptError, KeySet, TokenError, check_shape};
-use crate::frame::{DECODE_BUF_LEN, Frame, FrameDecoder, FrameError, frame_len};
+use crate::frame::{DECODE_BUF_LEN, Frame, FrameError, Framing, SenderDecoder, frame_len};
 use crate::message::{Body, MAX_NICK, NickBuf, Payload};
 use crate::replay::{ArrayStore, ReplayCache, ReplayCheck, ReplayStore, window_for_ttl};
 use crate::seal::seal_frame;
@@ -76,7 +76,7 @@ pub struct RelayStep<'a> {
 /// invalid frames and (keyed mode) the nick it has been sending as.
 #[derive(Clone, Debug, Default)]
 pub struct Inbound {
-    decoder: FrameDecoder,
+    decoder: SenderDecoder,
     invalid_in_a_row: u8,
     /// The last 64 frames, newest in bit 0: 1 for an invalid one.
     recent_invalid: u64,
@@ -87,7 +87,7 @@ impl Inbound {
     /// A new connection's state.
     pub const fn new() -> Inbound {
         Inbound {
-            decoder: FrameDecoder::new(),
+            decoder: SenderDecoder::new(),
             invalid_in_a_row: 0,
             recent_invalid: 0,
             nick: None,
@@ -103,6 +103,17 @@ impl Inbound {
     /// The frame the last verdict was about, while it is still buffered.
     pub(crate) fn last_frame(&self) -> Option<&[u8]> {
         self.decoder.last_frame()
+    }
+
+    /// How the connection frames its tokens, as far as it is known.
+    pub fn framing(&self) -> Framing {
+        self.decoder.framing()
+    }
+
+    /// The sender paused: true when that ends an unframed token, which the
+    /// next [`RelayPolicy::receive`] judges (`docs/PROTOCOL.md` section 2).
+    pub(crate) fn pause(&mut self) -> bool {
+        self.decoder.pause()
     }
 }
 

@@ -13,6 +13,7 @@
 //! leaves.
 
 use crate::fernet::DEFAULT_MAX_KEYS;
+use crate::frame::Framing;
 use crate::relay::{Inbound, RejectReason, RelayPolicy, RelayReplay, Verdict};
 use crate::replay::ReplayStore;
 use crate::tally::{Refusal, RefusalTally, Summary};
@@ -57,6 +58,11 @@ pub const DEFAULT_LIMITS: Limits = Limits {
     slow_timeout_ms: 10_000,
     max_rate: None,
 };
+
+/// How long a member sends nothing before a token it left without line
+/// feed counts as whole (`docs/PROTOCOL.md` section 2, Unframed senders):
+/// call [`Room::pause`] a few times a second.
+pub const UNFRAMED_PAUSE_MS: u64 = 100;
 
 /// An unauthenticated line from the relay, sent before it closes a
 /// connection: `!` and a word, outside the base64url alphabet, so never a
@@ -207,6 +213,8 @@ pub struct Member {
     inbound: Inbound,
     ip: PeerIp,
     joined_ms: u64,
+    /// When it last sent bytes.
+    last_input_ms: u64,
     /// It has sent a valid frame.
     greeted: bool,
     /// A frame it sent waits in `inbound` for room in the fan-out.
@@ -262,6 +270,12 @@ impl Member {
     /// it until [`Room::release`] says the frame went.
     pub fn is_held(&self) -> bool {
         self.held
+    }
+
+    /// How it frames its tokens, as far as it is known: the original
+    /// Python chat sends them unframed.
+    pub fn framing(&self) -> Framing {
+        self.inbound.framing()
     }
 
     /// The nick it has been sending as (keyed relays only).
@@ -368,6 +382,7 @@ impl<const K: usize, S: ReplayStore> Room<K, S> {
             inbound: Inbound::new(),
             ip,
             joined_ms: now.millis,
+            last_input_ms: now.millis,
             greeted: false,
             held: false,
             waiting_since_ms: None,
@@ -393,14 +408,18 @@ impl<const K: usize, S: ReplayStore> Room<K, S> {
         fanout: &mut impl Fanout,
         mut on_event: impl FnMut(FrameEvent),
     ) -> RoomStep {
+        if !input.is_empty() {
+            member.last_input_ms = now.millis;
+        }
         let mut consumed = 0;
-        while consumed < input.len() && !member.held {
+        while !member.held {
             let step = self
                 .policy
                 .receive(&mut member.inbound, &input[consumed..], now.unix);
             consumed += step.consumed;
             match step.verdict {
-                None => {}
+                // The input is used up.
+                None => break,
                 Some(Verdict::Forward(frame)) => {
                     member.greeted = true;
                     if !member.remote && !member.rate.take(self.limits.max_rate, now.millis) {
@@ -445,6 +464,27 @@ impl<const K: usize, S: ReplayStore> Room<K, S> {
             consumed,
             departure: None,
         }
+    }
+
+    /// Call every so often (a few times a second) for each member: once it
+    /// has sent nothing for [`UNFRAMED_PAUSE_MS`], a whole token it left
+    /// without line feed goes through the policy as a frame would, and on
+    /// to `fanout` (`docs/PROTOCOL.md` section 2, Unframed senders). A
+    /// framed member is never affected.
+    pub fn pause(
+        &mut self,
+        id: usize,
+        member: &mut Member,
+        now: Now,
+        fanout: &mut impl Fanout,
+        on_event: impl FnMut(FrameEvent),
+    ) -> Option<Departure> {
+        let quiet = now.millis.saturating_sub(member.last_input_ms) >= UNFRAMED_PAUSE_MS;
+        if member.held || !quiet || !member.inbound.pause() {
+            return None;
+        }
+        self.receive(id, member, &[], now, fanout, on_event)
+            .departure
     }
 
     /// Tries again to forward a held member's frame; true when the member
@@ -905,5 +945,47 @@ mod tests {
         assert!(queues.queues[0].is_empty());
         assert!(queues.queues[1].ends_with(b"\n"));
         assert_eq!(room.members(), 0);
+    }
+
+    #[test]
+    fn test_unframed_member_is_heard_as_frames() {
+        let mut room = Room::<1, Small>::new(RelayPolicy::blind(), limits());
+        let mut old = room.admit(IP, 0, at(0)).unwrap();
+        let mut queues = Queues {
+            queues: std::vec![Vec::new(), Vec::new()],
+            bound: 1 << 20,
+        };
+        let token = |text: &str| {
+            let frame = frame(text, 1000);
+            frame[..frame.len() - 1].to_vec()
+        };
+        // Three tokens with no line feed: the last (3 blocks) has no padding.
+        let (one, two, three) = (token("one"), token("two"), token(&"x".repeat(40)));
+        let wire = [&one[..], &two, &three].concat();
+        let (step, events) = feed(&mut room, 0, &mut old, &wire, at(0), &mut queues);
+        assert_eq!(
+            step,
+            RoomStep {
+                consumed: wire.len(),
+                departure: None
+            }
+        );
+        assert_eq!(events.len(), 2);
+        assert_eq!(queues.queues[1], [&one[..], b"\n", &two, b"\n"].concat());
+        // Not quiet long enough yet, then the pause ends the third token.
+        let mut events = Vec::new();
+        let early = room.pause(0, &mut old, at(UNFRAMED_PAUSE_MS - 1), &mut queues, |e| {
+            events.push(e)
+        });
+        assert_eq!((early, events.len()), (None, 0));
+        let due = room.pause(0, &mut old, at(UNFRAMED_PAUSE_MS), &mut queues, |e| {
+            events.push(e)
+        });
+        assert_eq!((due, events.len()), (None, 1));
+        assert!(queues.queues[1].ends_with(&[&three[..], b"\n"].concat()));
+        assert_eq!(room.overdue(&old, at(60_000)), None, "it has greeted");
+        // The slow timeout holds as for framed members.
+        old.queued(60_000);
+        assert_eq!(room.overdue(&old, at(65_000)), Some(Departure::NotReading));
     }
 }

@@ -305,6 +305,10 @@ impl<'a, D: Device, G: RngCore + CryptoRng, const N: usize, const K: usize, S: R
                 break;
             }
         }
+        if departure.is_none() && !member.is_held() {
+            // A token an unframed client left without line feed.
+            departure = room.pause(slot, member, now.into(), &mut fanout, &mut report);
+        }
         *next = match fanout.next {
             None if member.is_held() => Some(slot),
             next => next,

@@ -9,10 +9,11 @@ mod hub;
 use fernchat_core::fernet::TokenError;
 use fernchat_core::fernet::{Key, KeySet};
 use fernchat_core::input::Input;
-use fernchat_core::message::Body;
+use fernchat_core::message::{Body, Payload};
 use fernchat_core::relay::{RejectReason, RelayPolicy};
 use fernchat_core::replay::ArrayStore;
 use fernchat_core::room::{Departure, Limits, Notice, Room};
+use fernchat_core::seal::seal_frame;
 use fernchat_core::session::Session;
 use fernchat_core::tally::Refusal;
 use fernchat_embedded::{
@@ -161,6 +162,12 @@ impl RawHost {
         }
         self.iface
             .poll(now(ms).instant, &mut self.device, &mut self.sockets);
+    }
+
+    /// Sends `bytes` on connection `conn` (they must fit its buffer).
+    fn send(&mut self, conn: usize, bytes: &[u8]) {
+        let socket = self.sockets.get_mut::<tcp::Socket>(self.conns[conn].handle);
+        assert_eq!(socket.send_slice(bytes), Ok(bytes.len()));
     }
 
     fn state(&self, conn: usize) -> tcp::State {
@@ -844,4 +851,46 @@ fn test_keyed_relay_drops_forged_frame() {
     assert_eq!(chat.messages(1), ["<ann> genuine"]);
     // The forged frame never reached bob: nothing was dropped on his side.
     assert_eq!(chat.members[1].dropped, 0);
+}
+
+#[test]
+fn test_unframed_tokens_are_heard_as_frames() {
+    // The original Python chat's tokens: unnamed, with no line feed, in one
+    // send; the last (40 bytes: three blocks, no padding) ends at the pause.
+    let key = 1;
+    let mut chat = Chat::<4>::new(RelayPolicy::blind());
+    chat.fill(&["ann", "bob"], key);
+    let old = chat.raw_host();
+    chat.raw[old].connect(false);
+    chat.run_until("the old client in", |chat| chat.relay.clients() == 3);
+    chat.run_until("its connection up", |chat| {
+        chat.raw[old].state(0) == tcp::State::Established
+    });
+    let unpadded = "u".repeat(40);
+    let texts = ["ola", unpadded.as_str(), "tchau", unpadded.as_str()];
+    let mut wire = Vec::new();
+    let mut rng = ChaCha20Rng::seed_from_u64(7);
+    for text in texts {
+        let payload = Payload {
+            nick: None,
+            body: Body::Text(text.as_bytes()),
+        };
+        let mut out = [0u8; 256];
+        let frame =
+            seal_frame(&keys(key), &payload, now(chat.ms).unix, &mut rng, &mut out).unwrap();
+        wire.extend_from_slice(&frame[..frame.len() - 1]);
+    }
+    chat.raw[old].send(0, &wire);
+    let expected: Vec<String> = texts.iter().map(|text| format!("<?> {text}")).collect();
+    chat.run_until("ann and bob to hear all of it", |chat| {
+        chat.messages(0).len() == texts.len() && chat.messages(1).len() == texts.len()
+    });
+    assert_eq!(chat.messages(0), expected);
+    assert_eq!(chat.messages(1), expected);
+    // And it hears them, as frames.
+    chat.say(0, "to the old client");
+    chat.run_until("the old client to hear ann", |chat| {
+        chat.raw[old].conns[0].received.ends_with(b"\n")
+    });
+    assert!(chat.raw[old].conns[0].received.starts_with(b"gAAAAA"));
 }

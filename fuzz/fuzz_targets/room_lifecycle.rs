@@ -7,7 +7,8 @@
 //! - every valid frame a member sends is forwarded once, in order, unless
 //!   it leaves first (back-pressure holds frames, it never drops one), and
 //!   a held member consumes nothing;
-//! - no member's queue passes its bound;
+//! - no member's queue passes its bound, and a pause never moves a
+//!   member that frames its tokens;
 //! - a member is overdue exactly when the model says: no valid frame for
 //!   the hello timeout, or frames waiting and none taken for the slow
 //!   timeout.
@@ -133,6 +134,14 @@ fuzz_target!(|data: &[u8]| {
             }
             4 => {
                 now_ms += u64::from(*arg) * 40;
+                check_pauses(
+                    &mut room,
+                    &mut conns,
+                    Now {
+                        unix: T0 + now_ms / 1000,
+                        millis: now_ms,
+                    },
+                );
                 check_deadlines(
                     &mut room,
                     &mut conns,
@@ -292,6 +301,28 @@ fn release_all(room: &mut Room<2, Small>, conns: &mut [Option<Conn>], now: Now) 
         if released {
             feed(room, conns, slot, now);
         }
+    }
+}
+
+/// Every member here sends frames with line feeds, so a pause forwards
+/// nothing and ends no one (`docs/PROTOCOL.md` section 2, Unframed senders).
+fn check_pauses(room: &mut Room<2, Small>, conns: &mut [Option<Conn>], now: Now) {
+    for slot in 0..conns.len() {
+        let Some(mut conn) = conns[slot].take() else {
+            continue;
+        };
+        let mut events = Vec::new();
+        let mut queues = Queues {
+            conns,
+            now_ms: now.millis,
+        };
+        let departure = room.pause(slot, &mut conn.member, now, &mut queues, |e| events.push(e));
+        assert_eq!(
+            (departure, events),
+            (None, vec![]),
+            "a pause moved a framed member"
+        );
+        conns[slot] = Some(conn);
     }
 }
 

@@ -127,6 +127,22 @@ pub enum Error {
     /// The NATS bridge's options are wrong.
     #[error("{0}")]
     Nats(String),
+    /// A pickled key file could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    ReadPickle {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// A file is not a pickled `Fernet` (or would run code if unpickled).
+    #[error("{} is not a pickled Fernet key: {source}", path.display())]
+    BadPickle {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong in it.
+        source: crate::pickle::PickleError,
+    },
     /// The relay's event loop could not start or failed.
     #[error("event loop failed: {0}")]
     EventLoop(io::Error),
@@ -148,7 +164,9 @@ impl Error {
             | Error::MetricsListen { .. }
             | Error::Nats(_)
             | Error::Connect { .. }
-            | Error::PlaintextTooLong => 2,
+            | Error::PlaintextTooLong
+            | Error::ReadPickle { .. }
+            | Error::BadPickle { .. } => 2,
             Error::WriteFile { .. }
             | Error::NoRandomness(_)
             | Error::Encrypt(_)

@@ -6,8 +6,10 @@
 mod client;
 mod clock;
 mod error;
+mod key_command;
 mod keyfile;
 mod keygen;
+mod pickle;
 mod server;
 mod tokens;
 
@@ -26,6 +28,8 @@ struct Cli {
 enum Command {
     /// Write a new random key (44 characters, as Python's Fernet.generate_key()).
     Keygen(keygen::KeygenArgs),
+    /// Import or export the original Python chat's key (a pickled Fernet).
+    Key(key_command::KeyArgs),
     /// Run the relay: forward every frame to every other client.
     Server(server::ServerArgs),
     /// Join a room: send what you type, show what others say.
@@ -40,6 +44,7 @@ fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Keygen(args) => keygen::run(&args),
+        Command::Key(args) => key_command::run(&args),
         Command::Server(args) => server::run(&args),
         Command::Client(args) => client::run(&args),
         Command::Encrypt(args) => tokens::encrypt(&args),

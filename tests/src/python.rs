@@ -1,8 +1,11 @@
 //! Running Python's `cryptography` as the outside implementation.
 
+use crate::process::{Guard, expect_line, lines};
+use crate::std_client::WAIT;
 use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::{ChildStdin, Command, Stdio};
+use std::sync::mpsc;
 
 /// The Python to run: `$FERNCHAT_PYTHON` (set by `cargo xtask ci`) or `python3`.
 /// Panics with how to install it when `cryptography` cannot be imported.
@@ -70,4 +73,54 @@ pub fn fernet_peer(mode: &str, lines: &[String]) -> Vec<String> {
     let answers: Vec<String> = text.lines().map(str::to_owned).collect();
     assert_eq!(answers.len(), lines.len(), "one answer per line");
     answers
+}
+
+/// A Python chat script (`tests/python/NAME`) driven through its stdin,
+/// with what it prints on a channel.
+pub struct PythonChat {
+    /// The process.
+    pub guard: Guard,
+    stdin: Option<ChildStdin>,
+    lines: mpsc::Receiver<String>,
+}
+
+impl PythonChat {
+    /// Starts `tests/python/NAME ARGS`.
+    pub fn start(name: &str, args: &[&str]) -> PythonChat {
+        let mut child = Command::new(python())
+            .arg("-u")
+            .arg(script(name))
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start python");
+        let stdin = child.stdin.take();
+        let lines = lines(child.stdout.take().expect("python stdout"));
+        PythonChat {
+            guard: Guard(child),
+            stdin,
+            lines,
+        }
+    }
+
+    /// Types a line, as a person would.
+    pub fn type_line(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        writeln!(stdin, "{line}").expect("type into the python client");
+        stdin.flush().expect("flush the python client's stdin");
+    }
+
+    /// Waits for a printed line containing `text`.
+    pub fn expect(&self, text: &str) -> String {
+        expect_line(&self.lines, "python", text, WAIT)
+    }
+
+    /// Ends input and waits for the script to exit; true when it exits 0.
+    pub fn quit(mut self) -> bool {
+        self.stdin.take();
+        self.guard
+            .wait_exit(WAIT)
+            .is_some_and(|status| status.success())
+    }
 }

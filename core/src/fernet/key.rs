@@ -61,6 +61,11 @@ impl Key {
         Key { bytes, mac, aes }
     }
 
+    /// The key's 32 raw bytes (0..16 sign, 16..32 encrypt).
+    pub fn as_bytes(&self) -> &[u8; KEY_LEN] {
+        &self.bytes
+    }
+
     /// Parses a key from its 44-character padded base64url text.
     ///
     /// Never panics: any input gives a key or a [`KeyError`].

@@ -24,10 +24,10 @@ use bridged::Remote;
 use connection::Connection;
 use fanout::{Queues, list_for_flush};
 use fernchat_core::fernet::DEFAULT_MAX_KEYS;
-use fernchat_core::frame::MAX_FRAME;
+use fernchat_core::frame::{Framing, MAX_FRAME};
 use fernchat_core::relay::{DEFAULT_RELAY_TTL, RelayPolicy};
 use fernchat_core::room::{
-    DEFAULT_LIMITS, Departure, FrameEvent, Limits, Now, PeerIp, REMOTE, Room,
+    DEFAULT_LIMITS, Departure, FrameEvent, Limits, Member, Now, PeerIp, REMOTE, Room,
 };
 use health::Health;
 use lingering::Lingering;
@@ -346,6 +346,7 @@ impl Relay {
             if self.last_tick.elapsed() >= TICK {
                 self.last_tick = Instant::now();
                 self.check_deadlines();
+                self.end_pauses();
                 self.lingering.sweep();
                 let queued: usize = self.clients.iter().map(|(_, c)| c.outbound.len()).sum();
                 self.stats.outbound_bytes.set(gauge(queued));
@@ -520,10 +521,12 @@ impl Relay {
         let client = self.clients.get_mut(id)?;
         let mut member = client.member.take()?;
         let peer = Some(client.peer);
+        let framing = member.framing();
         let (room, mut queues, stats) = self.parts(now.millis);
         let step = room.receive(id, &mut member, bytes, now, &mut queues, |event| {
             count_frame(stats, event, peer);
         });
+        log_framing(framing, &member, peer);
         let client = self.clients.get_mut(id)?;
         if member.is_held() {
             client.unread.extend_from_slice(&bytes[step.consumed..]);
@@ -531,6 +534,44 @@ impl Relay {
         }
         client.member = Some(member);
         step.departure
+    }
+
+    /// Lets the room hand on the token each quiet unframed client left
+    /// without line feed (`docs/PROTOCOL.md` section 2, Unframed senders).
+    fn end_pauses(&mut self) {
+        let now = self.now();
+        // A held client's frame waits in its buffer: it has nothing to end.
+        let ids: Vec<usize> = self
+            .clients
+            .iter()
+            .filter(|(_, c)| c.member.as_ref().is_some_and(|m| !m.is_held()))
+            .map(|(id, _)| id)
+            .collect();
+        for id in ids {
+            let Some(client) = self.clients.get_mut(id) else {
+                continue;
+            };
+            let Some(mut member) = client.member.take() else {
+                continue;
+            };
+            let peer = Some(client.peer);
+            let framing = member.framing();
+            let (room, mut queues, stats) = self.parts(now.millis);
+            let departure = room.pause(id, &mut member, now, &mut queues, |event| {
+                count_frame(stats, event, peer);
+            });
+            log_framing(framing, &member, peer);
+            let held = member.is_held();
+            if let Some(client) = self.clients.get_mut(id) {
+                client.member = Some(member);
+            }
+            if held {
+                self.held.push(id);
+            }
+            if let Some(why) = departure {
+                self.to_close.push((id, why));
+            }
+        }
     }
 
     /// Forwards what held clients were waiting to send, now that queues may
@@ -676,8 +717,7 @@ fn count_frame(stats: &Stats, event: FrameEvent, peer: Option<SocketAddr>) {
         FrameEvent::Refused { refusal, first } => (refusal, first),
     };
     stats.dropped(refusal);
-    // No peer: the frame came over the bridge.
-    let peer = peer.map_or_else(|| "NATS".to_owned(), |p| p.to_string());
+    let peer = client_peer(peer);
     if first {
         tracing::info!(
             "{peer} frame dropped: {refusal} (the first of its kind; the rest are summarised)"
@@ -698,6 +738,24 @@ fn list_for_read(readable: &mut Vec<usize>, client: &mut Connection, id: usize) 
 /// A count as a gauge's value.
 fn gauge(count: usize) -> i64 {
     i64::try_from(count).unwrap_or(i64::MAX)
+}
+
+/// Logs once that a client turned out to send unframed tokens, as the
+/// original Python chat does (`docs/PROTOCOL.md` section 2).
+fn log_framing(before: Framing, member: &Member, peer: Option<SocketAddr>) {
+    if before != Framing::Unframed && member.framing() == Framing::Unframed {
+        let peer = client_peer(peer);
+        tracing::info!(
+            "{peer} sends tokens without line feeds (the original Python chat?); \
+             splitting them by their shape"
+        );
+    }
+}
+
+/// A client's address for the log; no address: the frame came over the
+/// bridge.
+fn client_peer(peer: Option<SocketAddr>) -> String {
+    peer.map_or_else(|| "NATS".to_owned(), |p| p.to_string())
 }
 
 /// An address in the room's form: IPv4 as IPv4-mapped IPv6.
