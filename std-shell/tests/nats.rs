@@ -9,6 +9,7 @@ use fernchat_core::fernet::Key;
 use fernchat_tests::nats::{self, Ports, start_node};
 use fernchat_tests::peer::{Peer, now};
 use fernchat_tests::process::{Relay, lines, start_relay};
+use fernchat_tests::prometheus::{metrics_addr, scrape};
 use fernchat_tests::python::{python, python_with_nats, script};
 use fernchat_tests::std_client::{StdClient, keygen};
 use std::collections::HashMap;
@@ -328,13 +329,20 @@ fn a_relay_fails_over_to_the_other_node_and_local_chat_never_stops() {
 fn a_relay_starts_while_nats_is_down_and_connects_when_it_comes_up() {
     let ports = Ports::free();
     let url = format!("nats://127.0.0.1:{}", ports.client);
-    let relay = start_relay(BIN, &["--nats", &url]);
+    let relay = start_relay(BIN, &["--nats", &url, "--metrics", "127.0.0.1:0"]);
+    let metrics = metrics_addr(&relay, WAIT);
     let (_, key) = keygen(Path::new(BIN), "nats-late");
     let mut ann = Peer::connect(relay.addr, &key, "ann");
     let mut bob = Peer::connect(relay.addr, &key, "bob");
     relay.wait_for_log("connected (2 clients)", WAIT);
     ann.say("no NATS yet");
     assert_eq!(bob.receive(1, WAIT), ["<ann> no NATS yet"]);
+    // The bridge's state and losses are on /metrics too.
+    let down = scrape(metrics);
+    assert_eq!(down["fernchat_nats_connected{}"].value, 0.0);
+    let lost = "fernchat_nats_not_bridged_frames_total{reason=\"disconnected\"}";
+    assert_eq!(down[lost].value, 1.0);
+    assert_eq!(down["fernchat_nats_published_frames_total{}"].value, 0.0);
 
     // Another relay that never sees NATS counts what it could not bridge,
     // and stops on SIGTERM all the same.
@@ -362,6 +370,10 @@ fn a_relay_starts_while_nats_is_down_and_connects_when_it_comes_up() {
     [ann, _, cat] = peers;
     ann.say("with NATS");
     assert_eq!(cat.receive(1, WAIT), ["<ann> with NATS"]);
+    let up = scrape(metrics);
+    assert_eq!(up["fernchat_nats_connected{}"].value, 1.0);
+    assert!(up["fernchat_nats_published_frames_total{}"].value >= 1.0);
+    assert_eq!(up[lost].value, 1.0);
 }
 
 /// The frames (raw lines) `stream` receives within `wait`.

@@ -182,7 +182,10 @@ pub fn run(args: &ServerArgs) -> Result<(), Error> {
         limits.max_clients,
         limits.max_per_ip
     );
-    let (stats, registry) = Stats::registered();
+    let (stats, mut registry) = Stats::registered();
+    if let Some(publisher) = &onward.publisher {
+        publisher.counts().register(&mut registry);
+    }
     let health = Arc::new(Health::default());
     if let Some(metrics) = metrics_listener {
         let local = metrics.local_addr().map_err(Error::EventLoop)?;

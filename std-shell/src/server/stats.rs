@@ -140,8 +140,8 @@ impl Stats {
             "/leave frames sent for clients that vanished (keyed mode)",
             stats.leaves_sent.clone(),
         );
-        // The NATS bridge (issue 11) registers its state and counters here,
-        // under a sub-registry of its own (`fernchat_nats_...`).
+        // A bridged relay adds the bridge's (`fernchat_nats_...`):
+        // `bridge::Counts::register`.
         (stats, registry)
     }
 

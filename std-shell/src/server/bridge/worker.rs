@@ -141,6 +141,7 @@ async fn publish(client: &Client, subject: &Subject, frame: Bytes, counts: &Coun
 fn log_event(client: &Client, event: &Event, counts: &Counts) {
     match event {
         Event::Connected => {
+            counts.connected.set(1);
             let info = client.server_info();
             tracing::info!(
                 "NATS bridge connected to {} at {}:{}",
@@ -150,6 +151,7 @@ fn log_event(client: &Client, event: &Event, counts: &Counts) {
             );
         }
         Event::Disconnected => {
+            counts.connected.set(0);
             tracing::warn!("NATS bridge disconnected; local chat goes on, reconnecting")
         }
         Event::SlowConsumer(_) => {
