@@ -10,9 +10,18 @@ use std::net::SocketAddr;
 
 impl Relay {
     /// Starts the handshake of a connection accepted on `port`; beyond as
-    /// many handshakes as the room has slots, the newest is closed at once.
+    /// many handshakes as the room has slots (or, from one address, as the
+    /// per-address limit), the newest is closed at once.
     pub(super) fn start_handshake(&mut self, mut tcp: TcpStream, peer: SocketAddr, port: Port) {
-        if self.handshakes.len() >= self.room.limits().max_clients {
+        let limits = self.room.limits();
+        let same_ip = self
+            .handshakes
+            .iter()
+            .filter(|(_, h)| h.peer.ip() == peer.ip())
+            .count();
+        if self.handshakes.len() >= limits.max_clients
+            || (limits.max_per_ip > 0 && same_ip >= limits.max_per_ip)
+        {
             tracing::info!("{peer} refused: too many handshakes under way");
             return;
         }

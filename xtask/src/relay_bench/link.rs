@@ -64,14 +64,6 @@ pub struct Link {
     tls: Option<Arc<Mutex<ClientConnection>>>,
 }
 
-impl Link {
-    /// True for a TLS connection: a short read does not say the socket is
-    /// dry, only `WouldBlock` does.
-    pub fn is_tls(&self) -> bool {
-        self.tls.is_some()
-    }
-}
-
 fn lock(session: &Mutex<ClientConnection>) -> io::Result<MutexGuard<'_, ClientConnection>> {
     session
         .lock()
@@ -91,21 +83,31 @@ fn push(session: &mut ClientConnection, tcp: &mut mio::net::TcpStream) -> io::Re
 }
 
 impl Read for Link {
+    /// Opens records until `buf` is full or the socket is dry: a short
+    /// read says the socket is dry, as on plain TCP.
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let Some(tls) = &self.tls else {
             return self.tcp.read(buf);
         };
         let mut raw = [0u8; RAW_CHUNK];
+        let mut filled = 0;
         loop {
-            match lock(tls)?.reader().read(buf) {
+            match lock(tls)?.reader().read(&mut buf[filled..]) {
+                Ok(0) if filled < buf.len() => return Ok(filled),
+                Ok(n) => filled += n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(0),
-                other => return other,
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(filled),
+                Err(e) => return Err(e),
             }
-            let n = self.tcp.read(&mut raw)?;
-            if n == 0 {
-                return Ok(0);
+            if filled == buf.len() {
+                return Ok(filled);
             }
+            let n = match self.tcp.read(&mut raw) {
+                Ok(0) => return Ok(filled),
+                Ok(n) => n,
+                Err(e) if filled > 0 && e.kind() == io::ErrorKind::WouldBlock => return Ok(filled),
+                Err(e) => return Err(e),
+            };
             let mut session = lock(tls)?;
             let mut rest = &raw[..n];
             while !rest.is_empty() {

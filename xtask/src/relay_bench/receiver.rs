@@ -256,7 +256,7 @@ impl<'a> Receiver<'a> {
                 client.probed = true;
                 self.probed += 1;
             }
-            if n < self.buf.len() && !sweep && !client.stream.is_tls() {
+            if n < self.buf.len() && !sweep {
                 return;
             }
         }
