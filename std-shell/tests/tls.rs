@@ -85,6 +85,32 @@ fn python_ssl_and_a_tls_client_chat_through_the_relay() {
 }
 
 #[test]
+fn a_tls_client_takes_a_burst_of_full_records() {
+    let (key_file, _) = keygen(Path::new(BIN), "tls-burst");
+    let (cert, key) = cert("burst");
+    let relay = tls_relay(&cert, &key);
+    let addr = format!("localhost:{}", relay.addr.port());
+    let options = ["--tls", "--ca", cert.to_str().unwrap()];
+    let mut bob = StdClient::start_with(Path::new(BIN), &addr, "bob", &key_file, &options);
+    relay.wait_for_log("connected (1 clients)", WAIT);
+    let mut ann = StdClient::start_with(Path::new(BIN), &addr, "ann", &key_file, &options);
+    relay.wait_for_log("connected (2 clients)", WAIT);
+    bob.expect("ann joined");
+    // A message shown tells ann it is in the room: its lines go at once.
+    bob.type_line("go ahead");
+    ann.expect("<bob> go ahead");
+    // Frames of nearly 4 KiB, sent as fast as they are typed: the relay's
+    // writes fill whole 16 KiB records.
+    let text = "y".repeat(2900);
+    for i in 0..200 {
+        ann.type_line(&format!("{i:03} {text}"));
+    }
+    let shown = bob.lines_until("199 y");
+    let got = shown.iter().filter(|l| l.contains(&text)).count();
+    assert_eq!(got, 200, "every message, none lost to the session's buffer");
+}
+
+#[test]
 fn a_plain_client_on_the_tls_port_is_told_at_once() {
     let (key_file, key) = keygen(Path::new(BIN), "tls-plain");
     let (cert, tls_key) = cert("plain");

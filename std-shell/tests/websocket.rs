@@ -151,6 +151,37 @@ fn a_silent_websocket_is_told_timeout() {
     }
 }
 
+#[test]
+fn a_websocket_that_never_reads_is_dropped_and_the_room_goes_on() {
+    let key = Key::from_bytes(rand::random());
+    let args = [
+        "--web",
+        "127.0.0.1:0",
+        "--max-outbound",
+        "65536",
+        "--slow-timeout",
+        "1",
+    ];
+    let relay = start_relay(BIN, &args);
+    let web = web_addr(&relay);
+    let mut ann = Peer::connect(relay.addr, &key, "ann");
+    let mut bob = Peer::connect(relay.addr, &key, "bob");
+    let sleeper = WsPeer::connect(web, &key, "zzz");
+    relay.wait_for_log("connected (3 clients)", WAIT);
+
+    // More than the sleeper's socket buffers and its queue hold: ann is held
+    // (back-pressure) until the sleeper is dropped, then goes on.
+    let count = 3000;
+    let text = "x".repeat(2900);
+    let reader = std::thread::spawn(move || bob.receive(count, Duration::from_secs(60)).len());
+    for i in 0..count {
+        ann.say(&format!("{i} {text}"));
+    }
+    relay.wait_for_log("left: not reading", Duration::from_secs(30));
+    assert_eq!(reader.join().unwrap(), count, "bob got every frame");
+    drop(sleeper);
+}
+
 /// Sends `request` on a new connection; gives the whole response.
 fn http(web: SocketAddr, request: &str) -> Vec<u8> {
     let mut stream = TcpStream::connect(web).unwrap();

@@ -15,9 +15,10 @@ use std::time::Duration;
 
 /// How long the TLS handshake may take.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
-/// Bytes read from the socket at a time, under what one TLS session holds
-/// of unread plaintext.
-const RAW_CHUNK: usize = 8 * 1024;
+/// Socket bytes read at a time: what rustls takes in one `read_tls`. Its
+/// plaintext is taken out before the next chunk goes in, or the session's
+/// 16 KiB of unread plaintext could overflow (a record holds up to 16 KiB).
+const RAW_CHUNK: usize = 4096;
 
 /// What a TLS client trusts: the public roots, or exactly the
 /// certificates in `ca` (PEM).

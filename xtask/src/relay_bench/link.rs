@@ -9,8 +9,10 @@ use rustls::pki_types::ServerName;
 use std::io::{self, Read, Write};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-/// Socket bytes read at a time, under what a session keeps of plaintext.
-const RAW_CHUNK: usize = 8 * 1024;
+/// Socket bytes read at a time: what rustls takes in one `read_tls`. Its
+/// plaintext is taken out before the next chunk goes in, or the session's
+/// 16 KiB of unread plaintext could overflow (a record holds up to 16 KiB).
+const RAW_CHUNK: usize = 4096;
 
 /// A connected client, before its handles go to their threads.
 pub struct Client {
