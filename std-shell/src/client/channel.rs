@@ -15,10 +15,8 @@ use std::time::Duration;
 
 /// How long the TLS handshake may take.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
-/// Socket bytes read at a time: what rustls takes in one `read_tls`. Its
-/// plaintext is taken out before the next chunk goes in, or the session's
-/// 16 KiB of unread plaintext could overflow (a record holds up to 16 KiB).
-const RAW_CHUNK: usize = 4096;
+/// Socket bytes read at a time by the reader thread.
+const RAW_CHUNK: usize = 16 * 1024;
 
 /// What a TLS client trusts: the public roots, or exactly the
 /// certificates in `ca` (PEM).
@@ -58,6 +56,8 @@ pub enum Channel {
 pub struct TlsChannel {
     tcp: TcpStream,
     session: Arc<Mutex<ClientConnection>>,
+    /// Bytes read from the socket that rustls has not taken yet.
+    unfed: Vec<u8>,
 }
 
 impl Channel {
@@ -98,6 +98,7 @@ impl Channel {
         Ok(Channel::Tls(TlsChannel {
             tcp,
             session: Arc::new(Mutex::new(session)),
+            unfed: Vec::new(),
         }))
     }
 
@@ -108,6 +109,7 @@ impl Channel {
             Channel::Tls(tls) => Channel::Tls(TlsChannel {
                 tcp: tls.tcp.try_clone()?,
                 session: Arc::clone(&tls.session),
+                unfed: Vec::new(),
             }),
         })
     }
@@ -130,24 +132,26 @@ impl Channel {
     }
 }
 
-impl TlsChannel {
-    fn session(&self) -> io::Result<MutexGuard<'_, ClientConnection>> {
-        self.session
-            .lock()
-            .map_err(|_| io::Error::other("the TLS session failed in another thread"))
-    }
+/// The session, once no other handle uses it.
+fn lock(session: &Mutex<ClientConnection>) -> io::Result<MutexGuard<'_, ClientConnection>> {
+    session
+        .lock()
+        .map_err(|_| io::Error::other("the TLS session failed in another thread"))
+}
 
-    /// Writes the records the session has ready.
-    fn push_records(&self, session: &mut ClientConnection) -> io::Result<()> {
-        let mut socket = &self.tcp;
-        while session.wants_write() {
-            session.write_tls(&mut socket)?;
-        }
-        Ok(())
+/// Writes the records the session has ready.
+fn push_records(session: &mut ClientConnection, mut tcp: &TcpStream) -> io::Result<()> {
+    while session.wants_write() {
+        session.write_tls(&mut tcp)?;
     }
+    Ok(())
 }
 
 impl Read for Channel {
+    /// Gives what plaintext the session holds, or feeds it the socket's
+    /// bytes until it holds some. rustls takes at most 4 KiB a call, and
+    /// is fed only once the plaintext of the last call is taken, so its
+    /// 16 KiB of unread plaintext never overflows.
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let Channel::Tls(tls) = self else {
             return match self {
@@ -155,29 +159,32 @@ impl Read for Channel {
                 Channel::Tls(_) => Ok(0),
             };
         };
-        let mut raw = [0u8; RAW_CHUNK];
         loop {
-            match tls.session()?.reader().read(buf) {
+            match lock(&tls.session)?.reader().read(buf) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 // Closed without `close_notify`: closed all the same; the
                 // frames carry their own integrity.
                 Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(0),
                 other => return other,
             }
-            // Blocks (up to the read timeout) without the lock.
-            let n = (&tls.tcp).read(&mut raw)?;
-            let mut session = tls.session()?;
-            let mut rest = &raw[..n];
-            loop {
-                session.read_tls(&mut rest)?;
-                session
-                    .process_new_packets()
-                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-                if rest.is_empty() {
-                    break;
+            if tls.unfed.is_empty() {
+                // Blocks (up to the read timeout) without the lock.
+                let mut raw = [0u8; RAW_CHUNK];
+                let n = (&tls.tcp).read(&mut raw)?;
+                if n == 0 {
+                    return Ok(0);
                 }
+                tls.unfed.extend_from_slice(&raw[..n]);
             }
-            tls.push_records(&mut session)?;
+            let mut session = lock(&tls.session)?;
+            let mut rest = &tls.unfed[..];
+            session.read_tls(&mut rest)?;
+            let taken = tls.unfed.len() - rest.len();
+            tls.unfed.drain(..taken);
+            session
+                .process_new_packets()
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+            push_records(&mut session, &tls.tcp)?;
         }
     }
 }
@@ -187,9 +194,9 @@ impl Write for Channel {
         match self {
             Channel::Plain(tcp) => tcp.write(buf),
             Channel::Tls(tls) => {
-                let mut session = tls.session()?;
+                let mut session = lock(&tls.session)?;
                 let n = session.writer().write(buf)?;
-                tls.push_records(&mut session)?;
+                push_records(&mut session, &tls.tcp)?;
                 Ok(n)
             }
         }
@@ -199,8 +206,8 @@ impl Write for Channel {
         match self {
             Channel::Plain(tcp) => tcp.flush(),
             Channel::Tls(tls) => {
-                let mut session = tls.session()?;
-                tls.push_records(&mut session)
+                let mut session = lock(&tls.session)?;
+                push_records(&mut session, &tls.tcp)
             }
         }
     }

@@ -9,11 +9,6 @@ use rustls::pki_types::ServerName;
 use std::io::{self, Read, Write};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-/// Socket bytes read at a time: what rustls takes in one `read_tls`. Its
-/// plaintext is taken out before the next chunk goes in, or the session's
-/// 16 KiB of unread plaintext could overflow (a record holds up to 16 KiB).
-const RAW_CHUNK: usize = 4096;
-
 /// A connected client, before its handles go to their threads.
 pub struct Client {
     tcp: std::net::TcpStream,
@@ -86,15 +81,18 @@ fn push(session: &mut ClientConnection, tcp: &mut mio::net::TcpStream) -> io::Re
 
 impl Read for Link {
     /// Opens records until `buf` is full or the socket is dry: a short
-    /// read says the socket is dry, as on plain TCP.
+    /// read says the socket is dry, as on plain TCP. rustls reads the
+    /// socket itself, at most 4 KiB a call, and only once the plaintext of
+    /// the last call is taken, so its 16 KiB of unread plaintext never
+    /// overflows.
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let Some(tls) = &self.tls else {
             return self.tcp.read(buf);
         };
-        let mut raw = [0u8; RAW_CHUNK];
         let mut filled = 0;
         loop {
-            match lock(tls)?.reader().read(&mut buf[filled..]) {
+            let mut session = lock(tls)?;
+            match session.reader().read(&mut buf[filled..]) {
                 Ok(0) if filled < buf.len() => return Ok(filled),
                 Ok(n) => filled += n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
@@ -104,20 +102,15 @@ impl Read for Link {
             if filled == buf.len() {
                 return Ok(filled);
             }
-            let n = match self.tcp.read(&mut raw) {
+            match session.read_tls(&mut self.tcp) {
                 Ok(0) => return Ok(filled),
-                Ok(n) => n,
+                Ok(_) => {}
                 Err(e) if filled > 0 && e.kind() == io::ErrorKind::WouldBlock => return Ok(filled),
                 Err(e) => return Err(e),
-            };
-            let mut session = lock(tls)?;
-            let mut rest = &raw[..n];
-            while !rest.is_empty() {
-                session.read_tls(&mut rest)?;
-                session
-                    .process_new_packets()
-                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
             }
+            session
+                .process_new_packets()
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
         }
     }
 }
