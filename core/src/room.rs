@@ -580,6 +580,7 @@ mod tests {
         assert!(!room.depart(2, &other, at(1), &mut rng, &mut queues));
         assert!(room.admit([3; 16], 0, at(0)).is_ok());
         assert_eq!(Notice::parse(b"!full"), Some(Notice::Full));
+        assert_eq!(Notice::parse(b"!tls"), Some(Notice::Tls));
         assert_eq!(Notice::parse(b"!nonsense"), None);
     }
 
