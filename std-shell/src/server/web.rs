@@ -157,3 +157,57 @@ fn content_type(name: &str) -> &'static str {
         _ => "application/octet-stream",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PEER: SocketAddr =
+        SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 1);
+
+    fn reply(request: &[u8]) -> String {
+        match answer(request, PEER) {
+            Answer::Reply(reply) => String::from_utf8_lossy(&reply).into_owned(),
+            Answer::Upgrade { reply, .. } => String::from_utf8_lossy(&reply).into_owned(),
+            Answer::Incomplete => "incomplete".to_owned(),
+        }
+    }
+
+    #[test]
+    fn test_routes() {
+        assert!(reply(b"GET / HTTP/1.1\r\n\r\n").starts_with("HTTP/1.1 200 OK\r\n"));
+        assert!(reply(b"GET /?k=x HTTP/1.1\r\n\r\n").starts_with("HTTP/1.1 200 OK\r\n"));
+        let head = reply(b"HEAD / HTTP/1.1\r\n\r\n");
+        assert!(head.ends_with("\r\n\r\n"), "no body for HEAD: {head}");
+        assert!(reply(b"GET /../etc/passwd HTTP/1.1\r\n\r\n").starts_with("HTTP/1.1 404 "));
+        assert!(reply(b"DELETE / HTTP/1.1\r\n\r\n").starts_with("HTTP/1.1 405 "));
+        assert!(reply(b"GET /ws HTTP/1.1\r\n\r\n").starts_with("HTTP/1.1 400 "));
+        assert!(reply(b"\x01\x02 nonsense\r\n\r\n").starts_with("HTTP/1.1 400 "));
+        assert_eq!(reply(b"GET / HTTP/1.1\r\nHost: x"), "incomplete");
+        let long = [b"GET / HTTP/1.1\r\nX: ".as_slice(), &[b'a'; MAX_HEAD]].concat();
+        assert!(reply(&long).starts_with("HTTP/1.1 431 "));
+    }
+
+    #[test]
+    fn test_upgrade_keeps_what_follows_the_head() {
+        let request = b"GET /ws?k=x HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\n\
+            Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\
+            Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\nEARLY";
+        let Answer::Upgrade { reply, early } = answer(request, PEER) else {
+            panic!("not an upgrade");
+        };
+        let reply = String::from_utf8(reply).unwrap();
+        assert!(reply.starts_with("HTTP/1.1 101 "), "{reply}");
+        // RFC 6455's example key and its answer.
+        assert!(reply.contains("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="), "{reply}");
+        assert_eq!(early, b"EARLY");
+    }
+
+    #[test]
+    fn test_content_types() {
+        assert_eq!(content_type("index.html"), "text/html; charset=utf-8");
+        assert_eq!(content_type("chat.js"), "text/javascript; charset=utf-8");
+        assert_eq!(content_type("style.css"), "text/css; charset=utf-8");
+        assert_eq!(content_type("README"), "application/octet-stream");
+    }
+}
