@@ -3,12 +3,13 @@
 
 use crate::error::Error;
 use crate::keyfile;
+use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 
 /// Options of `fernchat cert`.
 #[derive(clap::Args)]
 pub struct CertArgs {
-    /// Where to write the certificate (PEM). Clients trust it with
+    /// Where to write the certificate (PEM, mode 0644). Clients trust it with
     /// `fernchat client --tls --ca FILE`, Python with `cafile=FILE`.
     #[arg(long, value_name = "FILE", default_value = "fernchat-cert.pem")]
     out_cert: PathBuf,
@@ -40,6 +41,13 @@ pub fn run(args: &CertArgs) -> Result<(), Error> {
         args.force,
     )?;
     keyfile::create(&args.out_cert, pair.cert.pem().as_bytes(), args.force)?;
+    // The certificate is public: clients and browsers are given it.
+    std::fs::set_permissions(&args.out_cert, std::fs::Permissions::from_mode(0o644)).map_err(
+        |source| Error::WriteFile {
+            path: args.out_cert.clone(),
+            source,
+        },
+    )?;
     eprintln!(
         "fernchat: wrote a self-signed certificate for {} to {} and its key to {}",
         args.names.join(", "),

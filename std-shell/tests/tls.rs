@@ -46,6 +46,8 @@ fn cert_makes_a_pem_pair_with_a_private_key() {
     assert!(key_text.starts_with("-----BEGIN PRIVATE KEY-----"));
     let mode = std::fs::metadata(&key).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o600, "the key is private");
+    let mode = std::fs::metadata(&cert).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o644, "the certificate is public");
     // Not replaced without --force.
     let again = Command::new(BIN)
         .args(["cert", "--out-cert"])
