@@ -6,6 +6,7 @@ use fernchat_tests::peer::{Peer, read_until_closed};
 use fernchat_tests::process::start_relay;
 use fernchat_tests::python::{python, script};
 use fernchat_tests::std_client::{StdClient, keygen};
+use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -132,6 +133,21 @@ fn a_plain_client_on_the_tls_port_is_told_at_once() {
     plain.expect_note("this port speaks TLS: connect with --tls");
     let status = plain.guard.wait_exit(WAIT).expect("exits within 10 s");
     assert_eq!(status.code(), Some(1));
+}
+
+#[test]
+fn a_silent_connection_on_the_tls_port_is_closed_at_the_hello_timeout() {
+    let (cert, key) = cert("silent");
+    let (c, k) = (cert.to_str().unwrap(), key.to_str().unwrap());
+    let relay = start_relay(
+        BIN,
+        &["--tls-cert", c, "--tls-key", k, "--hello-timeout", "1"],
+    );
+    let mut silent = TcpStream::connect(relay.addr).unwrap();
+    let started = Instant::now();
+    assert_eq!(read_until_closed(&mut silent, WAIT), b"");
+    assert!(started.elapsed() >= Duration::from_millis(900));
+    relay.wait_for_log("handshake timed out", WAIT);
 }
 
 #[test]
