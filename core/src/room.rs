@@ -79,6 +79,8 @@ pub enum Notice {
     Slow,
     /// Too many invalid frames in a row.
     Invalid,
+    /// A plain client on a port that speaks TLS (sent in the clear).
+    Tls,
 }
 
 impl Notice {
@@ -90,6 +92,7 @@ impl Notice {
             Notice::Timeout => b"!timeout\n",
             Notice::Slow => b"!slow\n",
             Notice::Invalid => b"!invalid\n",
+            Notice::Tls => b"!tls\n",
         }
     }
 
@@ -102,6 +105,7 @@ impl Notice {
             Notice::Timeout,
             Notice::Slow,
             Notice::Invalid,
+            Notice::Tls,
         ]
         .into_iter()
         .find(|notice| notice.line().strip_suffix(b"\n") == Some(line))
@@ -116,6 +120,7 @@ impl core::fmt::Display for Notice {
             Notice::Timeout => "no valid frame in time",
             Notice::Slow => "frames waited too long for this connection",
             Notice::Invalid => "too many invalid frames",
+            Notice::Tls => "this port speaks TLS: connect with --tls",
         })
     }
 }
@@ -662,6 +667,7 @@ mod tests {
         assert!(!room.depart(2, &other, at(1), &mut rng, &mut queues));
         assert!(room.admit([3; 16], 0, at(0)).is_ok());
         assert_eq!(Notice::parse(b"!full"), Some(Notice::Full));
+        assert_eq!(Notice::parse(b"!tls"), Some(Notice::Tls));
         assert_eq!(Notice::parse(b"!nonsense"), None);
     }
 

@@ -143,6 +143,25 @@ pub enum Error {
         /// What is wrong in it.
         source: crate::pickle::PickleError,
     },
+    /// A TLS certificate or key file is missing or unusable.
+    #[error("TLS file {}: {why}", path.display())]
+    TlsFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        why: String,
+    },
+    /// The TLS handshake with the relay failed.
+    #[error("TLS with {addr} failed: {source}{}", tls_hint(source))]
+    Tls {
+        /// The relay's address.
+        addr: String,
+        /// Why.
+        source: io::Error,
+    },
+    /// A certificate could not be made.
+    #[error("cannot make a certificate: {0}")]
+    Certificate(String),
     /// The relay's event loop could not start or failed.
     #[error("event loop failed: {0}")]
     EventLoop(io::Error),
@@ -166,7 +185,10 @@ impl Error {
             | Error::Connect { .. }
             | Error::PlaintextTooLong
             | Error::ReadPickle { .. }
-            | Error::BadPickle { .. } => 2,
+            | Error::BadPickle { .. }
+            | Error::TlsFile { .. }
+            | Error::Tls { .. }
+            | Error::Certificate(_) => 2,
             Error::WriteFile { .. }
             | Error::NoRandomness(_)
             | Error::Encrypt(_)
@@ -196,5 +218,28 @@ fn metrics_hint(error: &io::Error) -> &'static str {
         " (something else listens there; pick another port with --metrics)"
     } else {
         ""
+    }
+}
+
+/// What to try when a TLS handshake fails.
+fn tls_hint(error: &io::Error) -> &'static str {
+    let rustls_error = error
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>());
+    match rustls_error {
+        Some(rustls::Error::InvalidCertificate(_)) => {
+            " (a self-signed relay? trust its certificate with --ca FILE)"
+        }
+        Some(rustls::Error::InvalidMessage(_)) => {
+            " (the relay does not speak TLS there: a plain port? then drop --tls)"
+        }
+        _ if matches!(
+            error.kind(),
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::UnexpectedEof
+        ) =>
+        {
+            " (no TLS answer: a plain port? then drop --tls)"
+        }
+        _ => "",
     }
 }

@@ -46,8 +46,8 @@ impl Outbound {
         self.frames.push_back(frame);
     }
 
-    /// Writes as much as `sink` takes, stopping at `WouldBlock`; gives how
-    /// many bytes it took.
+    /// Writes as much as `sink` takes, stopping at `WouldBlock`, and
+    /// flushes it once all is taken; gives how many bytes it took.
     pub fn write_to(&mut self, sink: &mut impl Write) -> io::Result<usize> {
         let mut written = 0;
         while !self.is_empty() {
@@ -69,8 +69,17 @@ impl Outbound {
                 Err(e) => return Err(e),
             }
         }
-        if self.is_empty() && self.frames.capacity() > KEEP_SLOTS {
-            self.frames.shrink_to(KEEP_SLOTS);
+        if self.is_empty() {
+            // What the sink keeps itself (TLS records, WebSocket messages)
+            // goes out too, as far as the socket takes it.
+            match sink.flush() {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                other => other?,
+            }
+            if self.frames.capacity() > KEEP_SLOTS {
+                self.frames.shrink_to(KEEP_SLOTS);
+            }
         }
         Ok(written)
     }

@@ -1,7 +1,8 @@
-//! The load shapes: A, B and C of issue 3 (our relay against ncat), K (our
-//! relay keyed against itself blind), M (with `--metrics` against without),
-//! D (10,000 clients on our relay alone), N (four relays on NATS against
-//! one), and the goal each one checks.
+//! The load shapes: A, B and C of issue 3 (our relay against ncat, and
+//! against itself with the web port open), K (our relay keyed against
+//! itself blind), T (over TLS against plain TCP), M (with `--metrics`
+//! against without), D (10,000 clients on our relay alone), N (four relays
+//! on NATS against one), and the goal each one checks.
 
 use super::server::ServerKind;
 
@@ -39,18 +40,18 @@ pub struct Scenario {
     pub seconds: u64,
     /// When the frames are made.
     pub tokens: Tokens,
-    /// The relay the goal is about, then the one it is compared with, if
-    /// any.
+    /// The relay the goal is about, then the one it is compared with, then
+    /// any other compared with the first.
     pub relays: &'static [ServerKind],
     /// What the scenario checks, in words, for the report.
     pub goal: &'static str,
 }
 
 impl Scenario {
-    /// Scenarios A, B, C, K, M and D, each sending for `seconds`; the
+    /// Scenarios A, B, C, K, T, M and D, each sending for `seconds`; the
     /// unpaced senders (A, M) have `unpaced_frames` frames each.
     pub fn all(seconds: u64, unpaced_frames: usize) -> Vec<Scenario> {
-        let against_ncat = &[ServerKind::Ours, ServerKind::Ncat];
+        let against_ncat = &[ServerKind::Ours, ServerKind::Ncat, ServerKind::Web];
         vec![
             Scenario {
                 name: "A",
@@ -93,6 +94,16 @@ impl Scenario {
                 tokens: Tokens::AtSend,
                 relays: &[ServerKind::Keyed, ServerKind::Ours],
                 goal: "keyed: 0 frames lost or corrupted, no sender disconnected",
+            },
+            Scenario {
+                name: "T",
+                clients: 100,
+                senders: 10,
+                pace: Pace::PerSecond(1000),
+                seconds,
+                tokens: Tokens::Premade,
+                relays: &[ServerKind::Tls, ServerKind::Ours],
+                goal: "tls: 0 frames lost or corrupted, no sender disconnected",
             },
             Scenario {
                 name: "M",

@@ -2,8 +2,8 @@
 //! port, and stopped by their process id.
 
 use super::cluster;
-use super::key_file;
 use super::scraper::Scraper;
+use super::{key_file, tls_pair};
 use crate::shell::root;
 use anyhow::{Context, Result, bail};
 use rustix::process::{Pid, Signal, kill_process};
@@ -31,6 +31,10 @@ pub enum ServerKind {
     Ncat,
     /// Four of our relays (blind) bridged over one `nats-server`.
     Cluster,
+    /// `fernchat server --web`, blind: the web port open, unused.
+    Web,
+    /// `fernchat server --tls-cert`, blind: the clients speak TLS.
+    Tls,
 }
 
 impl ServerKind {
@@ -42,6 +46,8 @@ impl ServerKind {
             ServerKind::Keyed => "keyed",
             ServerKind::Ncat => "ncat",
             ServerKind::Cluster => "4xnats",
+            ServerKind::Web => "web",
+            ServerKind::Tls => "tls",
         }
     }
 
@@ -57,15 +63,33 @@ impl ServerKind {
         let (listen, port) = (addr.ip().to_string(), addr.port().to_string());
         match self {
             // One relay of a cluster is ours; `cluster::start` adds `--nats`.
-            ServerKind::Ours | ServerKind::Keyed | ServerKind::Metered | ServerKind::Cluster => {
+            ServerKind::Ours
+            | ServerKind::Keyed
+            | ServerKind::Metered
+            | ServerKind::Cluster
+            | ServerKind::Web
+            | ServerKind::Tls => {
                 let mut command = Command::new(fernchat);
                 command.args(["server", "--listen", &addr.to_string()]);
                 command.args(["--max-clients", &(clients * 2).max(2000).to_string()]);
                 // Every client connects from 127.0.0.1, and most only
                 // listen: the load generator's clients send no hello.
                 command.args(["--max-per-ip", "0", "--hello-timeout", "86400"]);
-                if self == ServerKind::Keyed {
-                    command.arg("--key-file").arg(key_file::path());
+                match self {
+                    ServerKind::Keyed => {
+                        command.arg("--key-file").arg(key_file::path());
+                    }
+                    ServerKind::Web => {
+                        command.args(["--web", "127.0.0.1:0"]);
+                    }
+                    ServerKind::Tls => {
+                        command.arg("--tls-cert").arg(tls_pair::cert_path());
+                        command.arg("--tls-key").arg(tls_pair::key_path());
+                    }
+                    ServerKind::Ours
+                    | ServerKind::Metered
+                    | ServerKind::Cluster
+                    | ServerKind::Ncat => {}
                 }
                 if let Some(metrics) = metrics {
                     command.args(["--metrics", &metrics.to_string()]);
