@@ -6,6 +6,7 @@
 //! missing fails, saying how to get it: it never passes without running.
 //! `cargo xtask ci` sets everything up.
 
+pub mod browser;
 pub mod peer;
 pub mod process;
 pub mod python;
