@@ -1,10 +1,16 @@
 //! The browser page (`std-shell/web/`) in headless Chromium: its Fernet
-//! against the official vectors and Python's `cryptography`, its payload,
-//! display and replay rules against the CLI's.
+//! against the official vectors and Python's `cryptography`; then served
+//! by the relay (`--web`), in one room with a `fernchat client` and a
+//! Python client.
 
 use fernchat_tests::browser;
-use std::time::{Duration, Instant};
+use fernchat_tests::process::{Relay, start_relay};
+use fernchat_tests::std_client::{StdClient, keygen};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
+const BIN: &str = env!("CARGO_BIN_EXE_fernchat");
+const WAIT: Duration = Duration::from_secs(10);
 /// How long one driver script may run.
 const DRIVER_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -12,25 +18,98 @@ const DRIVER_TIMEOUT: Duration = Duration::from_secs(120);
 fn page_fernet_matches_the_vectors_and_python_in_chromium() {
     let page = browser::page_dir();
     let vectors = page.join("..").join("..").join("core/tests/data");
-    let mut driver = browser::start(
+    let driver = browser::start(
         "web_vectors.py",
         &[&page.to_string_lossy(), &vectors.to_string_lossy()],
     );
-    let deadline = Instant::now() + DRIVER_TIMEOUT;
-    let mut passed = false;
-    let mut checks = 0;
-    while let Ok(line) = driver
-        .out
-        .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-    {
-        eprintln!("web_vectors: {line}");
-        checks += usize::from(line.starts_with("ok "));
-        passed |= line == "web vectors: all checks passed";
-    }
-    let status = driver.guard.wait_exit(Duration::from_secs(10));
-    assert!(
-        passed && status.is_some_and(|s| s.success()),
-        "web_vectors.py failed (status {status:?}; see its lines above)"
-    );
+    let printed = driver.run(&mut None, "web vectors: all checks passed", DRIVER_TIMEOUT);
+    let checks = printed.iter().filter(|l| l.starts_with("ok ")).count();
     assert!(checks >= 30, "only {checks} checks ran");
+}
+
+/// The page's address, from the relay's log.
+fn page_url(relay: &Relay) -> String {
+    let line = relay.wait_for_log("web client at ", WAIT);
+    let rest = line.split("web client at ").nth(1).unwrap_or_default();
+    rest.split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Every line the relay logged until now and until it stops.
+fn stop_and_read_log(mut relay: Relay) -> Vec<String> {
+    relay.guard.0.kill().expect("stop the relay");
+    let mut log = Vec::new();
+    while let Ok(line) = relay.log.recv_timeout(WAIT) {
+        log.push(line);
+    }
+    log
+}
+
+fn key_text(path: &Path) -> String {
+    std::fs::read_to_string(path)
+        .expect("read the key file")
+        .trim()
+        .to_owned()
+}
+
+/// Where the test run leaves its screenshot (under target/).
+fn screenshot(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join(name)
+}
+
+#[test]
+fn browser_cli_and_python_chat_through_the_web_port() {
+    let (key_file, _) = keygen(Path::new(BIN), "web-chat");
+    let (wrong_file, _) = keygen(Path::new(BIN), "web-wrong");
+    let (key, wrong) = (key_text(&key_file), key_text(&wrong_file));
+    let relay = start_relay(BIN, &["--web", "127.0.0.1:0"]);
+    let page = page_url(&relay);
+    let tcp = relay.addr.to_string();
+    let ann = StdClient::start(Path::new(BIN), &tcp, "ann", &key_file);
+    relay.wait_for_log("connected (1 clients)", WAIT);
+
+    let shot = screenshot("web-chat.png");
+    let _ = std::fs::remove_file(&shot);
+    let driver = browser::start(
+        "web_chat.py",
+        &[&page, &key, &wrong, &tcp, &shot.to_string_lossy()],
+    );
+    driver.run(
+        &mut Some(ann),
+        "web chat: all checks passed",
+        DRIVER_TIMEOUT,
+    );
+    assert!(shot.is_file(), "no screenshot at {}", shot.display());
+    println!("screenshot of the page mid-chat: {}", shot.display());
+
+    // The key never reached the relay: none of its log lines, which name
+    // every request, holds it.
+    let log = stop_and_read_log(relay);
+    assert!(
+        log.iter().any(|l| l.contains("GET / 200")) && log.iter().any(|l| l.contains("/ws 101")),
+        "the relay logged the page and WebSocket requests: {log:#?}"
+    );
+    for secret in [&key, &wrong] {
+        assert!(
+            !log.iter().any(|l| l.contains(secret.as_str())),
+            "a key in the relay's log"
+        );
+    }
+}
+
+#[test]
+fn page_shows_the_relay_full_and_gets_in_when_a_slot_frees() {
+    let (key_file, _) = keygen(Path::new(BIN), "web-full");
+    let relay = start_relay(BIN, &["--web", "127.0.0.1:0", "--max-clients", "1"]);
+    let page = page_url(&relay);
+    let ann = StdClient::start(Path::new(BIN), &relay.addr.to_string(), "ann", &key_file);
+    relay.wait_for_log("connected (1 clients)", WAIT);
+    let driver = browser::start("web_notice.py", &[&page, &key_text(&key_file)]);
+    driver.run(
+        &mut Some(ann),
+        "web notice: all checks passed",
+        DRIVER_TIMEOUT,
+    );
 }

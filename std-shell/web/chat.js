@@ -189,9 +189,9 @@
     const text = data.replace(/\r?\n$/, "");
     if (text === "") return; // a keep-alive
     if (NOTICES.has(text)) {
+      // Said when the connection closes, which the notice announces.
       state.notice = NOTICES.get(text);
       state.stats.notices += 1;
-      show(`[!] ${state.notice}`, "notice");
       return;
     }
     if (text.length > MAX_FRAME_TEXT) return dropped("frame longer than 4096 bytes");

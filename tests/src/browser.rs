@@ -7,9 +7,12 @@
 //! missing fails and says how to get it; it never passes without a browser.
 
 use crate::process::{Guard, lines};
+use crate::std_client::StdClient;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 /// The Chromium binary: `$FERNCHAT_CHROMIUM` or Debian's.
 pub fn chromium() -> PathBuf {
@@ -100,4 +103,57 @@ pub fn page_dir() -> PathBuf {
         .join("..")
         .join("std-shell")
         .join("web")
+}
+
+impl Driver {
+    /// Runs the script to its end, acting for the CLI client `ann` when
+    /// it asks (`ANN-EXPECT TEXT`, `ANN-TYPE TEXT`, `ANN-QUIT`, each
+    /// answered `ok`); gives every line it printed. Panics if it fails, does
+    /// not print `done`, or takes longer than `timeout`.
+    pub fn run(
+        mut self,
+        ann: &mut Option<StdClient>,
+        done: &str,
+        timeout: Duration,
+    ) -> Vec<String> {
+        let mut stdin = self.guard.0.stdin.take().expect("the driver's stdin");
+        let deadline = Instant::now() + timeout;
+        let mut printed = Vec::new();
+        while let Ok(line) = self
+            .out
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
+            eprintln!("driver: {line}");
+            if let Some(request) = line.strip_prefix("ANN-") {
+                act_for_ann(ann, request);
+                writeln!(stdin, "ok").expect("answer the driver");
+            }
+            printed.push(line);
+        }
+        let status = self.guard.wait_exit(Duration::from_secs(10));
+        assert!(
+            status.is_some_and(|s| s.success()) && printed.iter().any(|l| l == done),
+            "the browser driver failed (status {status:?}, within {timeout:?}; its lines are above)"
+        );
+        printed
+    }
+}
+
+/// Does what the driver asked of the CLI client: `EXPECT TEXT` (waits for a
+/// line ending with TEXT), `TYPE TEXT` or `QUIT`.
+fn act_for_ann(ann: &mut Option<StdClient>, request: &str) {
+    if request.trim_end() == "QUIT" {
+        let client = ann.take().expect("ann is in the room");
+        assert!(client.quit(), "ann exits 0 at the end of its input");
+        return;
+    }
+    let client = ann.as_mut().expect("ann is in the room");
+    if let Some(text) = request.strip_prefix("EXPECT ") {
+        let line = client.expect(text);
+        assert!(line.ends_with(text), "ann shows {line:?}");
+    } else if let Some(text) = request.strip_prefix("TYPE ") {
+        client.type_line(text);
+    } else {
+        panic!("the driver asked ann for {request:?}");
+    }
 }
