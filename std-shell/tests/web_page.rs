@@ -74,7 +74,14 @@ fn browser_cli_and_python_chat_through_the_web_port() {
     let _ = std::fs::remove_file(&shot);
     let driver = browser::start(
         "web_chat.py",
-        &[&page, &key, &wrong, &tcp, &shot.to_string_lossy()],
+        &[
+            &page,
+            &browser::page_dir().to_string_lossy(),
+            &key,
+            &wrong,
+            &tcp,
+            &shot.to_string_lossy(),
+        ],
     );
     driver.run(
         &mut Some(ann),

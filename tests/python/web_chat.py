@@ -1,11 +1,13 @@
 """A browser, a Python client and (through the Rust test) a `fernchat
 client` in one room; the Rust test runs the relay and the CLI client.
 
-    web_chat.py PAGE_URL KEY WRONG_KEY TCP_HOST:PORT SCREENSHOT [CA_CERT]
+    web_chat.py PAGE_URL PAGE_DIR KEY WRONG_KEY TCP_HOST:PORT SCREENSHOT [CA_CERT]
 
 PAGE_URL is the relay's page (http://127.0.0.1:PORT/, or https:// with
 CA_CERT, the relay's self-signed certificate: Chromium is told to trust
 its public key, and the Python client speaks TLS to the TCP port with it).
+PAGE_DIR holds the page's files, opened as a saved copy pointed at the
+relay's /ws.
 The script asks the Rust test to act for the CLI client `ann` with lines
 on stdout, answered by `ok` on stdin:
 
@@ -16,6 +18,7 @@ Prints `ok ...` for each check and `web chat: all checks passed` at the end.
 """
 import base64
 import hashlib
+import pathlib
 import socket
 import ssl
 import sys
@@ -91,9 +94,11 @@ def spki_hash(cert_path):
     return base64.b64encode(hashlib.sha256(spki).digest()).decode()
 
 
-def open_page(browser, page, key, nick):
-    """Opens the page with the key in the fragment; waits until in the room."""
-    browser.driver.get(f"{page}#k={key}&nick={nick}")
+def open_page(browser, page, key, nick, ws=None):
+    """Opens the page with the key in the fragment (and the relay's /ws, for
+    a saved copy); waits until in the room."""
+    relay = f"&ws={ws}" if ws else ""
+    browser.driver.get(f"{page}#k={key}&nick={nick}{relay}")
     browser.wait(f"{nick} connected", lambda d: d.find_element("id", "status").text.startswith(
         "connected to"))
     href = browser.driver.current_url
@@ -105,8 +110,8 @@ def open_page(browser, page, key, nick):
 
 
 def main():
-    page, key, wrong_key, tcp, screenshot = sys.argv[1:6]
-    ca_cert = sys.argv[6] if len(sys.argv) > 6 else None
+    page, page_dir, key, wrong_key, tcp, screenshot = sys.argv[1:7]
+    ca_cert = sys.argv[7] if len(sys.argv) > 7 else None
     args = [f"--ignore-certificate-errors-spki-list={spki_hash(ca_cert)}"] if ca_cert else []
     with Browser(*args) as browser:
         driver = browser.driver
@@ -156,9 +161,27 @@ def main():
         driver.save_screenshot(screenshot)
         print(f"screenshot: {screenshot}", flush=True)
 
-        # A wrong key: the page shows drops, not text.
+        # A saved copy of the page, opened from a file, pointed at the relay's /ws.
         first_tab = driver.current_window_handle
         sent = browser.requests()
+        driver.switch_to.new_window("tab")
+        ws = page.replace("http", "ws", 1).rstrip("/") + "/ws"
+        saved = (pathlib.Path(page_dir).resolve() / "index.html").as_uri()
+        open_page(browser, saved, key, "saved", ws)
+        ann("EXPECT", "saved joined")
+        py.send("to the saved copy")
+        browser.wait_line("<py> to the saved copy")
+        browser.type_line("from a saved copy")
+        ann("EXPECT", "<saved> from a saved copy")
+        py.expect("saved\nfrom a saved copy")
+        browser.type_line("/quit")
+        ann("EXPECT", "saved left")
+        print(f"ok a saved copy of the page chats through {ws}", flush=True)
+        sent += browser.requests()
+        driver.close()
+        driver.switch_to.window(first_tab)
+
+        # A wrong key: the page shows drops, not text.
         driver.switch_to.new_window("tab")
         open_page(browser, page, wrong_key, "eve")
         py.send("for the room only")
