@@ -6,7 +6,9 @@
 use fernchat_tests::browser;
 use fernchat_tests::process::{Relay, start_relay};
 use fernchat_tests::std_client::{StdClient, keygen};
+use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_fernchat");
@@ -59,29 +61,72 @@ fn screenshot(name: &str) -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join(name)
 }
 
-#[test]
-fn browser_cli_and_python_chat_through_the_web_port() {
-    let (key_file, _) = keygen(Path::new(BIN), "web-chat");
-    let (wrong_file, _) = keygen(Path::new(BIN), "web-wrong");
+/// A self-signed certificate and its key from `fernchat cert`, in a
+/// directory of their own.
+fn self_signed_pair() -> (PathBuf, PathBuf) {
+    let dir = std::env::temp_dir().join(format!("fernchat-web-tls-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let status = Command::new(BIN)
+        .arg("cert")
+        .arg("--cert")
+        .arg(&cert)
+        .arg("--key")
+        .arg(&key)
+        .status()
+        .expect("run fernchat cert");
+    assert!(status.success(), "fernchat cert failed");
+    (cert, key)
+}
+
+/// A browser, a `fernchat client` and a Python client chat through a relay
+/// with `--web` (over TLS with `pair`); see tests/python/web_chat.py. The
+/// key shows in no request the relay logs.
+fn chat_through_the_web_port(pair: Option<(PathBuf, PathBuf)>, shot_name: &str) {
+    let (key_file, _) = keygen(Path::new(BIN), &format!("{shot_name}-chat"));
+    let (wrong_file, _) = keygen(Path::new(BIN), &format!("{shot_name}-wrong"));
     let (key, wrong) = (key_text(&key_file), key_text(&wrong_file));
-    let relay = start_relay(BIN, &["--web", "127.0.0.1:0"]);
+    let mut relay_args = vec!["--web".to_owned(), "127.0.0.1:0".to_owned()];
+    let mut client_args = Vec::new();
+    if let Some((cert, cert_key)) = &pair {
+        let (cert, cert_key) = (cert.to_string_lossy(), cert_key.to_string_lossy());
+        relay_args.extend([
+            "--tls-cert".into(),
+            cert.to_string(),
+            "--tls-key".into(),
+            cert_key.to_string(),
+        ]);
+        client_args.extend(["--tls".to_owned(), "--ca".to_owned(), cert.to_string()]);
+    }
+    let relay = start_relay(
+        BIN,
+        &relay_args.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
     let page = page_url(&relay);
     let tcp = relay.addr.to_string();
-    let ann = StdClient::start(Path::new(BIN), &tcp, "ann", &key_file);
+    let client_args: Vec<&str> = client_args.iter().map(String::as_str).collect();
+    let ann = StdClient::start_with(Path::new(BIN), &tcp, "ann", &key_file, &client_args);
     relay.wait_for_log("connected (1 clients)", WAIT);
 
-    let shot = screenshot("web-chat.png");
+    let shot = screenshot(&format!("{shot_name}.png"));
     let _ = std::fs::remove_file(&shot);
+    let page_dir = browser::page_dir();
+    let mut args = vec![
+        page.clone(),
+        page_dir.to_string_lossy().into_owned(),
+        key.clone(),
+        wrong.clone(),
+        tcp,
+        shot.to_string_lossy().into_owned(),
+    ];
+    if let Some((cert, _)) = &pair {
+        assert!(page.starts_with("https://"), "the page over TLS: {page}");
+        args.push(cert.to_string_lossy().into_owned());
+    }
     let driver = browser::start(
         "web_chat.py",
-        &[
-            &page,
-            &browser::page_dir().to_string_lossy(),
-            &key,
-            &wrong,
-            &tcp,
-            &shot.to_string_lossy(),
-        ],
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
     );
     driver.run(
         &mut Some(ann),
@@ -89,7 +134,12 @@ fn browser_cli_and_python_chat_through_the_web_port() {
         DRIVER_TIMEOUT,
     );
     assert!(shot.is_file(), "no screenshot at {}", shot.display());
-    println!("screenshot of the page mid-chat: {}", shot.display());
+    // Past the test harness's capture, so that every run shows where it is.
+    let _ = writeln!(
+        std::io::stderr(),
+        "screenshot of the page mid-chat: {}",
+        shot.display()
+    );
 
     // The key never reached the relay: none of its log lines, which name
     // every request, holds it.
@@ -104,6 +154,16 @@ fn browser_cli_and_python_chat_through_the_web_port() {
             "a key in the relay's log"
         );
     }
+}
+
+#[test]
+fn browser_cli_and_python_chat_through_the_web_port() {
+    chat_through_the_web_port(None, "web-chat");
+}
+
+#[test]
+fn browser_cli_and_python_chat_over_tls_with_a_self_signed_pair() {
+    chat_through_the_web_port(Some(self_signed_pair()), "web-chat-tls");
 }
 
 #[test]

@@ -112,7 +112,15 @@ def open_page(browser, page, key, nick, ws=None):
 def main():
     page, page_dir, key, wrong_key, tcp, screenshot = sys.argv[1:7]
     ca_cert = sys.argv[7] if len(sys.argv) > 7 else None
-    args = [f"--ignore-certificate-errors-spki-list={spki_hash(ca_cert)}"] if ca_cert else []
+    args = []
+    if ca_cert:
+        # A browser not told to trust the self-signed certificate stops at
+        # its warning: the page never runs.
+        with Browser() as untrusting:
+            untrusting.driver.get(f"{page}#k={key}&nick=web")
+            ran = untrusting.driver.execute_script("return typeof fernchatPage !== 'undefined'")
+            check("an untrusting browser does not run the page", not ran)
+        args = [f"--ignore-certificate-errors-spki-list={spki_hash(ca_cert)}"]
     with Browser(*args) as browser:
         driver = browser.driver
         open_page(browser, page, key, "web")
