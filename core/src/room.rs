@@ -73,6 +73,8 @@ pub enum Notice {
     Slow,
     /// Too many invalid frames in a row.
     Invalid,
+    /// A plain client on a port that speaks TLS (sent in the clear).
+    Tls,
 }
 
 impl Notice {
@@ -84,6 +86,7 @@ impl Notice {
             Notice::Timeout => b"!timeout\n",
             Notice::Slow => b"!slow\n",
             Notice::Invalid => b"!invalid\n",
+            Notice::Tls => b"!tls\n",
         }
     }
 
@@ -96,6 +99,7 @@ impl Notice {
             Notice::Timeout,
             Notice::Slow,
             Notice::Invalid,
+            Notice::Tls,
         ]
         .into_iter()
         .find(|notice| notice.line().strip_suffix(b"\n") == Some(line))
@@ -110,6 +114,7 @@ impl core::fmt::Display for Notice {
             Notice::Timeout => "no valid frame in time",
             Notice::Slow => "frames waited too long for this connection",
             Notice::Invalid => "too many invalid frames",
+            Notice::Tls => "this port speaks TLS: connect with --tls",
         })
     }
 }

@@ -116,6 +116,14 @@ pub enum Error {
         /// The file.
         path: PathBuf,
     },
+    /// A TLS certificate or key file is missing or unusable.
+    #[error("TLS file {}: {why}", path.display())]
+    TlsFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        why: String,
+    },
     /// The relay's event loop could not start or failed.
     #[error("event loop failed: {0}")]
     EventLoop(io::Error),
@@ -135,6 +143,7 @@ impl Error {
             | Error::BadNick { .. }
             | Error::Listen { .. }
             | Error::Connect { .. }
+            | Error::TlsFile { .. }
             | Error::PlaintextTooLong => 2,
             Error::WriteFile { .. }
             | Error::NoRandomness(_)

@@ -1,14 +1,15 @@
 //! One connected client as the relay sees it.
 
 use super::outbound::Outbound;
+use super::transport::Transport;
 use fernchat_core::room::Member;
-use mio::net::TcpStream;
 use std::net::SocketAddr;
 
-/// A client's socket, the room's state for it and its outbound queue.
+/// A client's transport, the room's state for it and its outbound queue.
 pub struct Connection {
-    /// The socket (non-blocking, registered for reads and writes).
-    pub stream: TcpStream,
+    /// Its frames' way in and out (non-blocking, the socket registered
+    /// for reads and writes).
+    pub transport: Transport,
     /// The peer's address, for logs and the per-address limit.
     pub peer: SocketAddr,
     /// The room's state for this client; lent out (`None`) while its bytes

@@ -3,13 +3,20 @@
 //! Every rule (admission, verdicts, back-pressure, deadlines, departures)
 //! is the core [`Room`]'s; this shell moves bytes and keeps time.
 
+mod arrivals;
 mod connection;
 mod fanout;
 mod fd_limit;
+mod handshake;
 mod lingering;
 mod outbound;
 mod replay_store;
 mod stats;
+mod stream;
+mod tls;
+mod transport;
+mod web;
+mod websocket;
 
 use crate::error::Error;
 use crate::{clock, keyfile};
@@ -20,6 +27,7 @@ use fernchat_core::frame::MAX_FRAME;
 use fernchat_core::relay::{DEFAULT_RELAY_TTL, RelayPolicy};
 use fernchat_core::room::{DEFAULT_LIMITS, Departure, FrameEvent, Limits, Now, PeerIp, Room};
 use fernchat_core::tally::Refusal;
+use handshake::{Handshake, Port};
 use lingering::Lingering;
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token};
@@ -33,7 +41,10 @@ use stats::Stats;
 use std::io::{self, IsTerminal, Read};
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+use stream::Stream;
+use transport::Transport;
 
 /// Options of `fernchat server`.
 #[derive(clap::Args)]
@@ -75,6 +86,18 @@ pub struct ServerArgs {
     #[arg(long, value_name = "FRAMES_PER_S",
           value_parser = clap::value_parser!(u32).range(1..))]
     max_rate: Option<u32>,
+    /// Also serve the web client on this address (host:port): the page at
+    /// `/`, and a WebSocket at `/ws` whose clients join the same room.
+    #[arg(long, value_name = "ADDR")]
+    web: Option<String>,
+    /// Speak TLS on both ports with this certificate chain (PEM; `fernchat
+    /// cert` makes one to try it out): the web port then serves https and
+    /// wss, which browsers need away from localhost.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key of `--tls-cert` (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 impl ServerArgs {
@@ -92,6 +115,9 @@ impl ServerArgs {
 
 const LISTENER: Token = Token(usize::MAX - 1);
 const SIGNALS: Token = Token(usize::MAX - 2);
+const WEB_LISTENER: Token = Token(usize::MAX - 3);
+/// Tokens from here on are connections still in their handshake.
+const HANDSHAKES: usize = usize::MAX / 2;
 /// Bytes read from a socket in one call.
 const READ_CHUNK: usize = 64 * 1024;
 /// Reads from one client per turn before the others get theirs.
@@ -114,34 +140,43 @@ pub fn run(args: &ServerArgs) -> Result<(), Error> {
     };
     // What this relay forwarded before a restart is not let through again.
     policy.refuse_until(clock::now().saturating_sub(1));
-    let listen_error = |source| Error::Listen {
-        addr: args.listen.clone(),
-        source,
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(tls::load_config(cert, key)?),
+        _ => None,
     };
-    let addr = args
-        .listen
-        .to_socket_addrs()
-        .map_err(listen_error)?
-        .next()
-        .ok_or_else(|| listen_error(io::ErrorKind::AddrNotAvailable.into()))?;
-    let mut listener = TcpListener::bind(addr).map_err(listen_error)?;
+    let mut listener = bind(&args.listen)?;
+    let mut web_listener = args.web.as_deref().map(bind).transpose()?;
     let poll = Poll::new().map_err(Error::EventLoop)?;
     let mut signals = Signals::new([SIGINT, SIGTERM]).map_err(Error::EventLoop)?;
     let registry = poll.registry();
     registry
         .register(&mut listener, LISTENER, Interest::READABLE)
         .and_then(|()| registry.register(&mut signals, SIGNALS, Interest::READABLE))
+        .and_then(|()| match &mut web_listener {
+            Some(web) => registry.register(web, WEB_LISTENER, Interest::READABLE),
+            None => Ok(()),
+        })
         .map_err(Error::EventLoop)?;
     let mode = if policy.is_keyed() { "keyed" } else { "blind" };
-    let local = listener.local_addr().unwrap_or(addr);
+    let over = if tls.is_some() { "TLS" } else { "plain TCP" };
+    let local = listener.local_addr().map_err(Error::EventLoop)?;
     tracing::info!(
-        "relay listening on {local} ({mode} mode, at most {} clients, {} per address)",
+        "relay listening on {local} ({over}; {mode} mode, at most {} clients, {} per address)",
         limits.max_clients,
         limits.max_per_ip
     );
+    if let Some(web) = &web_listener {
+        let web = web.local_addr().map_err(Error::EventLoop)?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        tracing::info!("web client at {scheme}://{web}/ (WebSocket at /ws)");
+    }
     let mut relay = Relay {
         poll,
         listener,
+        web_listener,
+        tls,
+        handshakes: Slab::new(),
+        hello_timeout: Duration::from_secs(args.hello_timeout),
         room: Room::new(policy, limits),
         clients: Slab::new(),
         lingering: Lingering::default(),
@@ -161,6 +196,20 @@ pub fn run(args: &ServerArgs) -> Result<(), Error> {
     result.map_err(Error::EventLoop)
 }
 
+/// A listener on `addr` (host:port; a host name is resolved).
+fn bind(addr: &str) -> Result<TcpListener, Error> {
+    let listen_error = |source| Error::Listen {
+        addr: addr.to_owned(),
+        source,
+    };
+    let resolved = addr
+        .to_socket_addrs()
+        .map_err(listen_error)?
+        .next()
+        .ok_or_else(|| listen_error(io::ErrorKind::AddrNotAvailable.into()))?;
+    TcpListener::bind(resolved).map_err(listen_error)
+}
+
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -174,6 +223,14 @@ fn init_logging() {
 struct Relay {
     poll: Poll,
     listener: TcpListener,
+    /// The web port (`--web`), if any.
+    web_listener: Option<TcpListener>,
+    /// TLS on both ports (`--tls-cert`), if any.
+    tls: Option<Arc<rustls::ServerConfig>>,
+    /// Connections in their TLS or HTTP handshake, not in the room yet.
+    handshakes: Slab<Handshake>,
+    /// How long a handshake may take (the hello timeout).
+    hello_timeout: Duration,
     room: Room<DEFAULT_MAX_KEYS, HeapStore>,
     clients: Slab<Connection>,
     lingering: Lingering,
@@ -202,7 +259,11 @@ impl Relay {
             let reads_pending = self.clients.iter().any(|(_, c)| c.read_pending);
             let timeout = if reads_pending {
                 Some(Duration::ZERO)
-            } else if self.clients.is_empty() && self.lingering.is_empty() && !self.accept_failed {
+            } else if self.clients.is_empty()
+                && self.handshakes.is_empty()
+                && self.lingering.is_empty()
+                && !self.accept_failed
+            {
                 None
             } else {
                 // Deadlines to check; and the listener is edge-triggered, so
@@ -211,7 +272,8 @@ impl Relay {
                 Some(TICK)
             };
             if self.accept_failed {
-                self.accept();
+                self.accept(Port::Chat);
+                self.accept(Port::Web);
             }
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() == io::ErrorKind::Interrupted {
@@ -221,7 +283,9 @@ impl Relay {
             }
             for event in events.iter() {
                 match event.token() {
-                    LISTENER => self.accept(),
+                    LISTENER => self.accept(Port::Chat),
+                    WEB_LISTENER => self.accept(Port::Web),
+                    Token(id) if id >= HANDSHAKES => self.advance_handshake(id - HANDSHAKES),
                     SIGNALS => {
                         if signals.pending().next().is_some() {
                             tracing::info!("signal received, stopping");
@@ -233,7 +297,9 @@ impl Relay {
                             if event.is_readable() || event.is_read_closed() || event.is_error() {
                                 client.read_pending = true;
                             }
-                            if event.is_writable() && !client.outbound.is_empty() {
+                            let waiting =
+                                !client.outbound.is_empty() || client.transport.wants_write();
+                            if event.is_writable() && waiting {
                                 list_for_flush(&mut self.to_flush, client, id);
                             }
                         }
@@ -246,6 +312,7 @@ impl Relay {
             if self.last_tick.elapsed() >= TICK {
                 self.last_tick = Instant::now();
                 self.check_deadlines();
+                self.expire_handshakes();
                 self.lingering.sweep();
             }
             self.close_listed();
@@ -288,9 +355,18 @@ impl Relay {
         }
     }
 
-    fn accept(&mut self) {
+    /// Takes every connection waiting on `port`: into the room at once on
+    /// a plain chat port, through a handshake otherwise.
+    fn accept(&mut self, port: Port) {
         loop {
-            let (mut stream, peer) = match self.listener.accept() {
+            let listener = match port {
+                Port::Chat => &self.listener,
+                Port::Web => match &self.web_listener {
+                    Some(web) => web,
+                    None => return,
+                },
+            };
+            let (stream, peer) = match listener.accept() {
                 Ok(accepted) => accepted,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.accept_failed = false;
@@ -306,45 +382,58 @@ impl Relay {
                     return;
                 }
             };
-            let id = self.clients.vacant_entry().key();
-            let interest = Interest::READABLE | Interest::WRITABLE;
-            if let Err(e) = self
-                .poll
-                .registry()
-                .register(&mut stream, Token(id), interest)
-            {
-                tracing::warn!("{peer} dropped: cannot register: {e}");
-                continue;
+            if port == Port::Chat && self.tls.is_none() {
+                self.join(Transport::Stream(Stream::Plain(stream)), peer, false);
+            } else {
+                self.start_handshake(stream, peer, port);
             }
-            let ip = peer_ip(peer.ip());
-            let same_ip = self
-                .clients
-                .iter()
-                .filter(|(_, c)| c.member.as_ref().is_some_and(|m| m.ip() == ip))
-                .count();
-            let member = match self.room.admit(ip, same_ip, self.now()) {
-                Ok(member) => member,
-                Err(notice) => {
-                    let _ = self.poll.registry().deregister(&mut stream);
-                    self.stats.refused(notice);
-                    tracing::info!("{peer} refused: {notice}");
-                    self.lingering.close(stream, notice.line());
-                    continue;
-                }
-            };
-            let _ = stream.set_nodelay(true);
-            self.clients.insert(Connection {
-                stream,
-                peer,
-                member: Some(Box::new(member)),
-                outbound: Outbound::default(),
-                unread: Vec::new(),
-                read_pending: true,
-                flush_listed: false,
-            });
-            self.stats.accepted += 1;
-            tracing::info!("{peer} connected ({} clients)", self.clients.len());
         }
+    }
+
+    /// Admits a connection to the room, or tells it why not; `registered`
+    /// when its socket is registered already (under a handshake's token).
+    fn join(&mut self, mut transport: Transport, peer: SocketAddr, registered: bool) {
+        let id = self.clients.vacant_entry().key();
+        let interest = Interest::READABLE | Interest::WRITABLE;
+        let registry = self.poll.registry();
+        let tcp = transport.tcp();
+        let registering = if registered {
+            registry.reregister(tcp, Token(id), interest)
+        } else {
+            registry.register(tcp, Token(id), interest)
+        };
+        if let Err(e) = registering {
+            tracing::warn!("{peer} dropped: cannot register: {e}");
+            return;
+        }
+        let ip = peer_ip(peer.ip());
+        let same_ip = self
+            .clients
+            .iter()
+            .filter(|(_, c)| c.member.as_ref().is_some_and(|m| m.ip() == ip))
+            .count();
+        let member = match self.room.admit(ip, same_ip, self.now()) {
+            Ok(member) => member,
+            Err(notice) => {
+                let _ = self.poll.registry().deregister(transport.tcp());
+                self.stats.refused(notice);
+                tracing::info!("{peer} refused: {notice}");
+                self.lingering.close(transport, notice.line(), Some(notice));
+                return;
+            }
+        };
+        let _ = transport.tcp().set_nodelay(true);
+        self.clients.insert(Connection {
+            transport,
+            peer,
+            member: Some(Box::new(member)),
+            outbound: Outbound::default(),
+            unread: Vec::new(),
+            read_pending: true,
+            flush_listed: false,
+        });
+        self.stats.accepted += 1;
+        tracing::info!("{peer} connected ({} clients)", self.clients.len());
     }
 
     /// Reads from every client with data waiting, a bounded amount each.
@@ -372,7 +461,7 @@ impl Relay {
                 still_pending = false;
                 break;
             }
-            let n = match client.stream.read(&mut self.read_buf) {
+            let n = match client.transport.read(&mut self.read_buf) {
                 Ok(0) => {
                     departure = Some(Departure::Closed);
                     break;
@@ -468,7 +557,7 @@ impl Relay {
                 continue;
             };
             client.flush_listed = false;
-            match client.outbound.write_to(&mut client.stream) {
+            match client.outbound.write_to(&mut client.transport) {
                 Ok(0) => {}
                 Ok(_) => {
                     let remaining = client.outbound.len();
@@ -504,7 +593,7 @@ impl Relay {
             let Some(mut client) = self.clients.try_remove(id) else {
                 continue;
             };
-            let _ = self.poll.registry().deregister(&mut client.stream);
+            let _ = self.poll.registry().deregister(client.transport.tcp());
             self.stats.departed(why);
             tracing::info!(
                 "{} left: {why} ({} clients)",
@@ -523,7 +612,7 @@ impl Relay {
             if let Some(notice) = why.notice() {
                 last.extend_from_slice(notice.line());
             }
-            self.lingering.close(client.stream, &last);
+            self.lingering.close(client.transport, &last, why.notice());
             let Some(mut member) = client.member else {
                 continue;
             };

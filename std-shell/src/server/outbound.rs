@@ -35,8 +35,8 @@ impl Outbound {
         self.buf.extend_from_slice(bytes);
     }
 
-    /// Writes as much as `sink` takes, stopping at `WouldBlock`; gives how
-    /// many bytes it took.
+    /// Writes as much as `sink` takes, stopping at `WouldBlock`, and
+    /// flushes it once all is taken; gives how many bytes it took.
     pub fn write_to(&mut self, sink: &mut impl Write) -> io::Result<usize> {
         let mut written = 0;
         while !self.is_empty() {
@@ -52,6 +52,13 @@ impl Outbound {
             }
         }
         if self.is_empty() {
+            // What the sink keeps itself (TLS records, WebSocket messages)
+            // goes out too, as far as the socket takes it.
+            match sink.flush() {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                other => other?,
+            }
             self.buf.clear();
             self.start = 0;
             if self.buf.capacity() > KEEP_CAPACITY {

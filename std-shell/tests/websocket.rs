@@ -1,0 +1,214 @@
+//! The web port: WebSocket clients chat with TCP clients in one room, are
+//! held to the same admission limits, the page is served, and no request
+//! is ever logged with its query string or fragment.
+
+use fernchat_core::fernet::{Key, KeySet};
+use fernchat_core::frame::MAX_FRAME;
+use fernchat_core::message::Body;
+use fernchat_core::session::Session;
+use fernchat_tests::peer::{Peer, now};
+use fernchat_tests::process::{Relay, start_relay};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+use tungstenite::protocol::frame::coding::CloseCode;
+use tungstenite::{Message, WebSocket};
+
+const BIN: &str = env!("CARGO_BIN_EXE_fernchat");
+const WAIT: Duration = Duration::from_secs(10);
+
+/// The web port the relay logs.
+fn web_addr(relay: &Relay) -> SocketAddr {
+    let line = relay.wait_for_log("web client at ", WAIT);
+    let rest = line.split("://").nth(1).expect("a URL in the log");
+    rest.split('/').next().unwrap().parse().expect("host:port")
+}
+
+/// A chat peer on a WebSocket: one text message a token.
+struct WsPeer {
+    ws: WebSocket<TcpStream>,
+    session: Box<Session>,
+}
+
+impl WsPeer {
+    fn connect(web: SocketAddr, key: &Key, nick: &str) -> WsPeer {
+        let stream = TcpStream::connect(web).expect("connect to the web port");
+        stream.set_read_timeout(Some(WAIT)).unwrap();
+        let (ws, response) =
+            tungstenite::client(format!("ws://{web}/ws"), stream).expect("upgrade");
+        assert_eq!(response.status(), 101);
+        let session = Session::new(KeySet::single(key.clone()), nick, Some(300)).expect("nick");
+        WsPeer {
+            ws,
+            session: Box::new(session),
+        }
+    }
+
+    fn say(&mut self, text: &str) {
+        let mut out = [0u8; MAX_FRAME];
+        let frame = self
+            .session
+            .sealer
+            .seal(
+                Body::Text(text.as_bytes()),
+                now(),
+                &mut rand::rng(),
+                &mut out,
+            )
+            .expect("seal");
+        let token = frame.strip_suffix(b"\n").expect("a frame ends with LF");
+        let token = String::from_utf8(token.to_vec()).unwrap();
+        self.ws.send(Message::text(token)).expect("send");
+    }
+
+    /// The next `count` messages shown as the client shows them.
+    fn receive(&mut self, count: usize) -> Vec<String> {
+        let deadline = Instant::now() + WAIT;
+        let mut shown = Vec::new();
+        while shown.len() < count && Instant::now() < deadline {
+            let text = match self.ws.read().expect("a message") {
+                Message::Text(text) => text,
+                Message::Ping(_) | Message::Pong(_) => continue,
+                other => panic!("not a text message: {other:?}"),
+            };
+            assert!(!text.contains('\n'), "a message holds a token without LF");
+            let frame = format!("{text}\n");
+            let step = self.session.opener.receive(frame.as_bytes(), now());
+            assert_eq!(step.consumed, frame.len());
+            shown.extend(step.message.map(|m| m.payload.to_string()));
+        }
+        shown
+    }
+}
+
+#[test]
+fn websocket_and_tcp_clients_chat_in_one_room() {
+    let key = Key::from_bytes(rand::random());
+    let relay = start_relay(BIN, &["--web", "127.0.0.1:0"]);
+    let web = web_addr(&relay);
+    let mut tcp = Peer::connect(relay.addr, &key, "ann");
+    relay.wait_for_log("connected (1 clients)", WAIT);
+    let mut ws = WsPeer::connect(web, &key, "wes");
+    relay.wait_for_log("connected (2 clients)", WAIT);
+
+    ws.say("hello from a browser");
+    assert_eq!(tcp.receive(1, WAIT), ["<wes> hello from a browser"]);
+    tcp.say("hello from a terminal");
+    assert_eq!(ws.receive(1), ["<ann> hello from a terminal"]);
+
+    // A second WebSocket client: both directions among three.
+    let mut wyn = WsPeer::connect(web, &key, "wyn");
+    relay.wait_for_log("connected (3 clients)", WAIT);
+    wyn.say("third");
+    assert_eq!(tcp.receive(1, WAIT), ["<wyn> third"]);
+    assert_eq!(ws.receive(1), ["<wyn> third"]);
+
+    // A WebSocket client that leaves is a departure like any other.
+    ws.ws.close(None).unwrap();
+    relay.wait_for_log("left: closed", WAIT);
+}
+
+#[test]
+fn a_websocket_past_the_limit_is_told_full_and_closed() {
+    let key = Key::from_bytes(rand::random());
+    let relay = start_relay(BIN, &["--web", "127.0.0.1:0", "--max-clients", "1"]);
+    let web = web_addr(&relay);
+    let _ann = Peer::connect(relay.addr, &key, "ann");
+    relay.wait_for_log("connected (1 clients)", WAIT);
+    let mut late = WsPeer::connect(web, &key, "late");
+    assert_eq!(late.ws.read().unwrap(), Message::text("!full"));
+    match late.ws.read().unwrap() {
+        Message::Close(Some(frame)) => {
+            assert_eq!(frame.code, CloseCode::Again);
+            assert_eq!(frame.reason.as_str(), "full");
+        }
+        other => panic!("expected a close frame, got {other:?}"),
+    }
+    relay.wait_for_log("refused: the relay is full", WAIT);
+}
+
+#[test]
+fn a_silent_websocket_is_told_timeout() {
+    let key = Key::from_bytes(rand::random());
+    let relay = start_relay(BIN, &["--web", "127.0.0.1:0", "--hello-timeout", "1"]);
+    let web = web_addr(&relay);
+    let mut silent = WsPeer::connect(web, &key, "mute");
+    assert_eq!(silent.ws.read().unwrap(), Message::text("!timeout"));
+    match silent.ws.read().unwrap() {
+        Message::Close(Some(frame)) => assert_eq!(frame.code, CloseCode::Policy),
+        other => panic!("expected a close frame, got {other:?}"),
+    }
+}
+
+/// Sends `request` on a new connection; gives the whole response.
+fn http(web: SocketAddr, request: &str) -> Vec<u8> {
+    let mut stream = TcpStream::connect(web).unwrap();
+    stream.set_read_timeout(Some(WAIT)).unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = Vec::new();
+    stream
+        .read_to_end(&mut response)
+        .expect("the relay closes after replying");
+    response
+}
+
+#[test]
+fn the_page_is_served_with_its_type() {
+    let relay = start_relay(BIN, &["--web", "127.0.0.1:0"]);
+    let web = web_addr(&relay);
+    let response = http(web, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    let text = String::from_utf8_lossy(&response);
+    let (head, body) = text.split_once("\r\n\r\n").expect("a head and a body");
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+    assert!(
+        head.contains("\r\nContent-Type: text/html; charset=utf-8\r\n"),
+        "{head}"
+    );
+    let page = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/web/index.html"));
+    assert_eq!(body, page.unwrap(), "the embedded page, whole");
+
+    let missing = http(web, "GET /nothing.js HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(missing.starts_with(b"HTTP/1.1 404 "));
+    let posted = http(
+        web,
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",
+    );
+    assert!(posted.starts_with(b"HTTP/1.1 405 "));
+    let plain = http(web, "GET /ws HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(plain.starts_with(b"HTTP/1.1 400 "), "/ws needs an upgrade");
+}
+
+#[test]
+fn requests_are_logged_without_query_or_fragment() {
+    let relay = start_relay(BIN, &["--web", "127.0.0.1:0"]);
+    let mut logged = Vec::new();
+    let web = loop {
+        let line = relay
+            .log
+            .recv_timeout(WAIT)
+            .expect("the relay logs its web port");
+        if let Some(rest) = line.split("web client at http://").nth(1) {
+            break rest.split('/').next().unwrap().parse().expect("host:port");
+        }
+        logged.push(line);
+    };
+    http(web, "GET /?k=SECRETQUERY HTTP/1.1\r\nHost: x\r\n\r\n");
+    http(
+        web,
+        "GET /index.html#k=SECRETFRAGMENT HTTP/1.1\r\nHost: x\r\n\r\n",
+    );
+    let stream = TcpStream::connect(web).unwrap();
+    let (_ws, _) = tungstenite::client(format!("ws://{web}/ws?k=SECRETWS"), stream).unwrap();
+
+    // Everything logged: each request by its path alone.
+    let deadline = Instant::now() + WAIT;
+    while !logged.iter().any(|l| l.contains("GET /ws 101")) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        logged.push(relay.log.recv_timeout(left).expect("the upgrade is logged"));
+    }
+    let all = logged.join("\n");
+    assert!(all.contains("GET / 200"), "{all}");
+    assert!(all.contains("GET /index.html 200"), "{all}");
+    assert!(!all.contains("SECRET"), "a secret in the log:\n{all}");
+    assert!(!all.contains('?') && !all.contains('#'), "{all}");
+}
