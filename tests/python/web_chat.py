@@ -62,8 +62,15 @@ class PythonPeer:
         self.fernet = Fernet(key)
         self.seen = []
 
-    def send(self, body):
-        self.sock.sendall(self.fernet.encrypt(b"py\n" + body.encode()) + b"\n")
+    def send(self, body, at=None):
+        """Sends `py LF body`, sealed now or at Unix time `at`; gives the token."""
+        payload = b"py\n" + body.encode()
+        token = self.fernet.encrypt_at_time(payload, at) if at else self.fernet.encrypt(payload)
+        self.send_token(token)
+        return token
+
+    def send_token(self, token):
+        self.sock.sendall(token + b"\n")
 
     def expect(self, payload, timeout=15):
         """Reads frames until one opens to `payload` (`nick LF body`)."""
@@ -201,6 +208,19 @@ def main():
         driver.switch_to.window(first_tab)
         browser.wait_line("<py> for the room only")
 
+        # A replayed token and an expired one are dropped and counted.
+        once = py.send("only once")
+        py.send_token(once)
+        py.send("from long ago", at=int(time.time()) - 400)
+        browser.wait_line("<py> only once")
+        browser.wait("drops for the replay and the expired token", lambda _: any(
+            "1 replayed" in l for l in browser.log_lines()) and any(
+            "1 expired" in l for l in browser.log_lines()))
+        lines = browser.log_lines()
+        check("a replay and an expired token show as drops, not text",
+              sum(l.endswith("<py> only once") for l in lines) == 1
+              and not any("from long ago" in l for l in lines))
+
         sent += browser.requests()
         sockets = [s for s in sent if s.startswith("websocket ")]
         check(f"the key is in none of the {len(sent)} requests the browser sent "
@@ -212,7 +232,8 @@ def main():
         py.expect("web\n/leave")
         py.close()
         stats = driver.execute_script("return fernchatPage.stats")
-        check(f"page counts {stats}", stats["shown"] >= 5 and stats["sent"] >= 6)
+        # Dropped: eve's /join (another key), the replay, the expired token.
+        check(f"page counts {stats}", stats["shown"] >= 6 and stats["dropped"] == 3 and stats["sent"] >= 6)
     print("web chat: all checks passed", flush=True)
 
 
