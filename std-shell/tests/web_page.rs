@@ -170,10 +170,14 @@ fn browser_cli_and_python_chat_over_tls_with_a_self_signed_pair() {
 fn page_shows_the_relay_full_and_gets_in_when_a_slot_frees() {
     let (key_file, _) = keygen(Path::new(BIN), "web-full");
     let relay = start_relay(BIN, &["--web", "127.0.0.1:0", "--max-clients", "1"]);
-    let page = page_url(&relay);
+    let ws = format!("{}ws", page_url(&relay).replacen("http", "ws", 1));
     let ann = StdClient::start(Path::new(BIN), &relay.addr.to_string(), "ann", &key_file);
     relay.wait_for_log("connected (1 clients)", WAIT);
-    let driver = browser::start("web_notice.py", &[&page, &key_text(&key_file)]);
+    let page_dir = browser::page_dir();
+    let driver = browser::start(
+        "web_notice.py",
+        &[&page_dir.to_string_lossy(), &ws, &key_text(&key_file)],
+    );
     driver.run(
         &mut Some(ann),
         "web notice: all checks passed",

@@ -1,11 +1,17 @@
 """The page against a full relay: it shows the relay's notice, keeps trying
 with back-off, and gets in once a slot is free.
 
-    web_notice.py PAGE_URL KEY
+    web_notice.py PAGE_DIR WS_URL KEY
+
+Opens PAGE_DIR/index.html as a saved copy pointed at the relay's WS_URL:
+with --max-clients 1 the relay also refuses the browser's parallel
+requests for the page's files while one is under way (its handshake limit
+is --max-clients), so the served page would not load reliably here.
 
 Asks the Rust test to make room with `ANN-QUIT` on stdout (answered `ok`
 on stdin), as web_chat.py does. Prints `web notice: all checks passed`.
 """
+import pathlib
 import sys
 
 from chromium import Browser
@@ -13,9 +19,10 @@ from web_chat import ann, check
 
 
 def main():
-    page, key = sys.argv[1:3]
+    page_dir, ws, key = sys.argv[1:4]
+    page = (pathlib.Path(page_dir).resolve() / "index.html").as_uri()
     with Browser() as browser:
-        browser.driver.get(f"{page}#k={key}&nick=late")
+        browser.driver.get(f"{page}#k={key}&nick=late&ws={ws}")
         line = browser.wait_line("[!] the relay is full; reconnecting")
         print(f"ok the relay's notice is shown: {line!r}", flush=True)
         browser.wait("a second refusal", lambda d: d.execute_script("return fernchatPage.stats.notices") >= 2)
