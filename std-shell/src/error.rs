@@ -124,6 +124,17 @@ pub enum Error {
         /// What is wrong with it.
         why: String,
     },
+    /// The TLS handshake with the relay failed.
+    #[error("TLS with {addr} failed: {source}{}", tls_hint(source))]
+    Tls {
+        /// The relay's address.
+        addr: String,
+        /// Why.
+        source: io::Error,
+    },
+    /// A certificate could not be made.
+    #[error("cannot make a certificate: {0}")]
+    Certificate(String),
     /// The relay's event loop could not start or failed.
     #[error("event loop failed: {0}")]
     EventLoop(io::Error),
@@ -144,6 +155,8 @@ impl Error {
             | Error::Listen { .. }
             | Error::Connect { .. }
             | Error::TlsFile { .. }
+            | Error::Tls { .. }
+            | Error::Certificate(_)
             | Error::PlaintextTooLong => 2,
             Error::WriteFile { .. }
             | Error::NoRandomness(_)
@@ -166,5 +179,28 @@ fn listen_hint(error: &io::Error) -> &'static str {
         " (another server is running there? pick another with --listen)"
     } else {
         ""
+    }
+}
+
+/// What to try when a TLS handshake fails.
+fn tls_hint(error: &io::Error) -> &'static str {
+    let rustls_error = error
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>());
+    match rustls_error {
+        Some(rustls::Error::InvalidCertificate(_)) => {
+            " (a self-signed relay? trust its certificate with --ca FILE)"
+        }
+        Some(rustls::Error::InvalidMessage(_)) => {
+            " (the relay does not speak TLS there: a plain port? then drop --tls)"
+        }
+        _ if matches!(
+            error.kind(),
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::UnexpectedEof
+        ) =>
+        {
+            " (no TLS answer: a plain port? then drop --tls)"
+        }
+        _ => "",
     }
 }

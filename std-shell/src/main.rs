@@ -3,6 +3,7 @@
 //! A thin shell over `fernchat-core`: this binary owns sockets, the
 //! terminal, files and flags; every protocol decision is the core's.
 
+mod cert;
 mod client;
 mod clock;
 mod error;
@@ -34,6 +35,8 @@ enum Command {
     Encrypt(tokens::EncryptArgs),
     /// Decrypt one token from stdin; write the plaintext bytes to stdout.
     Decrypt(tokens::DecryptArgs),
+    /// Make a self-signed TLS certificate and key, to try `server --tls-cert`.
+    Cert(cert::CertArgs),
 }
 
 fn main() {
@@ -44,6 +47,7 @@ fn main() {
         Command::Client(args) => client::run(&args),
         Command::Encrypt(args) => tokens::encrypt(&args),
         Command::Decrypt(args) => tokens::decrypt(&args),
+        Command::Cert(args) => cert::run(&args),
     };
     if let Err(error) = result {
         eprintln!("fernchat: {error}");

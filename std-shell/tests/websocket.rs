@@ -8,8 +8,14 @@ use fernchat_core::message::Body;
 use fernchat_core::session::Session;
 use fernchat_tests::peer::{Peer, now};
 use fernchat_tests::process::{Relay, start_relay};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::{ClientConnection, StreamOwned};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::{Message, WebSocket};
@@ -25,17 +31,22 @@ fn web_addr(relay: &Relay) -> SocketAddr {
 }
 
 /// A chat peer on a WebSocket: one text message a token.
-struct WsPeer {
-    ws: WebSocket<TcpStream>,
+struct WsPeer<S: Read + Write> {
+    ws: WebSocket<S>,
     session: Box<Session>,
 }
 
-impl WsPeer {
-    fn connect(web: SocketAddr, key: &Key, nick: &str) -> WsPeer {
+impl WsPeer<TcpStream> {
+    fn connect(web: SocketAddr, key: &Key, nick: &str) -> WsPeer<TcpStream> {
         let stream = TcpStream::connect(web).expect("connect to the web port");
         stream.set_read_timeout(Some(WAIT)).unwrap();
-        let (ws, response) =
-            tungstenite::client(format!("ws://{web}/ws"), stream).expect("upgrade");
+        WsPeer::over(stream, &format!("ws://{web}/ws"), key, nick)
+    }
+}
+
+impl<S: Read + Write> WsPeer<S> {
+    fn over(stream: S, url: &str, key: &Key, nick: &str) -> WsPeer<S> {
+        let (ws, response) = tungstenite::client(url, stream).expect("upgrade");
         assert_eq!(response.status(), 101);
         let session = Session::new(KeySet::single(key.clone()), nick, Some(300)).expect("nick");
         WsPeer {
@@ -211,4 +222,76 @@ fn requests_are_logged_without_query_or_fragment() {
     assert!(all.contains("GET /index.html 200"), "{all}");
     assert!(!all.contains("SECRET"), "a secret in the log:\n{all}");
     assert!(!all.contains('?') && !all.contains('#'), "{all}");
+}
+
+/// A TLS connection to `localhost:PORT` trusting exactly `ca`.
+fn tls_to(port: u16, ca: &Path) -> StreamOwned<ClientConnection, TcpStream> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(ca).unwrap() {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let config = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = ServerName::try_from("localhost").unwrap();
+    let session = ClientConnection::new(Arc::new(config), name).unwrap();
+    let tcp = TcpStream::connect(("localhost", port)).unwrap();
+    tcp.set_read_timeout(Some(WAIT)).unwrap();
+    StreamOwned::new(session, tcp)
+}
+
+#[test]
+fn the_page_and_the_websocket_work_over_tls() {
+    let dir = std::env::temp_dir().join(format!("fernchat-wss-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert, tls_key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let made = Command::new(BIN)
+        .args(["cert", "--out-cert"])
+        .arg(&cert)
+        .arg("--out-key")
+        .arg(&tls_key)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let (c, k) = (cert.to_str().unwrap(), tls_key.to_str().unwrap());
+    let relay = start_relay(
+        BIN,
+        &["--web", "127.0.0.1:0", "--tls-cert", c, "--tls-key", k],
+    );
+    let line = relay.wait_for_log("web client at https://", WAIT);
+    let web: SocketAddr = line
+        .split("https://")
+        .nth(1)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+
+    let mut page = tls_to(web.port(), &cert);
+    page.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .unwrap();
+    let mut response = Vec::new();
+    let _ = page.read_to_end(&mut response);
+    assert!(
+        response.starts_with(b"HTTP/1.1 200 OK\r\n"),
+        "{}",
+        String::from_utf8_lossy(&response)
+    );
+
+    // A plain request on the https port is told to use https.
+    let plain = http(web, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(String::from_utf8_lossy(&plain).contains("https://"));
+
+    let key = Key::from_bytes(rand::random());
+    let url = format!("wss://localhost:{}/ws", web.port());
+    let mut ann = WsPeer::over(tls_to(web.port(), &cert), &url, &key, "ann");
+    let mut bob = WsPeer::over(tls_to(web.port(), &cert), &url, &key, "bob");
+    relay.wait_for_log("connected (2 clients)", WAIT);
+    ann.say("over wss");
+    assert_eq!(bob.receive(1), ["<ann> over wss"]);
+    bob.say("both ways");
+    assert_eq!(ann.receive(1), ["<bob> both ways"]);
 }

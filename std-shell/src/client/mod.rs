@@ -5,6 +5,7 @@
 //! ends.
 
 mod backoff;
+mod channel;
 mod display;
 mod reader;
 mod terminal;
@@ -12,6 +13,7 @@ mod terminal;
 use crate::error::Error;
 use crate::{clock, keyfile};
 use backoff::Backoff;
+use channel::Channel;
 use display::Printer;
 use fernchat_core::frame::MAX_FRAME;
 use fernchat_core::input::{HELP, Input};
@@ -21,8 +23,8 @@ use fernchat_core::session::{Opener, Sealer, Session};
 use rand_core::{OsRng, UnwrapErr};
 use std::collections::VecDeque;
 use std::io::{self, BufRead, IsTerminal, Write};
-use std::net::{Shutdown, TcpStream};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
@@ -54,6 +56,14 @@ pub struct ClientArgs {
     /// reconnecting.
     #[arg(long)]
     no_reconnect: bool,
+    /// Speak TLS to the relay (`fernchat server --tls-cert`), checking its
+    /// certificate against the public roots (or `--ca`).
+    #[arg(long)]
+    tls: bool,
+    /// With `--tls`: trust exactly the certificates in FILE (PEM), such as
+    /// a self-signed relay's own (`fernchat cert`).
+    #[arg(long, value_name = "FILE", requires = "tls")]
+    ca: Option<PathBuf>,
 }
 
 /// What the input and reader threads tell the main thread.
@@ -91,13 +101,15 @@ pub fn run(args: &ClientArgs) -> Result<(), Error> {
     // The replay cache makes the opener large (172 KiB): on the heap, not
     // on the reader thread's stack.
     let opener = Box::new(opener);
-    let stream = TcpStream::connect(&args.connect).map_err(|source| Error::Connect {
-        addr: args.connect.clone(),
-        source,
-    })?;
+    let tls = match args.tls {
+        true => Some(channel::tls_config(args.ca.as_deref())?),
+        false => None,
+    };
+    let stream = Channel::connect(&args.connect, tls.as_ref())?;
     let (events_in, events) = mpsc::channel();
     let mut chat = Chat {
         args,
+        tls,
         sealer,
         link: Link::Down,
         queue: VecDeque::new(),
@@ -125,15 +137,17 @@ enum Link {
     Down,
     /// Connected and `/join` sent; typed lines wait until the relay has
     /// taken us in ([`Event::Settled`]), so that a `!full` loses none.
-    Joining(TcpStream),
+    Joining(Channel),
     /// In the room.
-    Up(TcpStream),
+    Up(Channel),
 }
 
 /// The main thread's state: the connection, the lines waiting for it, and
 /// whether the user is done.
 struct Chat<'a> {
     args: &'a ClientArgs,
+    /// TLS settings with `--tls`.
+    tls: Option<Arc<rustls::ClientConfig>>,
     sealer: Sealer,
     link: Link,
     queue: VecDeque<String>,
@@ -152,7 +166,7 @@ struct Chat<'a> {
 
 impl Chat<'_> {
     /// Takes a new connection: starts its reader and says `/join`.
-    fn connected(&mut self, stream: TcpStream, opener: Box<Opener>) -> Result<(), Error> {
+    fn connected(&mut self, stream: Channel, opener: Box<Opener>) -> Result<(), Error> {
         let reader = stream.try_clone().map_err(Error::LostServer)?;
         reader::spawn(reader, opener, self.printer.clone(), self.events_in.clone());
         self.link = Link::Joining(stream);
@@ -241,7 +255,7 @@ impl Chat<'_> {
                 if let Link::Up(stream) | Link::Joining(stream) = &mut self.link
                     && stream.write_all(frame).is_err()
                 {
-                    let _ = stream.shutdown(Shutdown::Both);
+                    stream.shutdown();
                     self.link = Link::Down;
                 }
             }
@@ -291,7 +305,8 @@ impl Chat<'_> {
     /// says so, once.
     fn gone(&mut self, why: Error, notice: Option<Notice>) -> Result<(), Error> {
         self.link = Link::Down;
-        if self.args.no_reconnect {
+        // A plain client on a TLS port will not do better next time.
+        if self.args.no_reconnect || notice == Some(Notice::Tls) {
             return match notice {
                 Some(notice) => Err(Error::RelayNotice(notice)),
                 None => Err(why),
@@ -333,7 +348,7 @@ impl Chat<'_> {
             if self.done() {
                 return Ok(());
             }
-            if let Ok(stream) = TcpStream::connect(&self.args.connect) {
+            if let Ok(stream) = Channel::connect(&self.args.connect, self.tls.as_ref()) {
                 return self.connected(stream, opener);
             }
         }

@@ -3,12 +3,12 @@
 //! in, and hands the opener back when the connection ends.
 
 use super::Event;
+use super::channel::Channel;
 use super::display::Printer;
 use crate::clock;
 use crate::error::Error;
 use fernchat_core::session::Opener;
 use std::io::{self, Read};
-use std::net::TcpStream;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -18,7 +18,7 @@ const SECOND: Duration = Duration::from_secs(1);
 
 /// Starts the reader of `stream`.
 pub fn spawn(
-    mut stream: TcpStream,
+    mut stream: Channel,
     mut opener: Box<Opener>,
     printer: Printer,
     events: mpsc::Sender<Event>,
@@ -39,7 +39,7 @@ pub fn spawn(
 
 /// Reads and shows until the connection ends; gives why it ended.
 fn read(
-    stream: &mut TcpStream,
+    stream: &mut Channel,
     opener: &mut Opener,
     printer: &Printer,
     events: &mpsc::Sender<Event>,

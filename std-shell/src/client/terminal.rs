@@ -2,6 +2,7 @@
 //! never garble (rustyline's external printer), on its own thread, so that
 //! what is being typed survives whatever the relay does.
 
+use super::channel::Channel;
 use super::display::Printer;
 use super::{Chat, Event};
 use crate::error::Error;
@@ -10,7 +11,6 @@ use fernchat_core::session::Opener;
 use rustix::termios::OptionalActions;
 use rustyline::DefaultEditor;
 use rustyline::error::ReadlineError;
-use std::net::TcpStream;
 use std::sync::{Arc, Mutex, mpsc};
 
 /// Chats on the terminal until `/quit`, Ctrl-D or Ctrl-C (or a lost relay
@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex, mpsc};
 /// way it ends.
 pub fn chat(
     mut chat: Chat<'_>,
-    stream: TcpStream,
+    stream: Channel,
     opener: Box<Opener>,
     events: mpsc::Receiver<Event>,
 ) -> Result<(), Error> {

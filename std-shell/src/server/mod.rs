@@ -285,13 +285,13 @@ impl Relay {
                 match event.token() {
                     LISTENER => self.accept(Port::Chat),
                     WEB_LISTENER => self.accept(Port::Web),
-                    Token(id) if id >= HANDSHAKES => self.advance_handshake(id - HANDSHAKES),
                     SIGNALS => {
                         if signals.pending().next().is_some() {
                             tracing::info!("signal received, stopping");
                             return Ok(());
                         }
                     }
+                    Token(id) if id >= HANDSHAKES => self.advance_handshake(id - HANDSHAKES),
                     Token(id) => {
                         if let Some(client) = self.clients.get_mut(id) {
                             if event.is_readable() || event.is_read_closed() || event.is_error() {
