@@ -70,9 +70,9 @@ fn self_signed_pair() -> (PathBuf, PathBuf) {
     let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
     let status = Command::new(BIN)
         .arg("cert")
-        .arg("--cert")
+        .arg("--out-cert")
         .arg(&cert)
-        .arg("--key")
+        .arg("--out-key")
         .arg(&key)
         .status()
         .expect("run fernchat cert");
