@@ -47,7 +47,8 @@
     url: null,
     socket: null,
     attempts: 0,
-    connectedAt: 0,
+    opened: false, // the current socket got through to the relay
+    notice: null, // what the relay's notice on this connection said
     inRoom: false,
     quitting: false,
     waiting: [], // lines typed while the relay is away
@@ -137,9 +138,10 @@
     }
     socket.binaryType = "arraybuffer";
     state.socket = socket;
+    state.opened = false;
     state.notice = null;
     socket.onopen = () => {
-      state.connectedAt = Date.now();
+      state.opened = true;
       setStatus(`connected to ${state.url} as ${state.nick}`);
       send("join", "");
       setTimeout(() => cameBack(socket), 1000);
@@ -173,7 +175,9 @@
       setStatus("left the room");
       return;
     }
-    const why = state.notice ?? "the relay closed the connection";
+    const why =
+      state.notice ??
+      (state.opened ? "the relay closed the connection" : `cannot reach ${state.url}`);
     const ceiling = Math.min(FIRST_WAIT_MS * 2 ** Math.min(state.attempts, 16), MAX_WAIT_MS);
     const wait = ceiling / 2 + Math.random() * (ceiling / 2);
     if (state.attempts === 0) {

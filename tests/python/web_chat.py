@@ -101,11 +101,16 @@ def spki_hash(cert_path):
     return base64.b64encode(hashlib.sha256(spki).digest()).decode()
 
 
-def open_page(browser, page, key, nick, ws=None):
-    """Opens the page with the key in the fragment (and the relay's /ws, for
-    a saved copy); waits until in the room."""
+def open_page(browser, page, key, nick, ws=None, paste=False):
+    """Opens the page with the key in the fragment, or pasted into its form
+    (and the relay's /ws, for a saved copy); waits until in the room."""
     relay = f"&ws={ws}" if ws else ""
-    browser.driver.get(f"{page}#k={key}&nick={nick}{relay}")
+    if paste:
+        browser.driver.get(f"{page}#nick={nick}{relay}")
+        browser.driver.find_element("id", "key").send_keys(key)
+        browser.driver.find_element("id", "connect").click()
+    else:
+        browser.driver.get(f"{page}#k={key}&nick={nick}{relay}")
     browser.wait(f"{nick} connected", lambda d: d.find_element("id", "status").text.startswith(
         "connected to"))
     href = browser.driver.current_url
@@ -196,9 +201,9 @@ def main():
         driver.close()
         driver.switch_to.window(first_tab)
 
-        # A wrong key: the page shows drops, not text.
+        # A wrong key, pasted: the page shows drops, not text.
         driver.switch_to.new_window("tab")
-        open_page(browser, page, wrong_key, "eve")
+        open_page(browser, page, wrong_key, "eve", paste=True)
         py.send("for the room only")
         drop = browser.wait_line("[!] dropped")
         check(f"a wrong key shows drops: {drop!r}",
