@@ -14,7 +14,7 @@ use std::time::Duration;
 const BIN: &str = env!("CARGO_BIN_EXE_fernchat");
 const WAIT: Duration = Duration::from_secs(10);
 /// How long one driver script may run.
-const DRIVER_TIMEOUT: Duration = Duration::from_secs(120);
+const DRIVER_TIMEOUT: Duration = Duration::from_secs(180);
 
 #[test]
 fn page_fernet_matches_the_vectors_and_python_in_chromium() {

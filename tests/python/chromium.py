@@ -15,7 +15,7 @@ from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 CHROMIUM = os.environ.get("FERNCHAT_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("FERNCHAT_CHROMEDRIVER", "/usr/bin/chromedriver")
-WAIT = 15  # seconds for anything the page should do
+WAIT = 30  # seconds for anything the page should do (CI machines are busy)
 
 
 class Browser:

@@ -53,7 +53,7 @@ class PythonPeer:
 
     def __init__(self, key, addr, ca_cert):
         host, port = addr.rsplit(":", 1)
-        sock = socket.create_connection((host, int(port)), timeout=15)
+        sock = socket.create_connection((host, int(port)), timeout=30)
         if ca_cert:
             context = ssl.create_default_context(cafile=ca_cert)
             sock = context.wrap_socket(sock, server_hostname=host)
@@ -72,7 +72,7 @@ class PythonPeer:
     def send_token(self, token):
         self.sock.sendall(token + b"\n")
 
-    def expect(self, payload, timeout=15):
+    def expect(self, payload, timeout=30):
         """Reads frames until one opens to `payload` (`nick LF body`)."""
         deadline = time.monotonic() + timeout
         while payload not in self.seen:
