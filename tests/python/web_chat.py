@@ -23,6 +23,7 @@ import socket
 import ssl
 import sys
 import time
+import urllib.parse
 
 from cryptography import x509
 from cryptography.fernet import Fernet, InvalidToken
@@ -228,6 +229,12 @@ def main():
 
         sent += browser.requests()
         sockets = [s for s in sent if s.startswith("websocket ")]
+        origin = urllib.parse.urlsplit(page).netloc
+        urls = [entry.split(" ")[1] if entry.startswith("websocket ") else entry.split(" ")[0]
+                for entry in sent]
+        external = [u for u in urls if urllib.parse.urlsplit(u).scheme in ("http", "https", "ws", "wss")
+                    and urllib.parse.urlsplit(u).netloc != origin]
+        check(f"the pages asked nothing of any host but the relay {origin}", not external, external)
         check(f"the key is in none of the {len(sent)} requests the browser sent "
               f"({len(sockets)} WebSocket)",
               sockets and not any(k in s for s in sent for k in (key, wrong_key)))
