@@ -1,8 +1,10 @@
 //! Opening the clients' connections.
 
+use super::link::Client;
 use super::procfs;
 use anyhow::{Context, Result};
 use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How long one connection attempt may take.
@@ -18,8 +20,12 @@ const QUEUE_LOW: u64 = 2;
 /// How long the server has to accept one batch.
 const ACCEPT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Opens `count` connections to `addr`: non-blocking, no Nagle delay.
-pub fn connect(addr: SocketAddr, count: usize) -> Result<Vec<TcpStream>> {
+/// Opens `count` connections to `addr`, over TLS with `tls`.
+pub fn connect(
+    addr: SocketAddr,
+    count: usize,
+    tls: Option<&Arc<rustls::ClientConfig>>,
+) -> Result<Vec<Client>> {
     let mut streams = Vec::with_capacity(count);
     for id in 0..count {
         let mut attempt = 1;
@@ -30,9 +36,11 @@ pub fn connect(addr: SocketAddr, count: usize) -> Result<Vec<TcpStream>> {
                 Err(e) => return Err(e).with_context(|| format!("client {id} cannot connect")),
             }
         };
-        stream.set_nodelay(true)?;
-        stream.set_nonblocking(true)?;
-        streams.push(stream);
+        streams.push(match tls {
+            Some(config) => Client::tls(stream, config)
+                .with_context(|| format!("client {id}: TLS handshake"))?,
+            None => Client::plain(stream),
+        });
         if (id + 1) % BATCH == 0 {
             wait_for_accepts(addr.port())?;
         }

@@ -1,6 +1,7 @@
 //! `cargo xtask bench relay`: our relay (`fernchat server`, blind mode)
-//! against `ncat --broker` (scenarios A, B, C of issue 3), and our relay
-//! keyed against itself blind (scenario K), driven by one load generator on
+//! against `ncat --broker` and against itself with `--web` on (scenarios A,
+//! B, C of issue 3), our relay keyed against itself blind (scenario K), and
+//! over TLS against plain TCP (scenario T), driven by one load generator on
 //! 127.0.0.1, one server at a time.
 //!
 //! Every client reads everything. Each sender's frames are real Fernet
@@ -20,6 +21,7 @@ mod frame_id;
 mod frames;
 mod key_file;
 mod lines;
+mod link;
 mod live_frames;
 mod ncat;
 mod procfs;
@@ -31,6 +33,7 @@ mod send_times;
 mod sender;
 mod server;
 mod tally;
+mod tls_pair;
 mod trial;
 
 use crate::shell::{cmd, exec};
@@ -55,7 +58,7 @@ struct Options {
     /// at --seconds, whichever comes first).
     #[arg(long, default_value_t = 20_000)]
     unpaced_frames: usize,
-    /// Run only these scenarios (A, B, C, K); all by default.
+    /// Run only these scenarios (A, B, C, K, T); all by default.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Test this fernchat binary (a patched server, say) instead of
@@ -102,6 +105,14 @@ pub fn run(extra: &[String]) -> Result<()> {
             .max()
             .unwrap_or(0),
     )?;
+    let tls = if scenarios
+        .iter()
+        .any(|s| s.relays.contains(&ServerKind::Tls))
+    {
+        Some(tls_pair::make(&fernchat)?)
+    } else {
+        None
+    };
     let key = if scenarios.iter().any(|s| s.tokens == Tokens::AtSend) {
         Some(key_file::write_fresh()?)
     } else {
@@ -113,14 +124,14 @@ pub fn run(extra: &[String]) -> Result<()> {
     );
     let mut outcomes = Vec::new();
     for scenario in &scenarios {
-        for kind in scenario.relays {
+        for &kind in scenario.relays {
             eprintln!("relay bench: scenario {} on {}", scenario.name, kind.name());
             let live = key
                 .as_ref()
                 .filter(|_| scenario.tokens == Tokens::AtSend)
                 .map(|key| LiveFrames::new(key, scenario.senders, scenario.frames_per_sender()));
             let frames = live.as_ref().map_or(Frames::Book(&book), Frames::Live);
-            let outcome = trial::run(kind, &fernchat, scenario, frames)
+            let outcome = trial::run(kind, &fernchat, scenario, frames, tls.as_ref())
                 .with_context(|| format!("scenario {} on {}", scenario.name, kind.name()))?;
             eprintln!("{}", outcome.summary());
             outcomes.push(outcome);

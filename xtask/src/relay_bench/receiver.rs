@@ -4,11 +4,11 @@
 
 use super::frames::{Frames, Line};
 use super::lines::LineSplitter;
+use super::link::{self, Link};
 use super::procfs;
 use super::send_times::SendTimes;
 use super::tally::Tally;
 use anyhow::{Context, Result, bail};
-use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 use std::io::{self, Read, Write};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -68,7 +68,7 @@ pub struct Received {
 
 /// One client as the receiving side sees it.
 struct Client {
-    stream: TcpStream,
+    stream: Link,
     lines: LineSplitter,
     probed: bool,
     open: bool,
@@ -90,7 +90,7 @@ struct Receiver<'a> {
 /// Runs the receiving side: probe round, `ready` signal, then the run until
 /// `control` says the senders are done and the drain ends.
 pub fn run(
-    streams: Vec<std::net::TcpStream>,
+    streams: Vec<link::Client>,
     frames: Frames<'_>,
     sent: &SendTimes,
     control: &Control,
@@ -114,16 +114,16 @@ pub fn run(
 
 impl<'a> Receiver<'a> {
     fn new(
-        streams: Vec<std::net::TcpStream>,
+        streams: Vec<link::Client>,
         frames: Frames<'a>,
         sent: &'a SendTimes,
     ) -> Result<Receiver<'a>> {
         let poll = Poll::new()?;
         let mut clients = Vec::with_capacity(streams.len());
         for (id, stream) in streams.into_iter().enumerate() {
-            let mut stream = TcpStream::from_std(stream);
+            let mut stream = stream.into_link()?;
             poll.registry()
-                .register(&mut stream, Token(id), Interest::READABLE)?;
+                .register(&mut stream.tcp, Token(id), Interest::READABLE)?;
             clients.push(Client {
                 stream,
                 lines: LineSplitter::default(),
@@ -239,7 +239,7 @@ impl<'a> Receiver<'a> {
             };
             if n == 0 {
                 client.open = false;
-                let _ = self.poll.registry().deregister(&mut client.stream);
+                let _ = self.poll.registry().deregister(&mut client.stream.tcp);
                 self.closed.push(id);
                 return;
             }
@@ -256,7 +256,7 @@ impl<'a> Receiver<'a> {
                 client.probed = true;
                 self.probed += 1;
             }
-            if n < self.buf.len() && !sweep {
+            if n < self.buf.len() && !sweep && !client.stream.is_tls() {
                 return;
             }
         }

@@ -1,5 +1,7 @@
-//! The load shapes: A, B and C of issue 3 (our relay against ncat), and K
-//! (our relay keyed against itself blind), and the goal each one checks.
+//! The load shapes: A, B and C of issue 3 (our relay against ncat, and
+//! against itself with the web port open), K (our relay keyed against
+//! itself blind) and T (over TLS against plain TCP), and the goal each one
+//! checks.
 
 use super::server::ServerKind;
 
@@ -37,17 +39,18 @@ pub struct Scenario {
     pub seconds: u64,
     /// When the frames are made.
     pub tokens: Tokens,
-    /// The relay the goal is about, then the one it is compared with.
-    pub relays: [ServerKind; 2],
+    /// The relay the goal is about, then the one it is compared with, then
+    /// any other compared with the first.
+    pub relays: &'static [ServerKind],
     /// What the scenario checks, in words, for the report.
     pub goal: &'static str,
 }
 
 impl Scenario {
-    /// Scenarios A, B, C and K, each sending for `seconds`; A's unpaced
+    /// Scenarios A, B, C, K and T, each sending for `seconds`; A's unpaced
     /// senders have `unpaced_frames` frames each.
     pub fn all(seconds: u64, unpaced_frames: usize) -> Vec<Scenario> {
-        let against_ncat = [ServerKind::Ours, ServerKind::Ncat];
+        let against_ncat = &[ServerKind::Ours, ServerKind::Ncat, ServerKind::Web];
         vec![
             Scenario {
                 name: "A",
@@ -88,8 +91,18 @@ impl Scenario {
                 pace: Pace::PerSecond(1000),
                 seconds,
                 tokens: Tokens::AtSend,
-                relays: [ServerKind::Keyed, ServerKind::Ours],
+                relays: &[ServerKind::Keyed, ServerKind::Ours],
                 goal: "keyed: 0 frames lost or corrupted, no sender disconnected",
+            },
+            Scenario {
+                name: "T",
+                clients: 100,
+                senders: 10,
+                pace: Pace::PerSecond(1000),
+                seconds,
+                tokens: Tokens::Premade,
+                relays: &[ServerKind::Tls, ServerKind::Ours],
+                goal: "tls: 0 frames lost or corrupted, no sender disconnected",
             },
         ]
     }

@@ -4,10 +4,10 @@
 use super::frame_book::FrameBook;
 use super::frame_id::FRAME_LEN;
 use super::frames::Frames;
+use super::link::{Client, Link};
 use super::scenario::{Pace, Scenario};
 use super::send_times::SendTimes;
 use anyhow::{Result, bail};
-use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 use std::io::{self, Write};
 use std::time::{Duration, Instant};
@@ -43,14 +43,14 @@ enum Written {
 struct Senders<'a> {
     poll: Poll,
     events: Events,
-    streams: Vec<TcpStream>,
+    streams: Vec<Link>,
     frames: Frames<'a>,
     sent: &'a SendTimes,
 }
 
 /// Sends `scenario`'s frames from `streams` (clones of clients 0..senders).
 pub fn send(
-    streams: Vec<std::net::TcpStream>,
+    streams: Vec<Client>,
     scenario: &Scenario,
     frames: Frames<'_>,
     sent: &SendTimes,
@@ -58,9 +58,9 @@ pub fn send(
     let poll = Poll::new()?;
     let mut mio_streams = Vec::with_capacity(streams.len());
     for (id, stream) in streams.into_iter().enumerate() {
-        let mut stream = TcpStream::from_std(stream);
+        let mut stream = stream.into_link()?;
         poll.registry()
-            .register(&mut stream, Token(id), Interest::WRITABLE)?;
+            .register(&mut stream.tcp, Token(id), Interest::WRITABLE)?;
         mio_streams.push(stream);
     }
     let mut senders = Senders {
@@ -185,11 +185,19 @@ impl Senders<'_> {
         }
     }
 
-    /// Writes all of `bytes` to `sender`'s socket, waiting for room, until
-    /// `stall_at`, unless the server closes the connection.
+    /// Writes all of `bytes` to `sender`'s socket, and what its TLS session
+    /// still holds, waiting for room, until `stall_at`, unless the server
+    /// closes the connection.
     fn write_all(&mut self, sender: usize, mut bytes: &[u8], stall_at: Instant) -> Result<Written> {
-        while !bytes.is_empty() {
-            match self.streams[sender].write(bytes) {
+        loop {
+            let stream = &mut self.streams[sender];
+            let result = if bytes.is_empty() {
+                stream.flush().map(|()| 0)
+            } else {
+                stream.write(bytes)
+            };
+            match result {
+                Ok(0) if bytes.is_empty() => return Ok(Written::All),
                 Ok(0) => return Ok(Written::Closed),
                 Ok(n) => bytes = &bytes[n..],
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -203,7 +211,6 @@ impl Senders<'_> {
                 Err(e) => return Err(e.into()),
             }
         }
-        Ok(Written::All)
     }
 
     /// Waits at most `timeout` for sockets with room; gives their ids.
@@ -238,7 +245,7 @@ mod tests {
     fn test_paced_sender_stops_when_the_server_closes() {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
         let stream = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        stream.set_nonblocking(true).unwrap();
+        let stream = Client::plain(stream);
         drop(listener.accept().unwrap());
         let scenario = Scenario {
             name: "T",
@@ -247,7 +254,7 @@ mod tests {
             pace: Pace::PerSecond(100),
             seconds: 1,
             tokens: Tokens::Premade,
-            relays: [ServerKind::Ours, ServerKind::Ncat],
+            relays: &[ServerKind::Ours, ServerKind::Ncat],
             goal: "",
         };
         let book = FrameBook::generate(1, 100).unwrap();

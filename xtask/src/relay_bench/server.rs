@@ -1,7 +1,7 @@
 //! The relays under test, started fresh for each run on a free loopback
 //! port, and stopped by their process id.
 
-use super::key_file;
+use super::{key_file, tls_pair};
 use crate::shell::root;
 use anyhow::{Context, Result, bail};
 use rustix::process::{Pid, Signal, kill_process};
@@ -25,6 +25,10 @@ pub enum ServerKind {
     Keyed,
     /// `ncat --broker`.
     Ncat,
+    /// `fernchat server --web`, blind: the web port open, unused.
+    Web,
+    /// `fernchat server --tls-cert`, blind: the clients speak TLS.
+    Tls,
 }
 
 impl ServerKind {
@@ -34,6 +38,8 @@ impl ServerKind {
             ServerKind::Ours => "ours",
             ServerKind::Keyed => "keyed",
             ServerKind::Ncat => "ncat",
+            ServerKind::Web => "web",
+            ServerKind::Tls => "tls",
         }
     }
 
@@ -42,15 +48,25 @@ impl ServerKind {
     fn command(self, fernchat: &Path, addr: SocketAddr, clients: usize) -> Command {
         let (listen, port) = (addr.ip().to_string(), addr.port().to_string());
         match self {
-            ServerKind::Ours | ServerKind::Keyed => {
+            ServerKind::Ours | ServerKind::Keyed | ServerKind::Web | ServerKind::Tls => {
                 let mut command = Command::new(fernchat);
                 command.args(["server", "--listen", &addr.to_string()]);
                 command.args(["--max-clients", &(clients * 2).max(2000).to_string()]);
                 // Every client connects from 127.0.0.1, and most only
                 // listen: the load generator's clients send no hello.
                 command.args(["--max-per-ip", "0", "--hello-timeout", "86400"]);
-                if self == ServerKind::Keyed {
-                    command.arg("--key-file").arg(key_file::path());
+                match self {
+                    ServerKind::Keyed => {
+                        command.arg("--key-file").arg(key_file::path());
+                    }
+                    ServerKind::Web => {
+                        command.args(["--web", "127.0.0.1:0"]);
+                    }
+                    ServerKind::Tls => {
+                        command.arg("--tls-cert").arg(tls_pair::cert_path());
+                        command.arg("--tls-key").arg(tls_pair::key_path());
+                    }
+                    ServerKind::Ours | ServerKind::Ncat => {}
                 }
                 command
             }

@@ -3,6 +3,7 @@
 
 use super::clients;
 use super::frames::Frames;
+use super::link::Client;
 use super::procfs;
 use super::receiver::{self, Control, Received};
 use super::scenario::Scenario;
@@ -10,8 +11,8 @@ use super::send_times::SendTimes;
 use super::sender::{self, Sent};
 use super::server::{Server, ServerKind};
 use anyhow::{Result, anyhow};
-use std::net::TcpStream;
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -116,15 +117,18 @@ impl CpuSample {
     }
 }
 
-/// Runs `scenario` against a fresh `kind` server (`fernchat` is our binary).
+/// Runs `scenario` against a fresh `kind` server (`fernchat` is our binary;
+/// `tls` is what TLS clients trust).
 pub fn run(
     kind: ServerKind,
     fernchat: &Path,
     scenario: &Scenario,
     frames: Frames<'_>,
+    tls: Option<&Arc<rustls::ClientConfig>>,
 ) -> Result<Outcome> {
     let server = Server::start(kind, fernchat, scenario.clients, scenario.name)?;
-    let outcome = drive(&server, kind, scenario, frames);
+    let tls = tls.filter(|_| kind == ServerKind::Tls);
+    let outcome = drive(&server, kind, scenario, frames, tls);
     server.stop()?;
     outcome
 }
@@ -134,11 +138,12 @@ fn drive(
     kind: ServerKind,
     scenario: &Scenario,
     frames: Frames<'_>,
+    tls: Option<&Arc<rustls::ClientConfig>>,
 ) -> Result<Outcome> {
-    let streams = clients::connect(server.addr(), scenario.clients)?;
+    let streams = clients::connect(server.addr(), scenario.clients, tls)?;
     let sending = streams[..scenario.senders]
         .iter()
-        .map(TcpStream::try_clone)
+        .map(Client::try_clone)
         .collect::<std::io::Result<Vec<_>>>()?;
     let sent = SendTimes::new(frames.frame_count());
     let control = Control::default();
