@@ -2,6 +2,7 @@
 chromedriver is /usr/bin/chromedriver (or $FERNCHAT_CHROMEDRIVER), the
 browser /usr/bin/chromium (or $FERNCHAT_CHROMIUM), and selenium-manager
 never downloads anything (SE_OFFLINE)."""
+import json
 import os
 import shutil
 import sys
@@ -82,8 +83,6 @@ class Browser:
         """What the browser sent so far, from its network log: each
         request's URL and headers, and each WebSocket handshake's, as one
         text each."""
-        import json
-
         sent = []
         for entry in self.driver.get_log("performance"):
             message = json.loads(entry["message"])["message"]
