@@ -4,7 +4,7 @@
 //! Python client.
 
 use fernchat_tests::browser;
-use fernchat_tests::process::{Relay, start_relay};
+use fernchat_tests::process::{Relay, start_relay, start_relay_on};
 use fernchat_tests::std_client::{StdClient, keygen};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -24,7 +24,8 @@ fn page_fernet_matches_the_vectors_and_python_in_chromium() {
         "web_vectors.py",
         &[&page.to_string_lossy(), &vectors.to_string_lossy()],
     );
-    let printed = driver.run(&mut None, "web vectors: all checks passed", DRIVER_TIMEOUT);
+    let asked = |request: &str| panic!("web_vectors.py asked for {request:?}");
+    let printed = driver.run(asked, "web vectors: all checks passed", DRIVER_TIMEOUT);
     let checks = printed.iter().filter(|l| l.starts_with("ok ")).count();
     assert!(checks >= 30, "only {checks} checks ran");
 }
@@ -128,11 +129,9 @@ fn chat_through_the_web_port(pair: Option<(PathBuf, PathBuf)>, shot_name: &str) 
         "web_chat.py",
         &args.iter().map(String::as_str).collect::<Vec<_>>(),
     );
-    driver.run(
-        &mut Some(ann),
-        "web chat: all checks passed",
-        DRIVER_TIMEOUT,
-    );
+    let mut ann = Some(ann);
+    let act = |request: &str| browser::act_for_ann(&mut ann, request);
+    driver.run(act, "web chat: all checks passed", DRIVER_TIMEOUT);
     assert!(shot.is_file(), "no screenshot at {}", shot.display());
     // Past the test harness's capture, so that every run shows where it is.
     let _ = writeln!(
@@ -178,9 +177,27 @@ fn page_shows_the_relay_full_and_gets_in_when_a_slot_frees() {
         "web_notice.py",
         &[&page_dir.to_string_lossy(), &ws, &key_text(&key_file)],
     );
-    driver.run(
-        &mut Some(ann),
-        "web notice: all checks passed",
-        DRIVER_TIMEOUT,
-    );
+    let mut ann = Some(ann);
+    let act = |request: &str| browser::act_for_ann(&mut ann, request);
+    driver.run(act, "web notice: all checks passed", DRIVER_TIMEOUT);
+}
+
+#[test]
+fn page_reconnects_when_the_relay_comes_back_and_sends_what_waited() {
+    let (key_file, _) = keygen(Path::new(BIN), "web-back");
+    let relay = start_relay(BIN, &["--web", "127.0.0.1:0"]);
+    let page = page_url(&relay);
+    let web = page
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    let tcp = relay.addr.to_string();
+    let mut relay = Some(relay);
+    let driver = browser::start("web_reconnect.py", &[&page, &key_text(&key_file), &tcp]);
+    let act = |request: &str| match request {
+        "RELAY-STOP" => drop(relay.take()),
+        "RELAY-START" => relay = Some(start_relay_on(BIN, &tcp, &["--web", &web])),
+        _ => panic!("web_reconnect.py asked for {request:?}"),
+    };
+    driver.run(act, "web reconnect: all checks passed", DRIVER_TIMEOUT);
 }

@@ -106,16 +106,11 @@ pub fn page_dir() -> PathBuf {
 }
 
 impl Driver {
-    /// Runs the script to its end, acting for the CLI client `ann` when
-    /// it asks (`ANN-EXPECT TEXT`, `ANN-TYPE TEXT`, `ANN-QUIT`, each
-    /// answered `ok`); gives every line it printed. Panics if it fails, does
-    /// not print `done`, or takes longer than `timeout`.
-    pub fn run(
-        mut self,
-        ann: &mut Option<StdClient>,
-        done: &str,
-        timeout: Duration,
-    ) -> Vec<String> {
+    /// Runs the script to its end, doing what it asks of the test: each
+    /// line starting `ANN-` or `RELAY-` goes to `act`, then the script gets
+    /// `ok`. Gives every line it printed. Panics if it fails, does not print
+    /// `done`, or takes longer than `timeout`.
+    pub fn run(mut self, mut act: impl FnMut(&str), done: &str, timeout: Duration) -> Vec<String> {
         let mut stdin = self.guard.0.stdin.take().expect("the driver's stdin");
         let deadline = Instant::now() + timeout;
         let mut printed = Vec::new();
@@ -124,8 +119,8 @@ impl Driver {
             .recv_timeout(deadline.saturating_duration_since(Instant::now()))
         {
             eprintln!("driver: {line}");
-            if let Some(request) = line.strip_prefix("ANN-") {
-                act_for_ann(ann, request);
+            if line.starts_with("ANN-") || line.starts_with("RELAY-") {
+                act(&line);
                 writeln!(stdin, "ok").expect("answer the driver");
             }
             printed.push(line);
@@ -139,21 +134,21 @@ impl Driver {
     }
 }
 
-/// Does what the driver asked of the CLI client: `EXPECT TEXT` (waits for a
-/// line ending with TEXT), `TYPE TEXT` or `QUIT`.
-fn act_for_ann(ann: &mut Option<StdClient>, request: &str) {
-    if request.trim_end() == "QUIT" {
+/// Does what a driver asked of the CLI client `ann`: `ANN-EXPECT TEXT`
+/// (waits for a line ending with TEXT), `ANN-TYPE TEXT` or `ANN-QUIT`.
+pub fn act_for_ann(ann: &mut Option<StdClient>, request: &str) {
+    if request.trim_end() == "ANN-QUIT" {
         let client = ann.take().expect("ann is in the room");
         assert!(client.quit(), "ann exits 0 at the end of its input");
         return;
     }
     let client = ann.as_mut().expect("ann is in the room");
-    if let Some(text) = request.strip_prefix("EXPECT ") {
+    if let Some(text) = request.strip_prefix("ANN-EXPECT ") {
         let line = client.expect(text);
         assert!(line.ends_with(text), "ann shows {line:?}");
-    } else if let Some(text) = request.strip_prefix("TYPE ") {
+    } else if let Some(text) = request.strip_prefix("ANN-TYPE ") {
         client.type_line(text);
     } else {
-        panic!("the driver asked ann for {request:?}");
+        panic!("the driver asked for {request:?}");
     }
 }
