@@ -8,10 +8,16 @@ use mio::net::TcpStream;
 use mio::{Interest, Token};
 use std::net::SocketAddr;
 
+/// Handshakes allowed at once, in all and from one address, whatever the
+/// room's limits: a browser fetches a page's files over up to 6
+/// connections at once.
+const HANDSHAKE_FLOOR: usize = 8;
+
 impl Relay {
     /// Starts the handshake of a connection accepted on `port`; beyond as
     /// many handshakes as the room has slots (or, from one address, as the
-    /// per-address limit), the newest is closed at once.
+    /// per-address limit), [`HANDSHAKE_FLOOR`] at least, the newest is
+    /// closed at once.
     pub(super) fn start_handshake(&mut self, mut tcp: TcpStream, peer: SocketAddr, port: Port) {
         let limits = self.room.limits();
         let same_ip = self
@@ -19,8 +25,8 @@ impl Relay {
             .iter()
             .filter(|(_, h)| h.peer.ip() == peer.ip())
             .count();
-        if self.handshakes.len() >= limits.max_clients
-            || (limits.max_per_ip > 0 && same_ip >= limits.max_per_ip)
+        if self.handshakes.len() >= limits.max_clients.max(HANDSHAKE_FLOOR)
+            || (limits.max_per_ip > 0 && same_ip >= limits.max_per_ip.max(HANDSHAKE_FLOOR))
         {
             tracing::info!("{peer} refused: too many handshakes under way");
             return;
