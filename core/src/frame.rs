@@ -171,6 +171,20 @@ impl FrameDecoder {
         self.delivered.then_some(&self.line[..])
     }
 
+    /// The token of the frame the last call handed out, to change in place
+    /// (a client decrypts it where it lies: see
+    /// [`KeySet::decrypt_in_place`]); [`FrameDecoder::last_frame`] then
+    /// gives the changed bytes. `None` if that call found no frame.
+    pub fn last_token_mut(&mut self) -> Option<&mut [u8]> {
+        if !self.delivered {
+            return None;
+        }
+        // A delivered line ends in LF, perhaps after a CR.
+        let line = self.line.strip_suffix(b"\n").unwrap_or(&self.line);
+        let token_len = line.strip_suffix(b"\r").unwrap_or(line).len();
+        self.line.get_mut(..token_len)
+    }
+
     /// The line the last call found invalid ([`FrameError::InvalidFrame`]),
     /// without its line ending, which stays in the buffer until the next
     /// call: a client reads relay notices (`!full`) from it.

@@ -3,12 +3,13 @@
 //! frames, an [`Opener`] turns received bytes into messages and drop
 //! reports. Both shells' clients drive these.
 
-use crate::fernet::{DEFAULT_MAX_KEYS, KeySet, TokenError};
-use crate::frame::{DECODE_BUF_LEN, FrameDecoder, FrameError};
+use crate::fernet::{DEFAULT_MAX_KEYS, HEADER_LEN, KeySet, TokenError};
+use crate::frame::{FrameDecoder, FrameError};
 use crate::message::{Body, Nick, NickBuf, NickError, Payload};
 use crate::replay::{ArrayStore, ReplayCache, ReplayCheck, ReplayStore, window_for_ttl};
 use crate::room::Notice;
-use crate::seal::{SealError, seal_frame};
+use crate::seal::{FrameStream, SealError, seal_frame};
+use core::ops::Range;
 use rand_core::CryptoRng;
 
 /// Where a client remembers tokens, unless told otherwise: 8,192 entries
@@ -187,16 +188,32 @@ impl<const K: usize> Sealer<K> {
         };
         seal_frame(&self.keys, &payload, now, rng, out)
     }
+
+    /// The frame for `body`, as [`Sealer::seal`] makes it, as a stream: for
+    /// a client with no room for a whole frame, which writes it piece by
+    /// piece into its socket.
+    pub fn stream<'a>(
+        &'a self,
+        body: Body<'a>,
+        now: u64,
+        rng: &mut (impl CryptoRng + ?Sized),
+    ) -> Result<FrameStream<'a>, SealError> {
+        let payload = Payload {
+            nick: Some(self.nick()),
+            body,
+        };
+        FrameStream::new(&self.keys, &payload, now, rng)
+    }
 }
 
-/// The receiving half: the keys, the TTL, the frame decoder, the replay
-/// cache, a buffer for one plaintext, and the relay's notice if one came.
+/// The receiving half: the keys, the TTL, the frame decoder (whose one
+/// buffer each frame is decrypted in), the replay cache, and the relay's
+/// notice if one came.
 pub struct Opener<const K: usize = DEFAULT_MAX_KEYS, S = ClientReplay> {
     keys: KeySet<K>,
     ttl: Option<u64>,
     decoder: FrameDecoder,
     replay: ReplayCache<S>,
-    plaintext: [u8; DECODE_BUF_LEN],
     dropped: Option<Dropped>,
     notice: Option<Notice>,
 }
@@ -210,7 +227,6 @@ impl<const K: usize, S: ReplayStore> Opener<K, S> {
             ttl,
             decoder: FrameDecoder::new(),
             replay: ReplayCache::new(store, window_for_ttl(ttl)),
-            plaintext: [0; DECODE_BUF_LEN],
             dropped: None,
             notice: None,
         }
@@ -239,30 +255,21 @@ impl<const K: usize, S: ReplayStore> Opener<K, S> {
                     }
                     DropReason::Frame(e)
                 }
-                Some(Ok(frame)) => {
-                    match frame.decrypt(&self.keys, now, self.ttl, &mut self.plaintext) {
-                        Err(e) => DropReason::Token(e),
-                        Ok(opened) => {
-                            match self
-                                .replay
-                                .check_and_insert(&opened.tag, opened.timestamp, now)
-                            {
-                                ReplayCheck::Replayed => DropReason::Replayed,
-                                ReplayCheck::Unverifiable => DropReason::Unverifiable,
-                                ReplayCheck::New => {
-                                    // Re-borrow the plaintext for the caller's lifetime.
-                                    let (timestamp, len) =
-                                        (opened.timestamp, opened.plaintext.len());
-                                    let start = crate::fernet::HEADER_LEN;
-                                    let payload =
-                                        Payload::parse(&self.plaintext[start..start + len]);
-                                    let message = Some(Received { timestamp, payload });
-                                    return Receive { consumed, message };
-                                }
-                            }
-                        }
+                Some(Ok(_)) => match self.open_last_frame(now) {
+                    Ok((timestamp, plaintext)) => {
+                        // Borrowed again for the caller's lifetime: the
+                        // plaintext lies in the decoder's buffer.
+                        let plaintext = self
+                            .decoder
+                            .last_frame()
+                            .and_then(|line| line.get(plaintext))
+                            .unwrap_or_default();
+                        let payload = Payload::parse(plaintext);
+                        let message = Some(Received { timestamp, payload });
+                        return Receive { consumed, message };
                     }
-                }
+                    Err(reason) => reason,
+                },
             };
             self.dropped
                 .get_or_insert(Dropped {
@@ -270,6 +277,31 @@ impl<const K: usize, S: ReplayStore> Opener<K, S> {
                     by_reason: [0; DropReason::ALL.len()],
                 })
                 .add(reason);
+        }
+    }
+
+    /// Decrypts the frame the decoder just handed out where it lies, and
+    /// checks it against the replay cache; gives its timestamp and where
+    /// its plaintext is in the decoder's buffer.
+    fn open_last_frame(&mut self, now: u64) -> Result<(u64, Range<usize>), DropReason> {
+        let token = self
+            .decoder
+            .last_token_mut()
+            .ok_or(DropReason::Frame(FrameError::InvalidFrame))?;
+        let opened = self
+            .keys
+            .decrypt_in_place(token, now, self.ttl)
+            .map_err(DropReason::Token)?;
+        match self
+            .replay
+            .check_and_insert(&opened.tag, opened.timestamp, now)
+        {
+            ReplayCheck::Replayed => Err(DropReason::Replayed),
+            ReplayCheck::Unverifiable => Err(DropReason::Unverifiable),
+            ReplayCheck::New => Ok((
+                opened.timestamp,
+                HEADER_LEN..HEADER_LEN + opened.plaintext.len(),
+            )),
         }
     }
 

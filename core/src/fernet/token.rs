@@ -69,6 +69,23 @@ impl Key {
         })
     }
 
+    /// Decrypts `token` where it lies: the base64url text is decoded over
+    /// itself and the ciphertext decrypted in place, so no second buffer is
+    /// needed (a microcontroller decrypts in its frame buffer). The checks
+    /// are [`Key::decrypt`]'s, in the same order; the plaintext is inside
+    /// `token`, from offset [`HEADER_LEN`]. Whatever the result, `token`
+    /// no longer holds the text. Never panics.
+    pub fn decrypt_in_place<'t>(
+        &self,
+        token: &'t mut [u8],
+        now: u64,
+        ttl: Option<u64>,
+    ) -> Result<Decrypted<'t>, TokenError> {
+        decrypt_in_place_with(token, now, ttl, |decoded| {
+            self.verify_mac(decoded).then_some(self)
+        })
+    }
+
     /// True when `decoded`'s tag is this key's HMAC of the rest (constant time).
     pub(super) fn verify_mac(&self, decoded: &[u8]) -> bool {
         let Some(signed_len) = decoded.len().checked_sub(TAG_LEN) else {
@@ -111,8 +128,29 @@ pub(super) fn decrypt_with<'b, 'k>(
 ) -> Result<Decrypted<'b>, DecryptError> {
     let len = decode_and_check(token, buf)?;
     match verifying_key(&buf[..len]) {
-        Some(key) => open_verified(key, &mut buf[..len], now, ttl),
+        Some(key) => Ok(open_verified(key, &mut buf[..len], now, ttl)?),
         None => Err(DecryptError::Token(TokenError::BadMac)),
+    }
+}
+
+/// [`decrypt_with`] with the token decoded over itself.
+pub(super) fn decrypt_in_place_with<'t, 'k>(
+    token: &'t mut [u8],
+    now: u64,
+    ttl: Option<u64>,
+    verifying_key: impl FnOnce(&[u8]) -> Option<&'k Key>,
+) -> Result<Decrypted<'t>, TokenError> {
+    check_text_len(token)?;
+    let decoded = URL_SAFE
+        .decode_inplace(token)
+        .map_err(|_| TokenError::Malformed)?;
+    check_decoded_len(decoded.len())?;
+    if decoded[0] != VERSION {
+        return Err(TokenError::Malformed);
+    }
+    match verifying_key(decoded) {
+        Some(key) => open_verified(key, decoded, now, ttl),
+        None => Err(TokenError::BadMac),
     }
 }
 
@@ -142,16 +180,16 @@ fn open_verified<'b>(
     decoded: &'b mut [u8],
     now: u64,
     ttl: Option<u64>,
-) -> Result<Decrypted<'b>, DecryptError> {
+) -> Result<Decrypted<'b>, TokenError> {
     let len = decoded.len();
     let mut timestamp_bytes = [0u8; 8];
     timestamp_bytes.copy_from_slice(&decoded[1..9]);
     let timestamp = u64::from_be_bytes(timestamp_bytes);
     if timestamp > now.saturating_add(MAX_CLOCK_SKEW) {
-        return Err(TokenError::FromTheFuture.into());
+        return Err(TokenError::FromTheFuture);
     }
     if ttl.is_some_and(|ttl| timestamp.saturating_add(ttl) < now) {
-        return Err(TokenError::Expired.into());
+        return Err(TokenError::Expired);
     }
     let mut iv = [0u8; IV_LEN];
     iv.copy_from_slice(&decoded[9..HEADER_LEN]);
@@ -160,7 +198,7 @@ fn open_verified<'b>(
     let ciphertext = &mut decoded[HEADER_LEN..len - TAG_LEN];
     let plaintext = cbc::Decryptor::<Aes128>::inner_iv_init(key.aes.clone(), &iv.into())
         .decrypt_padded::<Pkcs7>(ciphertext)
-        .map_err(|_| DecryptError::Token(TokenError::BadPadding))?;
+        .map_err(|_| TokenError::BadPadding)?;
     Ok(Decrypted {
         timestamp,
         plaintext,
@@ -255,7 +293,8 @@ mod tests {
         token
     }
 
-    /// Asserts that both the shape check and decryption call `token` malformed.
+    /// Asserts that the shape check and both ways of decrypting call
+    /// `token` malformed.
     fn assert_malformed(key: &Key, token: &[u8]) {
         let mut buf = [0u8; DECODE_BUF_LEN];
         assert_eq!(check_shape(token), Err(TokenError::Malformed));
@@ -263,6 +302,49 @@ mod tests {
             key.decrypt(token, 5, None, &mut buf).unwrap_err(),
             TokenError::Malformed.into()
         );
+        let mut in_place = [0u8; 4096];
+        let in_place = &mut in_place[..token.len()];
+        in_place.copy_from_slice(token);
+        assert_eq!(
+            key.decrypt_in_place(in_place, 5, None).unwrap_err(),
+            TokenError::Malformed
+        );
+    }
+
+    #[test]
+    fn test_decrypt_in_place_matches_decrypt() {
+        let key = Key::from_bytes([4; 32]);
+        let other = Key::from_bytes([5; 32]);
+        let plaintext: [u8; 3007] = core::array::from_fn(|i| (i * 13) as u8);
+        let mut out = [0u8; 4096];
+        let mut buf = [0u8; DECODE_BUF_LEN];
+        for len in (0..=70).chain([1000, 3006, 3007]) {
+            let token = encrypt_with_iv(&key, &plaintext[..len], 1000, [len as u8; 16], &mut out)
+                .unwrap()
+                .len();
+            let mut text = [0u8; 4096];
+            text[..token].copy_from_slice(&out[..token]);
+            let expected = key
+                .decrypt(&out[..token], 1010, Some(300), &mut buf)
+                .unwrap();
+            let opened = key
+                .decrypt_in_place(&mut text[..token], 1010, Some(300))
+                .unwrap();
+            assert_eq!(opened, expected, "{len}");
+            assert_eq!(opened.plaintext, &plaintext[..len]);
+            // The same refusals, in the same order.
+            for (key, now, ttl, error) in [
+                (&other, 1010, None, TokenError::BadMac),
+                (&key, 1400, Some(300), TokenError::Expired),
+                (&key, 900, None, TokenError::FromTheFuture),
+            ] {
+                text[..token].copy_from_slice(&out[..token]);
+                assert_eq!(
+                    key.decrypt_in_place(&mut text[..token], now, ttl),
+                    Err(error)
+                );
+            }
+        }
     }
 
     #[test]
