@@ -5,12 +5,14 @@
 
 mod encrypt;
 mod error;
+mod head;
 mod key;
 mod keyset;
 mod stream;
 mod token;
 
 pub use error::{BufferTooSmall, DecryptError, TokenError};
+pub use head::Head;
 pub use key::{KEY_LEN, KEY_TEXT_LEN, Key, KeyError};
 pub use keyset::{DEFAULT_MAX_KEYS, KeyFileError, KeySet};
 pub use stream::TokenStream;

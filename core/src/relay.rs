@@ -3,7 +3,7 @@
 //! out.
 
 use crate::fernet::{DEFAULT_MAX_KEYS, KeySet, TokenError, check_shape};
-use crate::frame::{DECODE_BUF_LEN, Frame, FrameDecoder, FrameError, frame_len};
+use crate::frame::{Frame, FrameDecoder, FrameError, frame_len};
 use crate::message::{Body, MAX_NICK, NickBuf, Payload};
 use crate::replay::{ArrayStore, ReplayCache, ReplayCheck, ReplayStore, window_for_ttl};
 use crate::seal::seal_frame;
@@ -20,8 +20,10 @@ pub const DEFAULT_RELAY_TTL: u64 = 300;
 /// entries in 8-second buckets (85 KiB). The std relay gives it a million
 /// on the heap.
 pub type RelayReplay = ArrayStore<4096, 48>;
+/// The longest `nick LF /leave` plaintext.
+const LEAVE_PLAINTEXT: usize = MAX_NICK + "\n/leave".len();
 /// The longest `nick LF /leave` frame a keyed relay sends for a client.
-pub const MAX_LEAVE_FRAME: usize = frame_len(MAX_NICK + "\n/leave".len());
+pub const MAX_LEAVE_FRAME: usize = frame_len(LEAVE_PLAINTEXT);
 
 /// Why a frame was not forwarded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -115,7 +117,6 @@ struct Keyed<const K: usize, S> {
     keys: KeySet<K>,
     ttl: u64,
     replay: ReplayCache<S>,
-    scratch: [u8; DECODE_BUF_LEN],
 }
 
 impl<const K: usize, S: ReplayStore> RelayPolicy<K, S> {
@@ -133,7 +134,6 @@ impl<const K: usize, S: ReplayStore> RelayPolicy<K, S> {
                 keys,
                 ttl,
                 replay: ReplayCache::new(store, window_for_ttl(Some(ttl))),
-                scratch: [0; DECODE_BUF_LEN],
             }),
         }
     }
@@ -227,8 +227,11 @@ impl<const K: usize, S: ReplayStore> Keyed<K, S> {
         now: u64,
         nick: &mut Option<NickBuf>,
     ) -> Result<(), RejectReason> {
-        let opened = frame
-            .decrypt(&self.keys, now, Some(self.ttl), &mut self.scratch)
+        // Enough of the plaintext for the nick and to tell a /leave.
+        let mut head = [0u8; LEAVE_PLAINTEXT];
+        let opened = self
+            .keys
+            .open_head(frame.token, now, Some(self.ttl), &mut head)
             .map_err(RejectReason::Token)?;
         match self
             .replay
@@ -238,9 +241,10 @@ impl<const K: usize, S: ReplayStore> Keyed<K, S> {
             ReplayCheck::Replayed => return Err(RejectReason::Replayed),
             ReplayCheck::Unverifiable => return Err(RejectReason::Unverifiable),
         }
-        let payload = Payload::parse(opened.plaintext);
+        let payload = Payload::parse(opened.head);
+        let whole = opened.head.len() == opened.plaintext_len;
         match (payload.nick, payload.body) {
-            (_, Body::Leave) => *nick = None,
+            (_, Body::Leave) if whole => *nick = None,
             (Some(sender), _) => *nick = Some(NickBuf::new(sender)),
             (None, _) => {}
         }

@@ -206,7 +206,7 @@ fn open_verified<'b>(
     })
 }
 
-fn check_text_len(token: &[u8]) -> Result<(), TokenError> {
+pub(super) fn check_text_len(token: &[u8]) -> Result<(), TokenError> {
     let min_chars = MIN_TOKEN_BYTES.div_ceil(3) * 4;
     if !token.len().is_multiple_of(4) || token.len() < min_chars {
         return Err(TokenError::Malformed);
@@ -214,7 +214,7 @@ fn check_text_len(token: &[u8]) -> Result<(), TokenError> {
     Ok(())
 }
 
-fn check_decoded_len(len: usize) -> Result<(), TokenError> {
+pub(super) fn check_decoded_len(len: usize) -> Result<(), TokenError> {
     if len < MIN_TOKEN_BYTES || !(len - HEADER_LEN - TAG_LEN).is_multiple_of(BLOCK_LEN) {
         return Err(TokenError::Malformed);
     }
@@ -308,6 +308,11 @@ mod tests {
         assert_eq!(
             key.decrypt_in_place(in_place, 5, None).unwrap_err(),
             TokenError::Malformed
+        );
+        let keys = crate::fernet::KeySet::<1>::single(key.clone());
+        assert_eq!(
+            keys.open_head(token, 5, None, &mut [0u8; 8]),
+            Err(TokenError::Malformed)
         );
     }
 

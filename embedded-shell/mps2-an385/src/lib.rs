@@ -8,11 +8,12 @@
 //! - [`clock`]: SysTick milliseconds and Unix time;
 //! - [`args`]: the command line's words;
 //! - [`board`]: bring-up and the network setup;
-//! - [`fault`]: the stack guard, and the panic and hard fault reports.
+//! - [`fault`]: the stack guard, and the panic and hard fault reports;
+//! - [`stack`]: the stack's high-water mark, painted at boot.
 //!
 //! `unsafe` lives in [`lan9118`] (register access), [`semihosting`] (host
-//! calls) and [`fault`] (the MPU, and the HardFault handler cortex-m-rt wants
-//! `unsafe`), and in the one place that creates the NIC's driver,
+//! calls), [`stack`] (painting and reading the free stack) and [`fault`]
+//! (the MPU, and the HardFault handler cortex-m-rt wants `unsafe`), and in the one place that creates the NIC's driver,
 //! [`board::Board::init`]; unsafe functions state their contracts and each
 //! block has its `SAFETY` argument. The images themselves deny `unsafe`.
 
@@ -30,3 +31,5 @@ pub mod fault;
 pub mod lan9118;
 #[allow(unsafe_code)]
 pub mod semihosting;
+#[allow(unsafe_code)]
+pub mod stack;

@@ -34,12 +34,15 @@ use fernchat_mps2::board::{self, Board};
 use fernchat_mps2::clock::Clock;
 use fernchat_mps2::lan9118::{Lan9118, RX_BUF};
 use fernchat_mps2::semihosting::{self, Console};
+use fernchat_mps2::stack;
 use rand_chacha::ChaCha20Rng;
 use smoltcp::time::Duration;
 use smoltcp::wire::IpEndpoint;
 
-/// Each of the socket's receive and transmit buffers.
-const SOCKET_BUF: usize = 2048;
+/// Each of the socket's receive and transmit buffers: frames stream
+/// through them, so they may be far smaller than a frame; this is the TCP
+/// window.
+const SOCKET_BUF: usize = 1024;
 /// Keys the client holds.
 const KEYS: usize = 1;
 /// Where tokens are remembered against replays: 64 entries in 14-second
@@ -49,8 +52,10 @@ type ReplayMemory = ArrayStore<64, 32>;
 type Replay = &'static mut ReplayMemory;
 /// Token age limit, seconds (as the std client's default).
 const TTL: u64 = 300;
-/// The command line's length limit (it carries the messages).
-const CMDLINE: usize = 1024;
+/// The command line's length limit: it carries the messages, which are
+/// sent straight from it, so it holds the longest (3,003 bytes of text for
+/// a 5-byte nick) with the options.
+const CMDLINE: usize = 3328;
 
 const USAGE: &str = "usage: fernchat-client --key KEY --connect ADDR:PORT --nick NICK \
                      [--wait N] [--timeout SECONDS] [--utc-offset +HH:MM] [MESSAGE]...";
@@ -160,6 +165,7 @@ fn main() -> ! {
     static mut LINE: [u8; CMDLINE] = [0; CMDLINE];
     static mut NIC_RX: [u8; RX_BUF] = [0; RX_BUF];
     static mut CLIENT: MaybeUninit<Peer> = MaybeUninit::uninit();
+    stack::paint();
     let mut console = Console::open();
     let statics = Statics {
         storage: STORAGE,
@@ -171,6 +177,8 @@ fn main() -> ! {
     };
     let (client, mut clock, options) = start(statics, &mut console);
     let status = chat(client, &mut clock, &options, &mut console);
+    let (peak, reserve) = (stack::peak(), stack::reserve());
+    let _ = writeln!(console, "stack: {peak} of {reserve} bytes used at most");
     semihosting::exit(status)
 }
 
@@ -196,8 +204,8 @@ fn start(statics: Statics, console: &mut Console) -> (&'static mut Peer, Clock, 
         Ok(Err(e)) => usage(console, &e),
         Err(e) => usage(console, &e),
     };
-    // Written in place: the session holds a frame buffer, a plaintext buffer
-    // and the replay cache.
+    // Written in place: the session holds a frame buffer (where frames are
+    // decrypted) and borrows the replay cache.
     let session = match Session::with_store(
         options.keys.clone(),
         options.nick,
@@ -226,7 +234,12 @@ fn start(statics: Statics, console: &mut Console) -> (&'static mut Peer, Clock, 
 /// Runs the conversation; gives the exit status. Out of line, like
 /// [`start`], so that the two never share the stack.
 #[inline(never)]
-fn chat(client: &mut Peer, clock: &mut Clock, options: &Options<'_>, console: &mut Console) -> u8 {
+fn chat(
+    client: &mut Peer,
+    clock: &mut Clock,
+    options: &Options<'static>,
+    console: &mut Console,
+) -> u8 {
     let deadline = clock.now().instant + Duration::from_secs(options.timeout);
     let mut messages = options.messages.clone();
     let mut next = messages.next();
@@ -272,7 +285,7 @@ fn chat(client: &mut Peer, clock: &mut Clock, options: &Options<'_>, console: &m
             };
             match said {
                 Ok(()) => next = messages.next(),
-                Err(ClientError::OutboxFull) => break,
+                Err(ClientError::Busy) => break,
                 Err(e) => {
                     let _ = writeln!(console, "cannot send \"{text}\": {e}");
                     next = messages.next();

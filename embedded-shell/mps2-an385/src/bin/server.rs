@@ -27,20 +27,25 @@ use fernchat_mps2::board::{self, ADDRESS, Board};
 use fernchat_mps2::clock::Clock;
 use fernchat_mps2::lan9118::{Lan9118, RX_BUF};
 use fernchat_mps2::semihosting::{self, Console};
+use fernchat_mps2::stack;
 use rand_chacha::ChaCha20Rng;
 
 /// Sockets: four clients and the spare that turns a fifth away.
 const SOCKETS: usize = 5;
-/// Each socket's receive and transmit buffer.
-const SOCKET_BUF: usize = 2048;
+/// Each socket's receive and transmit buffer: frames stream through them
+/// (into each client's frame buffer, out of the fan-out log), so they may
+/// be far smaller than a frame; this is the TCP window.
+const SOCKET_BUF: usize = 512;
 /// The fan-out log: how much (bytes) may wait for the slowest client
-/// before senders wait.
-const LOG: usize = 16384;
+/// before senders wait; it holds a whole frame and a `/leave` per socket.
+const LOG: usize = 8192;
 /// Keys the relay holds (rotation needs two).
 const KEYS: usize = 1;
-/// Where a keyed relay remembers tokens against replays: 256 entries in
-/// 7-second buckets (6.6 KiB), in a `static` the policy borrows.
-type ReplayMemory = ArrayStore<256, 64>;
+/// Where a keyed relay remembers tokens against replays: 128 entries in
+/// 12-second buckets (3.3 KiB), in a `static` the policy borrows: a small
+/// room's traffic (a frame every 3 s) over the 300 s TTL and 60 s of skew.
+/// Past that, the oldest tokens are refused as unverifiable.
+type ReplayMemory = ArrayStore<128, 32>;
 type Replay = &'static mut ReplayMemory;
 /// The command line's length limit.
 const CMDLINE: usize = 512;
@@ -115,6 +120,7 @@ fn main() -> ! {
     static mut LINE: [u8; CMDLINE] = [0; CMDLINE];
     static mut NIC_RX: [u8; RX_BUF] = [0; RX_BUF];
     static mut RELAY: MaybeUninit<Server> = MaybeUninit::uninit();
+    stack::paint();
     let mut console = Console::open();
     let statics = Statics {
         storage: STORAGE,
@@ -164,8 +170,8 @@ fn start(statics: Statics, console: &mut Console) -> (&'static mut Server, Clock
         Ok(Err(e)) => usage(console, &e),
         Err(e) => usage(console, &e),
     };
-    // Written in place: the room's policy holds the replay cache and a
-    // token buffer.
+    // Written in place: the room's policy borrows the replay cache and
+    // verifies tokens with no buffer of their size.
     let limits = options.limits();
     let mut policy = match options.key {
         Some(key) => RelayPolicy::keyed(KeySet::single(key), options.ttl, statics.replay),
@@ -220,6 +226,8 @@ struct ConsoleLog {
     second: i64,
     /// Lines not printed since the budget ran out.
     suppressed: u32,
+    /// The stack's high-water mark as last printed, bytes.
+    stack_shown: u32,
 }
 
 /// Console lines a second, at most (each under 120 bytes).
@@ -232,7 +240,24 @@ impl ConsoleLog {
             budget: LINES_PER_SECOND,
             second: 0,
             suppressed: 0,
+            stack_shown: 0,
         }
+    }
+
+    /// Prints the stack's high-water mark when it has grown since it was
+    /// last printed (the relay runs until QEMU stops: `cargo xtask size`
+    /// reads the last such line).
+    fn report_stack(&mut self) -> core::fmt::Result {
+        let peak = stack::peak();
+        if peak <= self.stack_shown {
+            return Ok(());
+        }
+        self.stack_shown = peak;
+        let reserve = stack::reserve();
+        writeln!(
+            self.console,
+            "stack: {peak} of {reserve} bytes used at most"
+        )
     }
 
     /// Prints what the relay did at `millis`, within the budget.
@@ -283,7 +308,10 @@ impl ConsoleLog {
             RelayEvent::Summary { slot, summary } => {
                 writeln!(console, "client {slot}: {summary}")
             }
-            RelayEvent::Left { slot, why } => writeln!(console, "client {slot} left: {why}"),
+            RelayEvent::Left { slot, why } => {
+                let _ = writeln!(console, "client {slot} left: {why}");
+                self.report_stack()
+            }
         };
     }
 }
