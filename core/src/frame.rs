@@ -111,6 +111,15 @@ impl FrameDecoder {
         }
     }
 
+    /// Empties the decoder, as [`FrameDecoder::new`] makes it, without
+    /// building a new one (4 KiB) on the stack.
+    pub fn reset(&mut self) {
+        self.line.clear();
+        self.discarding = false;
+        self.delivered = false;
+        self.rejected = false;
+    }
+
     /// Consumes bytes from the front of `input` up to the end of the next
     /// frame or error, and says how many it consumed and what it found.
     ///

@@ -9,6 +9,7 @@ use crate::message::{Body, Nick, NickBuf, NickError, Payload};
 use crate::replay::{ArrayStore, ReplayCache, ReplayCheck, ReplayStore, window_for_ttl};
 use crate::room::Notice;
 use crate::seal::{FrameStream, SealError, seal_frame};
+use core::borrow::BorrowMut;
 use core::ops::Range;
 use rand_core::CryptoRng;
 
@@ -126,11 +127,11 @@ pub struct Receive<'a> {
 
 /// A client: the [`Sealer`] that sends and the [`Opener`] that receives,
 /// which can go to different threads.
-pub struct Session<const K: usize = DEFAULT_MAX_KEYS, S = ClientReplay> {
+pub struct Session<const K: usize = DEFAULT_MAX_KEYS, S = ClientReplay, D = FrameDecoder> {
     /// Seals what this client sends.
     pub sealer: Sealer<K>,
     /// Opens what this client receives.
-    pub opener: Opener<K, S>,
+    pub opener: Opener<K, S, D>,
 }
 
 impl<const K: usize, S: ReplayStore + Default> Session<K, S> {
@@ -154,6 +155,26 @@ impl<const K: usize, S: ReplayStore> Session<K, S> {
         let nick = NickBuf::new(Nick::new(nick)?);
         Ok(Session {
             opener: Opener::new(keys.clone(), ttl, store),
+            sealer: Sealer { keys, nick },
+        })
+    }
+}
+
+impl<const K: usize, S: ReplayStore, D: BorrowMut<FrameDecoder>> Session<K, S, D> {
+    /// A session whose frame buffer is `decoder` as well as its replay
+    /// memory `store`: on a microcontroller both are `&'static mut` to
+    /// `static`s, so that neither (4 KiB and more) is ever built on the
+    /// stack and moved into place.
+    pub fn with_parts(
+        keys: KeySet<K>,
+        nick: &str,
+        ttl: Option<u64>,
+        store: S,
+        decoder: D,
+    ) -> Result<Self, NickError> {
+        let nick = NickBuf::new(Nick::new(nick)?);
+        Ok(Session {
+            opener: Opener::with_decoder(keys.clone(), ttl, store, decoder),
             sealer: Sealer { keys, nick },
         })
     }
@@ -209,10 +230,10 @@ impl<const K: usize> Sealer<K> {
 /// The receiving half: the keys, the TTL, the frame decoder (whose one
 /// buffer each frame is decrypted in), the replay cache, and the relay's
 /// notice if one came.
-pub struct Opener<const K: usize = DEFAULT_MAX_KEYS, S = ClientReplay> {
+pub struct Opener<const K: usize = DEFAULT_MAX_KEYS, S = ClientReplay, D = FrameDecoder> {
     keys: KeySet<K>,
     ttl: Option<u64>,
-    decoder: FrameDecoder,
+    decoder: D,
     replay: ReplayCache<S>,
     dropped: Option<Dropped>,
     notice: Option<Notice>,
@@ -222,10 +243,19 @@ impl<const K: usize, S: ReplayStore> Opener<K, S> {
     /// An opener for `keys` that remembers tokens in `store`; tokens older
     /// than `ttl` seconds (if set) are dropped.
     pub fn new(keys: KeySet<K>, ttl: Option<u64>, store: S) -> Self {
+        Opener::with_decoder(keys, ttl, store, FrameDecoder::new())
+    }
+}
+
+impl<const K: usize, S: ReplayStore, D: BorrowMut<FrameDecoder>> Opener<K, S, D> {
+    /// An opener whose frame buffer is `decoder` (see
+    /// [`Session::with_parts`]), which it clears.
+    pub fn with_decoder(keys: KeySet<K>, ttl: Option<u64>, store: S, mut decoder: D) -> Self {
+        decoder.borrow_mut().reset();
         Opener {
             keys,
             ttl,
-            decoder: FrameDecoder::new(),
+            decoder,
             replay: ReplayCache::new(store, window_for_ttl(ttl)),
             dropped: None,
             notice: None,
@@ -239,7 +269,7 @@ impl<const K: usize, S: ReplayStore> Opener<K, S> {
     pub fn receive(&mut self, input: &[u8], now: u64) -> Receive<'_> {
         let mut consumed = 0;
         loop {
-            let step = self.decoder.decode(&input[consumed..]);
+            let step = self.decoder.borrow_mut().decode(&input[consumed..]);
             consumed += step.consumed;
             let reason = match step.found {
                 None => {
@@ -249,7 +279,12 @@ impl<const K: usize, S: ReplayStore> Opener<K, S> {
                     };
                 }
                 Some(Err(e)) => {
-                    if let Some(notice) = self.decoder.last_rejected().and_then(Notice::parse) {
+                    if let Some(notice) = self
+                        .decoder
+                        .borrow_mut()
+                        .last_rejected()
+                        .and_then(Notice::parse)
+                    {
                         self.notice = Some(notice);
                         continue;
                     }
@@ -261,6 +296,7 @@ impl<const K: usize, S: ReplayStore> Opener<K, S> {
                         // plaintext lies in the decoder's buffer.
                         let plaintext = self
                             .decoder
+                            .borrow_mut()
                             .last_frame()
                             .and_then(|line| line.get(plaintext))
                             .unwrap_or_default();
@@ -286,6 +322,7 @@ impl<const K: usize, S: ReplayStore> Opener<K, S> {
     fn open_last_frame(&mut self, now: u64) -> Result<(u64, Range<usize>), DropReason> {
         let token = self
             .decoder
+            .borrow_mut()
             .last_token_mut()
             .ok_or(DropReason::Frame(FrameError::InvalidFrame))?;
         let opened = self

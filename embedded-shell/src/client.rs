@@ -8,6 +8,8 @@ pub use storage::ClientStorage;
 
 use crate::net::NetConfig;
 use crate::now::Now;
+use core::borrow::BorrowMut;
+use fernchat_core::frame::FrameDecoder;
 use fernchat_core::message::Body;
 use fernchat_core::replay::ReplayStore;
 use fernchat_core::seal::{FrameStream, SealError};
@@ -90,25 +92,38 @@ enum State {
 /// of the frame on its way out is borrowed until it is sent (hence
 /// `Body<'a>`), and frames come in through the session's one frame buffer,
 /// where they are decrypted.
-pub struct Client<'a, D: Device, G: RngCore + CryptoRng, const K: usize, S: ReplayStore> {
+pub struct Client<
+    'a,
+    D: Device,
+    G: RngCore + CryptoRng,
+    const K: usize,
+    S: ReplayStore,
+    F: BorrowMut<FrameDecoder> = FrameDecoder,
+> {
     device: D,
     rng: G,
     iface: Interface,
     sockets: SocketSet<'a>,
     handle: SocketHandle,
     sealer: &'a Sealer<K>,
-    opener: &'a mut Opener<K, S>,
+    opener: &'a mut Opener<K, S, F>,
     /// The frame on its way out, if any.
     sending: Option<FrameStream<'a>>,
     state: State,
 }
 
-impl<'a, D: Device, G: RngCore + CryptoRng, const K: usize, S: ReplayStore> Client<'a, D, G, K, S> {
+impl<'a, D, G, const K: usize, S, F> Client<'a, D, G, K, S, F>
+where
+    D: Device,
+    G: RngCore + CryptoRng,
+    S: ReplayStore,
+    F: BorrowMut<FrameDecoder>,
+{
     /// Starts connecting to the relay at `server` as `session`'s nick, with
     /// its `/join` frame queued first.
     pub fn new<const BUF: usize>(
         storage: &'a mut ClientStorage<'a, BUF>,
-        session: &'a mut Session<K, S>,
+        session: &'a mut Session<K, S, F>,
         mut device: D,
         mut rng: G,
         net: &NetConfig,

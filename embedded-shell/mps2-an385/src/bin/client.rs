@@ -24,6 +24,7 @@ use core::fmt::Write;
 use core::mem::MaybeUninit;
 use cortex_m_rt::entry;
 use fernchat_core::fernet::KeySet;
+use fernchat_core::frame::FrameDecoder;
 use fernchat_core::input::Input;
 use fernchat_core::message::Body;
 use fernchat_core::replay::ArrayStore;
@@ -42,13 +43,15 @@ use smoltcp::wire::IpEndpoint;
 /// Each of the socket's receive and transmit buffers: frames stream
 /// through them, so they may be far smaller than a frame; this is the TCP
 /// window.
-const SOCKET_BUF: usize = 1024;
+const SOCKET_BUF: usize = 512;
 /// Keys the client holds.
 const KEYS: usize = 1;
-/// Where tokens are remembered against replays: 64 entries in 14-second
-/// buckets (2.1 KiB): a small room's traffic over the 300 s TTL. In a
-/// `static` the session borrows.
-type ReplayMemory = ArrayStore<64, 32>;
+/// Where tokens are remembered against replays: 32 entries in 23-second
+/// buckets (1 KiB), in a `static` the session borrows: a small room's
+/// traffic, 32 messages within the 300 s TTL and 60 s of skew. Past that
+/// a replay of the oldest, or a token delayed behind all 32, is dropped as
+/// unverifiable; fresh messages are never lost.
+type ReplayMemory = ArrayStore<32, 16>;
 type Replay = &'static mut ReplayMemory;
 /// Token age limit, seconds (as the std client's default).
 const TTL: u64 = 300;
@@ -108,9 +111,8 @@ impl core::fmt::Display for TimeOfDay {
     }
 }
 
-/// What the command line asks for.
+/// What the command line asks for, besides the key.
 struct Options<'a> {
-    keys: KeySet<KEYS>,
     server: IpEndpoint,
     nick: &'a str,
     wait: u32,
@@ -120,7 +122,9 @@ struct Options<'a> {
 }
 
 impl<'a> Options<'a> {
-    fn parse(line: &'a str) -> Result<Options<'a>, ArgError<'a>> {
+    /// The key and the rest of the options: the key goes into the session,
+    /// the rest lives on in `main`'s frame, which stays small.
+    fn parse(line: &'a str) -> Result<(KeySet<KEYS>, Options<'a>), ArgError<'a>> {
         let mut args = Args::new(line);
         let (mut key, mut server, mut nick, mut wait, mut timeout) = (None, None, None, 1, 60);
         let mut utc_offset = None;
@@ -141,85 +145,61 @@ impl<'a> Options<'a> {
                 _ => return Err(ArgError::Unknown(word)),
             }
         }
-        Ok(Options {
-            keys: KeySet::single(key.ok_or(ArgError::Missing("--key"))?),
+        let keys = KeySet::single(key.ok_or(ArgError::Missing("--key"))?);
+        let options = Options {
             server: server.ok_or(ArgError::Missing("--connect"))?,
             nick: nick.ok_or(ArgError::Missing("--nick"))?,
             wait,
             timeout,
             utc_offset,
             messages: args,
-        })
+        };
+        Ok((keys, options))
     }
 }
 
 type Storage = ClientStorage<'static, SOCKET_BUF>;
-type Chat = Session<KEYS, Replay>;
-type Peer = Client<'static, Lan9118, ChaCha20Rng, KEYS, Replay>;
+type Frames = &'static mut FrameDecoder;
+type Chat = Session<KEYS, Replay, Frames>;
+type Peer = Client<'static, Lan9118, ChaCha20Rng, KEYS, Replay, Frames>;
 
 #[entry]
 fn main() -> ! {
     static mut STORAGE: Storage = ClientStorage::new();
     static mut SESSION: MaybeUninit<Chat> = MaybeUninit::uninit();
     static mut REPLAY: ReplayMemory = ArrayStore::new();
+    static mut FRAMES: FrameDecoder = FrameDecoder::new();
     static mut LINE: [u8; CMDLINE] = [0; CMDLINE];
     static mut NIC_RX: [u8; RX_BUF] = [0; RX_BUF];
     static mut CLIENT: MaybeUninit<Peer> = MaybeUninit::uninit();
     stack::paint();
     let mut console = Console::open();
-    let statics = Statics {
-        storage: STORAGE,
-        session: SESSION,
-        replay: REPLAY,
-        line: LINE,
-        nic_rx: NIC_RX,
-        client: CLIENT,
-    };
-    let (client, mut clock, options) = start(statics, &mut console);
+    // One step after the other, each out of line, so that the temporaries
+    // of one are off the stack before the next runs.
+    let (session, options) = open_session(SESSION, REPLAY, FRAMES, LINE, &mut console);
+    let (client, mut clock) = connect(STORAGE, session, NIC_RX, CLIENT, &options, &mut console);
     let status = chat(client, &mut clock, &options, &mut console);
     let (peak, reserve) = (stack::peak(), stack::reserve());
     let _ = writeln!(console, "stack: {peak} of {reserve} bytes used at most");
     semihosting::exit(status)
 }
 
-/// Where the client's state lives: `static`s, so that none of it is moved
-/// across the stack.
-struct Statics {
+/// Brings the board up and starts connecting, with the client in its
+/// `static` (its buffers in `storage`).
+#[inline(never)]
+fn connect(
     storage: &'static mut Storage,
-    session: &'static mut MaybeUninit<Chat>,
-    replay: Replay,
-    line: &'static mut [u8],
+    session: &'static mut Chat,
     nic_rx: &'static mut [u8; RX_BUF],
     client: &'static mut MaybeUninit<Peer>,
-}
-
-/// Reads the command line, brings the board up and starts connecting. Out of
-/// line, so that its large temporaries are off the stack before the poll
-/// loop runs.
-#[inline(never)]
-fn start(statics: Statics, console: &mut Console) -> (&'static mut Peer, Clock, Options<'static>) {
-    let line = semihosting::command_line(statics.line).unwrap_or_default();
-    let options = match core::str::from_utf8(line).map(Options::parse) {
-        Ok(Ok(options)) => options,
-        Ok(Err(e)) => usage(console, &e),
-        Err(e) => usage(console, &e),
-    };
-    // Written in place: the session holds a frame buffer (where frames are
-    // decrypted) and borrows the replay cache.
-    let session = match Session::with_store(
-        options.keys.clone(),
-        options.nick,
-        Some(TTL),
-        statics.replay,
-    ) {
-        Ok(chat) => statics.session.write(chat),
-        Err(e) => usage(console, &e),
-    };
-    let board = Board::init(statics.nic_rx).unwrap_or_else(|e| board::fail(console, &e));
+    options: &Options<'static>,
+    console: &mut Console,
+) -> (&'static mut Peer, Clock) {
+    let board = Board::init(nic_rx).unwrap_or_else(|e| board::fail(console, &e));
     let mut clock = board.clock;
     let now = clock.now();
-    let client = Client::new(
-        statics.storage,
+    let started = Client::new(
+        storage,
         session,
         board.nic,
         board.rng,
@@ -227,12 +207,35 @@ fn start(statics: Statics, console: &mut Console) -> (&'static mut Peer, Clock, 
         options.server,
         now,
     );
-    let client = client.unwrap_or_else(|e| board::fail(console, &e));
-    (statics.client.write(client), clock, options)
+    let started = started.unwrap_or_else(|e| board::fail(console, &e));
+    (client.write(started), clock)
+}
+
+/// Reads the command line and sets the session up in its `static`: small,
+/// as it borrows its frame buffer (where frames are decrypted) and its
+/// replay memory from statics of their own.
+#[inline(never)]
+fn open_session(
+    session: &'static mut MaybeUninit<Chat>,
+    replay: Replay,
+    frames: Frames,
+    line: &'static mut [u8],
+    console: &mut Console,
+) -> (&'static mut Chat, Options<'static>) {
+    let line = semihosting::command_line(line).unwrap_or_default();
+    let (keys, options) = match core::str::from_utf8(line).map(Options::parse) {
+        Ok(Ok(parsed)) => parsed,
+        Ok(Err(e)) => usage(console, &e),
+        Err(e) => usage(console, &e),
+    };
+    match Session::with_parts(keys, options.nick, Some(TTL), replay, frames) {
+        Ok(chat) => (session.write(chat), options),
+        Err(e) => usage(console, &e),
+    }
 }
 
 /// Runs the conversation; gives the exit status. Out of line, like
-/// [`start`], so that the two never share the stack.
+/// [`connect`], so that the two never share the stack.
 #[inline(never)]
 fn chat(
     client: &mut Peer,
