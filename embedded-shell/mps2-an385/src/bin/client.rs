@@ -34,9 +34,9 @@ use fernchat_mps2::args::{self, ArgError, Args};
 use fernchat_mps2::board::{self, Board};
 use fernchat_mps2::clock::Clock;
 use fernchat_mps2::lan9118::{Lan9118, RX_BUF};
+use fernchat_mps2::rng::AesCtrRng;
 use fernchat_mps2::semihosting::{self, Console};
 use fernchat_mps2::stack;
-use rand_chacha::ChaCha20Rng;
 use smoltcp::time::Duration;
 use smoltcp::wire::IpEndpoint;
 
@@ -161,7 +161,7 @@ impl<'a> Options<'a> {
 type Storage = ClientStorage<'static, SOCKET_BUF>;
 type Frames = &'static mut FrameDecoder;
 type Chat = Session<KEYS, Replay, Frames>;
-type Peer = Client<'static, Lan9118, ChaCha20Rng, KEYS, Replay, Frames>;
+type Peer = Client<'static, Lan9118, AesCtrRng, KEYS, Replay, Frames>;
 
 #[entry]
 fn main() -> ! {

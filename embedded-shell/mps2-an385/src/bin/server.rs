@@ -26,9 +26,9 @@ use fernchat_mps2::args::{self, ArgError, Args};
 use fernchat_mps2::board::{self, ADDRESS, Board};
 use fernchat_mps2::clock::Clock;
 use fernchat_mps2::lan9118::{Lan9118, RX_BUF};
+use fernchat_mps2::rng::AesCtrRng;
 use fernchat_mps2::semihosting::{self, Console};
 use fernchat_mps2::stack;
-use rand_chacha::ChaCha20Rng;
 
 /// Sockets: four clients and the spare that turns a fifth away.
 const SOCKETS: usize = 5;
@@ -112,7 +112,7 @@ impl Options {
 }
 
 type Storage = RelayStorage<'static, SOCKETS, SOCKET_BUF, LOG>;
-type Server = Relay<'static, Lan9118, ChaCha20Rng, SOCKETS, KEYS, Replay>;
+type Server = Relay<'static, Lan9118, AesCtrRng, SOCKETS, KEYS, Replay>;
 
 #[entry]
 fn main() -> ! {
