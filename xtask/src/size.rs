@@ -106,8 +106,33 @@ pub fn run() -> Result<()> {
         details.push_str(&breakdown(image, &footprint));
     }
     print!("{details}");
+    other_cores()?;
     if !over.is_empty() {
         bail!("over the footprint goal: {}", over.join(", "));
+    }
+    Ok(())
+}
+
+/// Builds the images for the other Cortex-M cores and prints their flash
+/// and RAM (the same code and statics; QEMU's Cortex-M3 board runs the
+/// Cortex-M0+ build too, whose instructions it has).
+fn other_cores() -> Result<()> {
+    println!("\nthe same images for other cores (flash, statics):");
+    for target in firmware::OTHER_TARGETS {
+        firmware::build_for(target)?;
+        let mut row = format!("  {target:<24}");
+        for image in [Image::Client, Image::Server] {
+            let path = image.path_for(target);
+            let footprint =
+                measure(&path).with_context(|| format!("reading {}", path.display()))?;
+            row.push_str(&format!(
+                " {} {}, {}",
+                image.name(),
+                kib(footprint.flash),
+                kib(footprint.statics)
+            ));
+        }
+        println!("{row}");
     }
     Ok(())
 }
