@@ -105,7 +105,8 @@ impl core::fmt::Display for TimeOfDay {
         let shift = self.offset.map_or(0, |UtcOffset(minutes)| {
             SECONDS_PER_DAY.saturating_add_signed(60 * i64::from(minutes))
         });
-        let t = (self.unix % SECONDS_PER_DAY + shift) % SECONDS_PER_DAY;
+        // Under a day: formatted as a u32, which spares core's u64 formatting.
+        let t = ((self.unix % SECONDS_PER_DAY + shift) % SECONDS_PER_DAY) as u32;
         let zone = if self.offset.is_some() { "" } else { "Z" };
         write!(f, "{:02}:{:02}:{:02}{zone}", t / 3600, t / 60 % 60, t % 60)
     }
@@ -114,9 +115,12 @@ impl core::fmt::Display for TimeOfDay {
 /// What the command line asks for, besides the key.
 struct Options<'a> {
     server: IpEndpoint,
+    /// The relay's address as given, for the console (formatting an
+    /// `IpEndpoint` would bring in core's IPv4 formatting: 0.6 KiB).
+    server_text: &'a str,
     nick: &'a str,
     wait: u32,
-    timeout: u64,
+    timeout: u32,
     utc_offset: Option<UtcOffset>,
     messages: Args<'a>,
 }
@@ -137,7 +141,10 @@ impl<'a> Options<'a> {
             args = peek;
             match word {
                 "--key" => key = Some(args::key(&mut args, word)?),
-                "--connect" => server = Some(args::value(&mut args, word)?),
+                "--connect" => {
+                    let text = args.clone().next().unwrap_or_default();
+                    server = Some((args::value(&mut args, word)?, text));
+                }
                 "--nick" => nick = Some(args.next().ok_or(ArgError::BadValue(word))?),
                 "--wait" => wait = args::value(&mut args, word)?,
                 "--timeout" => timeout = args::value(&mut args, word)?,
@@ -147,7 +154,8 @@ impl<'a> Options<'a> {
         }
         let keys = KeySet::single(key.ok_or(ArgError::Missing("--key"))?);
         let options = Options {
-            server: server.ok_or(ArgError::Missing("--connect"))?,
+            server: server.ok_or(ArgError::Missing("--connect"))?.0,
+            server_text: server.map_or("", |(_, text)| text),
             nick: nick.ok_or(ArgError::Missing("--nick"))?,
             wait,
             timeout,
@@ -243,7 +251,7 @@ fn chat(
     options: &Options<'static>,
     console: &mut Console,
 ) -> u8 {
-    let deadline = clock.now().instant + Duration::from_secs(options.timeout);
+    let deadline = clock.now().instant + Duration::from_secs(options.timeout.into());
     let mut messages = options.messages.clone();
     let mut next = messages.next();
     let (mut connected, mut closed, mut heard, mut leaving) = (false, false, 0, false);
@@ -255,7 +263,7 @@ fn chat(
                 let _ = writeln!(
                     console,
                     "connected to {} as {}",
-                    options.server, options.nick
+                    options.server_text, options.nick
                 );
             }
             ClientEvent::Message(message) => {
