@@ -96,11 +96,13 @@ impl Dropped {
 
 impl core::fmt::Display for Dropped {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        let plural = if self.count == 1 { "" } else { "s" };
-        write!(f, "dropped {} message{plural}:", self.count)?;
+        // Strings go in with `write_str`: formatting a `&str` with `{}`
+        // would keep core's padding code in a microcontroller's flash.
+        write!(f, "dropped {} message", self.count)?;
+        f.write_str(if self.count == 1 { ":" } else { "s:" })?;
         for (i, (reason, n)) in self.reasons().enumerate() {
-            let comma = if i == 0 { "" } else { "," };
-            write!(f, "{comma} {n} {reason}")?;
+            f.write_str(if i == 0 { " " } else { ", " })?;
+            write!(f, "{n} {reason}")?;
         }
         Ok(())
     }

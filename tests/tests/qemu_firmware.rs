@@ -389,7 +389,10 @@ fn an_interleaved_flood_is_cut_off_and_summarised_on_the_console() {
     let (relay, port) = firmware_relay(&setup.images, &[]);
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("address");
     let mut ann = Peer::connect(addr, &key, "ann");
+    relay.expect("joined");
     let mut bob = Peer::connect(addr, &key, "bob");
+    // Both in the room before ann speaks, or bob may miss her hello.
+    relay.expect("joined");
     ann.say("hello");
     bob.say("hello");
     assert_eq!(bob.receive(1, WAIT), ["<ann> hello"]);

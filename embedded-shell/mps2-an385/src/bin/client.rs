@@ -108,7 +108,8 @@ impl core::fmt::Display for TimeOfDay {
         // Under a day: formatted as a u32, which spares core's u64 formatting.
         let t = ((self.unix % SECONDS_PER_DAY + shift) % SECONDS_PER_DAY) as u32;
         let zone = if self.offset.is_some() { "" } else { "Z" };
-        write!(f, "{:02}:{:02}:{:02}{zone}", t / 3600, t / 60 % 60, t % 60)
+        write!(f, "{:02}:{:02}:{:02}", t / 3600, t / 60 % 60, t % 60)?;
+        f.write_str(zone)
     }
 }
 
@@ -234,7 +235,9 @@ fn open_session(
     let (keys, options) = match core::str::from_utf8(line).map(Options::parse) {
         Ok(Ok(parsed)) => parsed,
         Ok(Err(e)) => usage(console, &e),
-        Err(e) => usage(console, &e),
+        // Said plainly: `Utf8Error`'s own message would bring in integer
+        // formatting for the byte counts it gives.
+        Err(_) => usage(console, &NotUtf8),
     };
     match Session::with_parts(keys, options.nick, Some(TTL), replay, frames) {
         Ok(chat) => (session.write(chat), options),
@@ -260,11 +263,7 @@ fn chat(
         client.poll(now, |event| match event {
             ClientEvent::Connected => {
                 connected = true;
-                let _ = writeln!(
-                    console,
-                    "connected to {} as {}",
-                    options.server_text, options.nick
-                );
+                console.line(&["connected to ", options.server_text, " as ", options.nick]);
             }
             ClientEvent::Message(message) => {
                 if matches!(message.payload.body, Body::Text(_) | Body::Me(_)) {
@@ -290,7 +289,7 @@ fn chat(
                     break;
                 }
                 Input::Help | Input::Nothing | Input::Unknown(_) => {
-                    let _ = writeln!(console, "not sent: \"{text}\" is not a message");
+                    console.line(&["not sent: \"", text, "\" is not a message"]);
                     Ok(())
                 }
             };
@@ -298,7 +297,8 @@ fn chat(
                 Ok(()) => next = messages.next(),
                 Err(ClientError::Busy) => break,
                 Err(e) => {
-                    let _ = writeln!(console, "cannot send \"{text}\": {e}");
+                    console.parts(&["cannot send \"", text, "\": "]);
+                    let _ = writeln!(console, "{e}");
                     next = messages.next();
                 }
             }
@@ -330,8 +330,18 @@ fn chat(
     }
 }
 
+/// A command line that is not UTF-8.
+struct NotUtf8;
+
+impl core::fmt::Display for NotUtf8 {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("the command line is not UTF-8")
+    }
+}
+
 /// Prints `error` and the usage line; ends QEMU with status 2.
 fn usage(console: &mut Console, error: &dyn core::fmt::Display) -> ! {
-    let _ = writeln!(console, "fernchat-client: {error}\n{USAGE}");
+    let _ = writeln!(console, "fernchat-client: {error}");
+    console.line(&[USAGE]);
     semihosting::exit(2)
 }
