@@ -29,12 +29,14 @@ pub struct Head<'h> {
     pub head: &'h [u8],
 }
 
-/// Decoded bytes handled at once: 16 base64 groups.
-const CHUNK: usize = 48;
+/// Decoded bytes handled at once: 64 base64 groups (fewer and the calls
+/// cost more than the decoding; on x86-64, 1.2x the time of `decrypt` for
+/// a 3,000-byte token, 2x for a short one).
+const CHUNK: usize = 192;
 
 impl<const N: usize> KeySet<N> {
     /// Verifies `token` as [`KeySet::decrypt`] does (the same checks, in the
-    /// same order) without decoding it anywhere but a 48-byte stage, and
+    /// same order) without decoding it anywhere but a 192-byte stage, and
     /// decrypts only the plaintext's first `head.len()` bytes into `head`.
     /// `token` is left as it was. Never panics.
     pub fn open_head<'h>(
