@@ -344,6 +344,42 @@ mod tests {
     }
 
     #[test]
+    fn test_keyed_relay_reads_only_a_whole_leave_as_a_leave() {
+        // The relay decrypts only the first MAX_NICK + 7 bytes: enough for
+        // the longest `nick LF /leave`, and a longer text that starts the
+        // same is not a /leave.
+        let keys = KeySet::<2>::single(Key::from_bytes([1; 32]));
+        let mut policy = RelayPolicy::<2, Small>::keyed(keys.clone(), 300, Small::new());
+        let mut conn = Inbound::new();
+        let nick = "n".repeat(MAX_NICK);
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let mut out = [0u8; MAX_FRAME];
+        let frames: Vec<Vec<u8>> = [
+            (1000, "\nhi"),
+            (1001, "\n/leave and more"),
+            (1002, "\n/leave"),
+        ]
+        .into_iter()
+        .map(|(at, text)| {
+            let plaintext = [nick.as_bytes(), text.as_bytes()].concat();
+            let payload = Payload {
+                nick: None,
+                body: Body::Text(&plaintext),
+            };
+            let frame = seal_frame(&keys, &payload, at, &mut rng, &mut out).unwrap();
+            frame.to_vec()
+        })
+        .collect();
+        let forwarded = |seen: Vec<Seen>| matches!(seen[..], [Seen::Forward(_)]);
+        assert!(forwarded(run(&mut policy, &mut conn, &frames[0], 1002)));
+        assert_eq!(conn.nick(), Some(&nick[..]));
+        assert!(forwarded(run(&mut policy, &mut conn, &frames[1], 1002)));
+        assert_eq!(conn.nick(), Some(&nick[..]), "not a /leave");
+        assert!(forwarded(run(&mut policy, &mut conn, &frames[2], 1002)));
+        assert_eq!(conn.nick(), None, "a /leave");
+    }
+
+    #[test]
     fn test_keyed_checks_mac_replay_and_learns_nick() {
         let keys = KeySet::single(Key::from_bytes([1; 32]));
         let mut policy = RelayPolicy::<2, Small>::keyed(keys, 300, Small::new());
