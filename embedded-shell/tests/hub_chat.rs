@@ -465,7 +465,17 @@ fn test_frames_bigger_than_socket_buffers() {
         })
         .collect::<Vec<_>>()
         .leak();
-    let mut queued = 0;
+    // One frame streams out at a time, read from its body as it goes: the
+    // next is refused until the last has gone.
+    let at = now(chat.ms);
+    let ann = &mut chat.members[0].client;
+    ann.send(Body::Text(big[0].as_bytes()), at).unwrap();
+    assert!(ann.is_sending());
+    assert_eq!(
+        ann.send(Body::Text(big[1].as_bytes()), at),
+        Err(ClientError::Busy)
+    );
+    let mut queued = 1;
     let mut small = 0;
     // Send as ann's client takes them, with bob talking meanwhile.
     while queued < big.len() || small < 3 {
