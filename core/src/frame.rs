@@ -4,10 +4,7 @@
 //! [`FrameDecoder`] keeps exactly one 4096-byte buffer per connection and is
 //! fed arbitrary chunks of the byte stream.
 
-use crate::fernet::{
-    BLOCK_LEN, DecryptError, Decrypted, HEADER_LEN, KeySet, TAG_LEN, TokenError, decode_buf_len,
-    token_len,
-};
+use crate::fernet::{BLOCK_LEN, HEADER_LEN, TAG_LEN, decode_buf_len, token_len};
 
 /// The most bytes a frame takes, line feed included.
 pub const MAX_FRAME: usize = 4096;
@@ -54,27 +51,6 @@ pub struct Frame<'a> {
     pub raw: &'a [u8],
     /// The token text: `raw` less its line ending.
     pub token: &'a [u8],
-}
-
-impl Frame<'_> {
-    /// Decrypts the frame's token into `buf`, which holds any token a frame
-    /// can carry, so that every error is the token's. Never panics.
-    pub fn decrypt<'b, const K: usize>(
-        &self,
-        keys: &KeySet<K>,
-        now: u64,
-        ttl: Option<u64>,
-        buf: &'b mut [u8; DECODE_BUF_LEN],
-    ) -> Result<Decrypted<'b>, TokenError> {
-        const { assert!(decode_buf_len(MAX_FRAME - 1) <= DECODE_BUF_LEN) };
-        keys.decrypt(self.token, now, ttl, buf)
-            .map_err(|error| match error {
-                DecryptError::Token(error) => error,
-                // Ruled out by the assertion above: a frame's token has at
-                // most MAX_FRAME - 1 characters.
-                DecryptError::Buffer(_) => TokenError::Malformed,
-            })
-    }
 }
 
 /// What one [`FrameDecoder::decode`] step found.
