@@ -158,8 +158,9 @@ impl FrameDecoder {
 
     /// The token of the frame the last call handed out, to change in place
     /// (a client decrypts it where it lies: see
-    /// [`crate::fernet::KeySet::decrypt_in_place`]); [`FrameDecoder::last_frame`] then
-    /// gives the changed bytes. `None` if that call found no frame.
+    /// [`crate::fernet::KeySet::decrypt_in_place`]);
+    /// [`FrameDecoder::last_frame`] then gives the changed bytes. `None` if
+    /// that call found no frame.
     pub fn last_token_mut(&mut self) -> Option<&mut [u8]> {
         if !self.delivered {
             return None;
