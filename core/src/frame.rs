@@ -8,10 +8,7 @@ mod unframed;
 
 pub use unframed::{Framing, SenderDecoder, TOKEN_HEAD, is_unpadded_token_len};
 
-use crate::fernet::{
-    BLOCK_LEN, DecryptError, Decrypted, HEADER_LEN, KeySet, TAG_LEN, TokenError, decode_buf_len,
-    token_len,
-};
+use crate::fernet::{BLOCK_LEN, HEADER_LEN, TAG_LEN, decode_buf_len, token_len};
 
 /// The most bytes a frame takes, line feed included.
 pub const MAX_FRAME: usize = 4096;
@@ -60,27 +57,6 @@ pub struct Frame<'a> {
     pub token: &'a [u8],
 }
 
-impl Frame<'_> {
-    /// Decrypts the frame's token into `buf`, which holds any token a frame
-    /// can carry, so that every error is the token's. Never panics.
-    pub fn decrypt<'b, const K: usize>(
-        &self,
-        keys: &KeySet<K>,
-        now: u64,
-        ttl: Option<u64>,
-        buf: &'b mut [u8; DECODE_BUF_LEN],
-    ) -> Result<Decrypted<'b>, TokenError> {
-        const { assert!(decode_buf_len(MAX_FRAME - 1) <= DECODE_BUF_LEN) };
-        keys.decrypt(self.token, now, ttl, buf)
-            .map_err(|error| match error {
-                DecryptError::Token(error) => error,
-                // Ruled out by the assertion above: a frame's token has at
-                // most MAX_FRAME - 1 characters.
-                DecryptError::Buffer(_) => TokenError::Malformed,
-            })
-    }
-}
-
 /// What one [`FrameDecoder::decode`] step found.
 #[must_use = "`consumed` says how far the input was used"]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -113,6 +89,15 @@ impl FrameDecoder {
             delivered: false,
             rejected: false,
         }
+    }
+
+    /// Empties the decoder, as [`FrameDecoder::new`] makes it, without
+    /// building a new one (4 KiB) on the stack.
+    pub fn reset(&mut self) {
+        self.line.clear();
+        self.discarding = false;
+        self.delivered = false;
+        self.rejected = false;
     }
 
     /// Consumes bytes from the front of `input` up to the end of the next
@@ -173,6 +158,21 @@ impl FrameDecoder {
     /// found no frame.
     pub fn last_frame(&self) -> Option<&[u8]> {
         self.delivered.then_some(&self.line[..])
+    }
+
+    /// The token of the frame the last call handed out, to change in place
+    /// (a client decrypts it where it lies: see
+    /// [`crate::fernet::KeySet::decrypt_in_place`]);
+    /// [`FrameDecoder::last_frame`] then gives the changed bytes. `None` if
+    /// that call found no frame.
+    pub fn last_token_mut(&mut self) -> Option<&mut [u8]> {
+        if !self.delivered {
+            return None;
+        }
+        // A delivered line ends in LF, perhaps after a CR.
+        let line = self.line.strip_suffix(b"\n").unwrap_or(&self.line);
+        let token_len = line.strip_suffix(b"\r").unwrap_or(line).len();
+        self.line.get_mut(..token_len)
     }
 
     /// The line the last call found invalid ([`FrameError::InvalidFrame`]),

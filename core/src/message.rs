@@ -150,6 +150,24 @@ impl<'a> Payload<'a> {
         named + body
     }
 
+    /// The payload as [`Payload::encode`] writes it, in pieces to be
+    /// joined: nick, line feed, the body's prefix (`/me `, an escaping
+    /// `/`), the body's text.
+    pub fn pieces(&self) -> [&'a [u8]; 4] {
+        let (nick, lf): (&[u8], &[u8]) = match self.nick {
+            Some(nick) => (nick.as_str().as_bytes(), b"\n"),
+            None => (b"", b""),
+        };
+        let (prefix, text): (&[u8], &[u8]) = match self.body {
+            Body::Join => (b"/join", b""),
+            Body::Leave => (b"/leave", b""),
+            Body::Me(text) => (b"/me ", text),
+            Body::Text(text) if text.starts_with(b"/") => (b"/", text),
+            Body::Text(text) => (b"", text),
+        };
+        [nick, lf, prefix, text]
+    }
+
     /// Writes the payload as `nick LF body` into `out`, escaping a text that
     /// starts with `/`; gives the bytes written, or `None` if `out` is too small.
     pub fn encode<'o>(&self, out: &'o mut [u8]) -> Option<&'o [u8]> {
@@ -303,6 +321,24 @@ mod tests {
         let bytes = p.encode(&mut out).unwrap();
         assert_eq!(bytes, b"ann\n//etc/passwd");
         assert_eq!(Payload::parse(bytes), p);
+    }
+
+    #[test]
+    fn test_pieces_join_to_the_encoding() {
+        let ann = Nick::new("ann").unwrap();
+        for nick in [Some(ann), None] {
+            for body in [
+                Body::Text(b"hi"),
+                Body::Text(b"/x"),
+                Body::Me(b"waves"),
+                Body::Join,
+                Body::Leave,
+            ] {
+                let payload = Payload { nick, body };
+                let mut out = [0u8; 64];
+                assert_eq!(payload.pieces().concat(), payload.encode(&mut out).unwrap());
+            }
+        }
     }
 
     #[test]

@@ -2,8 +2,8 @@
 //! servers: per-connection received bytes in, forward / reject / disconnect
 //! out.
 
-use crate::fernet::{DEFAULT_MAX_KEYS, DecryptError, KeySet, TokenError, check_shape};
-use crate::frame::{DECODE_BUF_LEN, Frame, FrameError, Framing, SenderDecoder, frame_len};
+use crate::fernet::{DEFAULT_MAX_KEYS, KeySet, TokenError, check_shape};
+use crate::frame::{Frame, FrameError, Framing, SenderDecoder, frame_len};
 use crate::message::{Body, MAX_NICK, NickBuf, Payload};
 use crate::replay::{ArrayStore, ReplayCache, ReplayCheck, ReplayStore, window_for_ttl};
 use crate::seal::seal_frame;
@@ -20,8 +20,10 @@ pub const DEFAULT_RELAY_TTL: u64 = 300;
 /// entries in 8-second buckets (85 KiB). The std relay gives it a million
 /// on the heap.
 pub type RelayReplay = ArrayStore<4096, 48>;
+/// The longest `nick LF /leave` plaintext.
+const LEAVE_PLAINTEXT: usize = MAX_NICK + "\n/leave".len();
 /// The longest `nick LF /leave` frame a keyed relay sends for a client.
-pub const MAX_LEAVE_FRAME: usize = frame_len(MAX_NICK + "\n/leave".len());
+pub const MAX_LEAVE_FRAME: usize = frame_len(LEAVE_PLAINTEXT);
 
 /// Why a frame was not forwarded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -126,7 +128,6 @@ struct Keyed<const K: usize, S> {
     keys: KeySet<K>,
     ttl: u64,
     replay: ReplayCache<S>,
-    scratch: [u8; DECODE_BUF_LEN],
 }
 
 impl<const K: usize, S: ReplayStore> RelayPolicy<K, S> {
@@ -144,7 +145,6 @@ impl<const K: usize, S: ReplayStore> RelayPolicy<K, S> {
                 keys,
                 ttl,
                 replay: ReplayCache::new(store, window_for_ttl(Some(ttl))),
-                scratch: [0; DECODE_BUF_LEN],
             }),
         }
     }
@@ -232,15 +232,14 @@ impl<const K: usize, S: ReplayStore> RelayPolicy<K, S> {
     pub fn recheck(&mut self, token: &[u8], now: u64) -> Result<(), RejectReason> {
         match &mut self.keyed {
             None => check_shape(token).map_err(RejectReason::Token),
-            Some(keyed) => keyed
-                .keys
-                .decrypt(token, now, Some(keyed.ttl), &mut keyed.scratch)
-                .map(|_| ())
-                .map_err(|e| match e {
-                    DecryptError::Token(e) => RejectReason::Token(e),
-                    // The scratch buffer holds any frame's token.
-                    DecryptError::Buffer(_) => RejectReason::Token(TokenError::Malformed),
-                }),
+            Some(keyed) => {
+                let mut head = [0u8; LEAVE_PLAINTEXT];
+                keyed
+                    .keys
+                    .open_head(token, now, Some(keyed.ttl), &mut head)
+                    .map(|_| ())
+                    .map_err(RejectReason::Token)
+            }
         }
     }
 
@@ -271,8 +270,11 @@ impl<const K: usize, S: ReplayStore> Keyed<K, S> {
         now: u64,
         nick: &mut Option<NickBuf>,
     ) -> Result<(), RejectReason> {
-        let opened = frame
-            .decrypt(&self.keys, now, Some(self.ttl), &mut self.scratch)
+        // Enough of the plaintext for the nick and to tell a /leave.
+        let mut head = [0u8; LEAVE_PLAINTEXT];
+        let opened = self
+            .keys
+            .open_head(frame.token, now, Some(self.ttl), &mut head)
             .map_err(RejectReason::Token)?;
         match self
             .replay
@@ -282,9 +284,10 @@ impl<const K: usize, S: ReplayStore> Keyed<K, S> {
             ReplayCheck::Replayed => return Err(RejectReason::Replayed),
             ReplayCheck::Unverifiable => return Err(RejectReason::Unverifiable),
         }
-        let payload = Payload::parse(opened.plaintext);
+        let payload = Payload::parse(opened.head);
+        let whole = opened.head.len() == opened.plaintext_len;
         match (payload.nick, payload.body) {
-            (_, Body::Leave) => *nick = None,
+            (_, Body::Leave) if whole => *nick = None,
             (Some(sender), _) => *nick = Some(NickBuf::new(sender)),
             (None, _) => {}
         }
@@ -410,6 +413,42 @@ mod tests {
         assert_eq!(seen[15], Seen::Forward(good));
         assert_eq!(seen[30], Seen::Reject(invalid));
         assert_eq!(seen[31], Seen::Disconnect(invalid));
+    }
+
+    #[test]
+    fn test_keyed_relay_reads_only_a_whole_leave_as_a_leave() {
+        // The relay decrypts only the first MAX_NICK + 7 bytes: enough for
+        // the longest `nick LF /leave`, and a longer text that starts the
+        // same is not a /leave.
+        let keys = KeySet::<2>::single(Key::from_bytes([1; 32]));
+        let mut policy = RelayPolicy::<2, Small>::keyed(keys.clone(), 300, Small::new());
+        let mut conn = Inbound::new();
+        let nick = "n".repeat(MAX_NICK);
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let mut out = [0u8; MAX_FRAME];
+        let frames: Vec<Vec<u8>> = [
+            (1000, "\nhi"),
+            (1001, "\n/leave and more"),
+            (1002, "\n/leave"),
+        ]
+        .into_iter()
+        .map(|(at, text)| {
+            let plaintext = [nick.as_bytes(), text.as_bytes()].concat();
+            let payload = Payload {
+                nick: None,
+                body: Body::Text(&plaintext),
+            };
+            let frame = seal_frame(&keys, &payload, at, &mut rng, &mut out).unwrap();
+            frame.to_vec()
+        })
+        .collect();
+        let forwarded = |seen: Vec<Seen>| matches!(seen[..], [Seen::Forward(_)]);
+        assert!(forwarded(run(&mut policy, &mut conn, &frames[0], 1002)));
+        assert_eq!(conn.nick(), Some(&nick[..]));
+        assert!(forwarded(run(&mut policy, &mut conn, &frames[1], 1002)));
+        assert_eq!(conn.nick(), Some(&nick[..]), "not a /leave");
+        assert!(forwarded(run(&mut policy, &mut conn, &frames[2], 1002)));
+        assert_eq!(conn.nick(), None, "a /leave");
     }
 
     #[test]

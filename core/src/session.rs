@@ -3,12 +3,14 @@
 //! frames, an [`Opener`] turns received bytes into messages and drop
 //! reports. Both shells' clients drive these.
 
-use crate::fernet::{DEFAULT_MAX_KEYS, KeySet, TokenError};
-use crate::frame::{DECODE_BUF_LEN, FrameDecoder, FrameError};
+use crate::fernet::{DEFAULT_MAX_KEYS, HEADER_LEN, KeySet, TokenError};
+use crate::frame::{FrameDecoder, FrameError};
 use crate::message::{Body, Nick, NickBuf, NickError, Payload};
 use crate::replay::{ArrayStore, ReplayCache, ReplayCheck, ReplayStore, window_for_ttl};
 use crate::room::Notice;
-use crate::seal::{SealError, seal_frame};
+use crate::seal::{FrameStream, SealError, seal_frame};
+use core::borrow::BorrowMut;
+use core::ops::Range;
 use rand_core::CryptoRng;
 
 /// Where a client remembers tokens, unless told otherwise: 8,192 entries
@@ -94,11 +96,13 @@ impl Dropped {
 
 impl core::fmt::Display for Dropped {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        let plural = if self.count == 1 { "" } else { "s" };
-        write!(f, "dropped {} message{plural}:", self.count)?;
+        // Strings go in with `write_str`: formatting a `&str` with `{}`
+        // would keep core's padding code in a microcontroller's flash.
+        write!(f, "dropped {} message", self.count)?;
+        f.write_str(if self.count == 1 { ":" } else { "s:" })?;
         for (i, (reason, n)) in self.reasons().enumerate() {
-            let comma = if i == 0 { "" } else { "," };
-            write!(f, "{comma} {n} {reason}")?;
+            f.write_str(if i == 0 { " " } else { ", " })?;
+            write!(f, "{n} {reason}")?;
         }
         Ok(())
     }
@@ -125,11 +129,11 @@ pub struct Receive<'a> {
 
 /// A client: the [`Sealer`] that sends and the [`Opener`] that receives,
 /// which can go to different threads.
-pub struct Session<const K: usize = DEFAULT_MAX_KEYS, S = ClientReplay> {
+pub struct Session<const K: usize = DEFAULT_MAX_KEYS, S = ClientReplay, D = FrameDecoder> {
     /// Seals what this client sends.
     pub sealer: Sealer<K>,
     /// Opens what this client receives.
-    pub opener: Opener<K, S>,
+    pub opener: Opener<K, S, D>,
 }
 
 impl<const K: usize, S: ReplayStore + Default> Session<K, S> {
@@ -153,6 +157,26 @@ impl<const K: usize, S: ReplayStore> Session<K, S> {
         let nick = NickBuf::new(Nick::new(nick)?);
         Ok(Session {
             opener: Opener::new(keys.clone(), ttl, store),
+            sealer: Sealer { keys, nick },
+        })
+    }
+}
+
+impl<const K: usize, S: ReplayStore, D: BorrowMut<FrameDecoder>> Session<K, S, D> {
+    /// A session whose frame buffer is `decoder` as well as its replay
+    /// memory `store`: on a microcontroller both are `&'static mut` to
+    /// `static`s, so that neither (4 KiB and more) is ever built on the
+    /// stack and moved into place.
+    pub fn with_parts(
+        keys: KeySet<K>,
+        nick: &str,
+        ttl: Option<u64>,
+        store: S,
+        decoder: D,
+    ) -> Result<Self, NickError> {
+        let nick = NickBuf::new(Nick::new(nick)?);
+        Ok(Session {
+            opener: Opener::with_decoder(keys.clone(), ttl, store, decoder),
             sealer: Sealer { keys, nick },
         })
     }
@@ -187,16 +211,32 @@ impl<const K: usize> Sealer<K> {
         };
         seal_frame(&self.keys, &payload, now, rng, out)
     }
+
+    /// The frame for `body`, as [`Sealer::seal`] makes it, as a stream: for
+    /// a client with no room for a whole frame, which writes it piece by
+    /// piece into its socket.
+    pub fn stream<'a>(
+        &'a self,
+        body: Body<'a>,
+        now: u64,
+        rng: &mut (impl CryptoRng + ?Sized),
+    ) -> Result<FrameStream<'a>, SealError> {
+        let payload = Payload {
+            nick: Some(self.nick()),
+            body,
+        };
+        FrameStream::new(&self.keys, &payload, now, rng)
+    }
 }
 
-/// The receiving half: the keys, the TTL, the frame decoder, the replay
-/// cache, a buffer for one plaintext, and the relay's notice if one came.
-pub struct Opener<const K: usize = DEFAULT_MAX_KEYS, S = ClientReplay> {
+/// The receiving half: the keys, the TTL, the frame decoder (whose one
+/// buffer each frame is decrypted in), the replay cache, and the relay's
+/// notice if one came.
+pub struct Opener<const K: usize = DEFAULT_MAX_KEYS, S = ClientReplay, D = FrameDecoder> {
     keys: KeySet<K>,
     ttl: Option<u64>,
-    decoder: FrameDecoder,
+    decoder: D,
     replay: ReplayCache<S>,
-    plaintext: [u8; DECODE_BUF_LEN],
     dropped: Option<Dropped>,
     notice: Option<Notice>,
 }
@@ -205,12 +245,20 @@ impl<const K: usize, S: ReplayStore> Opener<K, S> {
     /// An opener for `keys` that remembers tokens in `store`; tokens older
     /// than `ttl` seconds (if set) are dropped.
     pub fn new(keys: KeySet<K>, ttl: Option<u64>, store: S) -> Self {
+        Opener::with_decoder(keys, ttl, store, FrameDecoder::new())
+    }
+}
+
+impl<const K: usize, S: ReplayStore, D: BorrowMut<FrameDecoder>> Opener<K, S, D> {
+    /// An opener whose frame buffer is `decoder` (see
+    /// [`Session::with_parts`]), which it clears.
+    pub fn with_decoder(keys: KeySet<K>, ttl: Option<u64>, store: S, mut decoder: D) -> Self {
+        decoder.borrow_mut().reset();
         Opener {
             keys,
             ttl,
-            decoder: FrameDecoder::new(),
+            decoder,
             replay: ReplayCache::new(store, window_for_ttl(ttl)),
-            plaintext: [0; DECODE_BUF_LEN],
             dropped: None,
             notice: None,
         }
@@ -223,7 +271,7 @@ impl<const K: usize, S: ReplayStore> Opener<K, S> {
     pub fn receive(&mut self, input: &[u8], now: u64) -> Receive<'_> {
         let mut consumed = 0;
         loop {
-            let step = self.decoder.decode(&input[consumed..]);
+            let step = self.decoder.borrow_mut().decode(&input[consumed..]);
             consumed += step.consumed;
             let reason = match step.found {
                 None => {
@@ -233,36 +281,33 @@ impl<const K: usize, S: ReplayStore> Opener<K, S> {
                     };
                 }
                 Some(Err(e)) => {
-                    if let Some(notice) = self.decoder.last_rejected().and_then(Notice::parse) {
+                    if let Some(notice) = self
+                        .decoder
+                        .borrow_mut()
+                        .last_rejected()
+                        .and_then(Notice::parse)
+                    {
                         self.notice = Some(notice);
                         continue;
                     }
                     DropReason::Frame(e)
                 }
-                Some(Ok(frame)) => {
-                    match frame.decrypt(&self.keys, now, self.ttl, &mut self.plaintext) {
-                        Err(e) => DropReason::Token(e),
-                        Ok(opened) => {
-                            match self
-                                .replay
-                                .check_and_insert(&opened.tag, opened.timestamp, now)
-                            {
-                                ReplayCheck::Replayed => DropReason::Replayed,
-                                ReplayCheck::Unverifiable => DropReason::Unverifiable,
-                                ReplayCheck::New => {
-                                    // Re-borrow the plaintext for the caller's lifetime.
-                                    let (timestamp, len) =
-                                        (opened.timestamp, opened.plaintext.len());
-                                    let start = crate::fernet::HEADER_LEN;
-                                    let payload =
-                                        Payload::parse(&self.plaintext[start..start + len]);
-                                    let message = Some(Received { timestamp, payload });
-                                    return Receive { consumed, message };
-                                }
-                            }
-                        }
+                Some(Ok(_)) => match self.open_last_frame(now) {
+                    Ok((timestamp, plaintext)) => {
+                        // Borrowed again for the caller's lifetime: the
+                        // plaintext lies in the decoder's buffer.
+                        let plaintext = self
+                            .decoder
+                            .borrow_mut()
+                            .last_frame()
+                            .and_then(|line| line.get(plaintext))
+                            .unwrap_or_default();
+                        let payload = Payload::parse(plaintext);
+                        let message = Some(Received { timestamp, payload });
+                        return Receive { consumed, message };
                     }
-                }
+                    Err(reason) => reason,
+                },
             };
             self.dropped
                 .get_or_insert(Dropped {
@@ -270,6 +315,32 @@ impl<const K: usize, S: ReplayStore> Opener<K, S> {
                     by_reason: [0; DropReason::ALL.len()],
                 })
                 .add(reason);
+        }
+    }
+
+    /// Decrypts the frame the decoder just handed out where it lies, and
+    /// checks it against the replay cache; gives its timestamp and where
+    /// its plaintext is in the decoder's buffer.
+    fn open_last_frame(&mut self, now: u64) -> Result<(u64, Range<usize>), DropReason> {
+        let token = self
+            .decoder
+            .borrow_mut()
+            .last_token_mut()
+            .ok_or(DropReason::Frame(FrameError::InvalidFrame))?;
+        let opened = self
+            .keys
+            .decrypt_in_place(token, now, self.ttl)
+            .map_err(DropReason::Token)?;
+        match self
+            .replay
+            .check_and_insert(&opened.tag, opened.timestamp, now)
+        {
+            ReplayCheck::Replayed => Err(DropReason::Replayed),
+            ReplayCheck::Unverifiable => Err(DropReason::Unverifiable),
+            ReplayCheck::New => Ok((
+                opened.timestamp,
+                HEADER_LEN..HEADER_LEN + opened.plaintext.len(),
+            )),
         }
     }
 

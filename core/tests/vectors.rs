@@ -2,7 +2,7 @@
 //! verify.json, invalid.json), stored unchanged in tests/data.
 
 use fernchat_core::fernet::Key;
-use fernchat_core::fernet::hazmat::encrypt_with_iv;
+use fernchat_core::fernet::hazmat::{encrypt_with_iv, stream_with_iv};
 use fernchat_core::frame::DECODE_BUF_LEN;
 use serde::Deserialize;
 use time::OffsetDateTime;
@@ -62,6 +62,15 @@ fn test_generate_vectors() {
         )
         .unwrap();
         assert_eq!(std::str::from_utf8(token).unwrap(), case.token);
+        // The stream writes the same token, here 10 bytes at a time.
+        let src = case.src.as_bytes();
+        let mut stream = stream_with_iv(&key, src.len(), unix(&case.now), case.iv);
+        let mut text = Vec::new();
+        while !stream.is_done() {
+            let n = stream.fill(&[src], &mut out[..10]);
+            text.extend_from_slice(&out[..n]);
+        }
+        assert_eq!(std::str::from_utf8(&text).unwrap(), case.token);
     }
 }
 
@@ -82,6 +91,12 @@ fn test_verify_vectors() {
             .unwrap();
         assert_eq!(opened.plaintext, case.src.as_bytes());
         assert_eq!(opened.timestamp, 499_162_800);
+        let mut token = case.token.clone().into_bytes();
+        let opened = key
+            .decrypt_in_place(&mut token, unix(&case.now), Some(case.ttl_sec))
+            .unwrap();
+        assert_eq!(opened.plaintext, case.src.as_bytes());
+        assert_eq!(opened.timestamp, 499_162_800);
     }
 }
 
@@ -99,5 +114,8 @@ fn test_invalid_vectors() {
             &mut buf,
         );
         assert!(result.is_err(), "{} was accepted", case.desc);
+        let mut token = case.token.clone().into_bytes();
+        let result = key.decrypt_in_place(&mut token, unix(&case.now), Some(case.ttl_sec));
+        assert!(result.is_err(), "{} was accepted in place", case.desc);
     }
 }

@@ -8,11 +8,12 @@ pub use storage::ClientStorage;
 
 use crate::net::NetConfig;
 use crate::now::Now;
-use crate::outbox::Outbox;
+use core::borrow::BorrowMut;
+use fernchat_core::frame::FrameDecoder;
 use fernchat_core::message::Body;
 use fernchat_core::replay::ReplayStore;
-use fernchat_core::seal::SealError;
-use fernchat_core::session::{Dropped, Received, Session};
+use fernchat_core::seal::{FrameStream, SealError};
+use fernchat_core::session::{Dropped, Opener, Received, Sealer, Session};
 use rand_core::{CryptoRng, RngCore};
 use smoltcp::iface::{Interface, SocketHandle, SocketSet};
 use smoltcp::phy::Device;
@@ -29,8 +30,8 @@ const EPHEMERAL_PORTS: u16 = 49152;
 pub enum ClientError {
     /// The socket refused to connect (no route, or a bad endpoint).
     Connect(tcp::ConnectError),
-    /// The outbox is full: poll, then try again.
-    OutboxFull,
+    /// A frame is still on its way out: poll, then try again.
+    Busy,
     /// The client is leaving or has closed.
     Closed,
     /// The message is too long for one frame.
@@ -44,7 +45,7 @@ impl core::fmt::Display for ClientError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             ClientError::Connect(e) => write!(f, "cannot connect: {e}"),
-            ClientError::OutboxFull => f.write_str("the outbox is full"),
+            ClientError::Busy => f.write_str("a frame is still being sent"),
             ClientError::Closed => f.write_str("the connection is closed"),
             ClientError::TooLong { len } => SealError::TooLong { len: *len }.fmt(f),
         }
@@ -54,7 +55,7 @@ impl core::fmt::Display for ClientError {
 impl From<SealError> for ClientError {
     fn from(error: SealError) -> Self {
         match error {
-            SealError::Buffer(_) => ClientError::OutboxFull,
+            SealError::Buffer(_) => ClientError::Busy,
             SealError::TooLong { len } => ClientError::TooLong { len },
         }
     }
@@ -85,23 +86,44 @@ enum State {
 
 /// A fernchat client: one TCP connection to a relay, over any smoltcp
 /// [`Device`], with IVs from a cryptographic RNG.
-pub struct Client<'a, D: Device, G: RngCore + CryptoRng, const K: usize, S: ReplayStore> {
+///
+/// Frames go out as a stream sealed straight into the socket's transmit
+/// buffer, one at a time, so the client holds no frame of its own: the body
+/// of the frame on its way out is borrowed until it is sent (hence
+/// `Body<'a>`), and frames come in through the session's one frame buffer,
+/// where they are decrypted.
+pub struct Client<
+    'a,
+    D: Device,
+    G: RngCore + CryptoRng,
+    const K: usize,
+    S: ReplayStore,
+    F: BorrowMut<FrameDecoder> = FrameDecoder,
+> {
     device: D,
     rng: G,
     iface: Interface,
     sockets: SocketSet<'a>,
     handle: SocketHandle,
-    session: &'a mut Session<K, S>,
-    outbox: Outbox<'a>,
+    sealer: &'a Sealer<K>,
+    opener: &'a mut Opener<K, S, F>,
+    /// The frame on its way out, if any.
+    sending: Option<FrameStream<'a>>,
     state: State,
 }
 
-impl<'a, D: Device, G: RngCore + CryptoRng, const K: usize, S: ReplayStore> Client<'a, D, G, K, S> {
+impl<'a, D, G, const K: usize, S, F> Client<'a, D, G, K, S, F>
+where
+    D: Device,
+    G: RngCore + CryptoRng,
+    S: ReplayStore,
+    F: BorrowMut<FrameDecoder>,
+{
     /// Starts connecting to the relay at `server` as `session`'s nick, with
     /// its `/join` frame queued first.
     pub fn new<const BUF: usize>(
         storage: &'a mut ClientStorage<'a, BUF>,
-        session: &'a mut Session<K, S>,
+        session: &'a mut Session<K, S, F>,
         mut device: D,
         mut rng: G,
         net: &NetConfig,
@@ -109,7 +131,7 @@ impl<'a, D: Device, G: RngCore + CryptoRng, const K: usize, S: ReplayStore> Clie
         now: Now,
     ) -> Result<Self, ClientError> {
         let mut iface = net.interface(&mut device, rng.next_u64(), now.instant);
-        let (sockets, mut socket, outbox) = storage.split();
+        let (sockets, mut socket) = storage.split();
         let mut sockets = SocketSet::new(&mut sockets[..]);
         socket.set_nagle_enabled(false);
         socket.set_keep_alive(Some(Duration::from_secs(20)));
@@ -125,18 +147,20 @@ impl<'a, D: Device, G: RngCore + CryptoRng, const K: usize, S: ReplayStore> Clie
             iface,
             sockets,
             handle,
-            session,
-            outbox: Outbox::new(outbox),
+            sealer: &session.sealer,
+            opener: &mut session.opener,
+            sending: None,
             state: State::Connecting,
         };
         client.queue(Body::Join, now)?;
         Ok(client)
     }
 
-    /// Queues `body` (a message, `/me`, or `/leave`, after which the
-    /// connection closes once everything queued is sent); it goes out on
-    /// the next polls. The one way to send.
-    pub fn send(&mut self, body: Body<'_>, now: Now) -> Result<(), ClientError> {
+    /// Sends `body` (a message, `/me`, or `/leave`, after which the
+    /// connection closes once it is sent): it streams out on the next polls,
+    /// read from `body` as it goes, and [`ClientError::Busy`] says the last
+    /// one has not gone yet. The one way to send.
+    pub fn send(&mut self, body: Body<'a>, now: Now) -> Result<(), ClientError> {
         if matches!(self.state, State::Leaving | State::Closed) {
             return Err(ClientError::Closed);
         }
@@ -147,12 +171,18 @@ impl<'a, D: Device, G: RngCore + CryptoRng, const K: usize, S: ReplayStore> Clie
         Ok(())
     }
 
-    /// Seals `body` into the outbox under a fresh IV.
-    fn queue(&mut self, body: Body<'_>, now: Now) -> Result<(), ClientError> {
-        let (sealer, rng) = (&self.session.sealer, &mut self.rng);
-        self.outbox
-            .push(|out| sealer.seal(body, now.unix, rng, out).map(<[u8]>::len))?;
+    /// Starts streaming `body`'s frame under a fresh IV.
+    fn queue(&mut self, body: Body<'a>, now: Now) -> Result<(), ClientError> {
+        if self.sending.is_some() {
+            return Err(ClientError::Busy);
+        }
+        self.sending = Some(self.sealer.stream(body, now.unix, &mut self.rng)?);
         Ok(())
+    }
+
+    /// True while a frame is on its way out.
+    pub fn is_sending(&self) -> bool {
+        self.sending.is_some()
     }
 
     /// Drops the connection at once, with a TCP reset and no `/leave`.
@@ -170,18 +200,28 @@ impl<'a, D: Device, G: RngCore + CryptoRng, const K: usize, S: ReplayStore> Clie
             self.state = State::Connected;
             on_event(ClientEvent::Connected);
         }
-        while socket.can_send() && !self.outbox.pending().is_empty() {
-            match socket.send_slice(self.outbox.pending()) {
-                Ok(n) if n > 0 => self.outbox.consume(n),
+        // Sealed straight into the transmit buffer's free space (in two
+        // pieces where it wraps around).
+        while let Some(stream) = &mut self.sending
+            && socket.can_send()
+        {
+            match socket.send(|room| {
+                let n = stream.fill(room);
+                (n, n)
+            }) {
+                Ok(n) if n > 0 => {}
                 _ => break,
             }
+            if stream.is_done() {
+                self.sending = None;
+            }
         }
-        let session = &mut *self.session;
+        let opener = &mut *self.opener;
         while socket.can_recv() {
             let read = socket.recv(|data| {
                 let mut used = 0;
                 loop {
-                    let step = session.opener.receive(&data[used..], now.unix);
+                    let step = opener.receive(&data[used..], now.unix);
                     used += step.consumed;
                     match step.message {
                         Some(message) => on_event(ClientEvent::Message(message)),
@@ -194,10 +234,10 @@ impl<'a, D: Device, G: RngCore + CryptoRng, const K: usize, S: ReplayStore> Clie
                 break;
             }
         }
-        if let Some(dropped) = session.opener.take_dropped() {
+        if let Some(dropped) = opener.take_dropped() {
             on_event(ClientEvent::Dropped(dropped));
         }
-        let flushed = self.outbox.pending().is_empty() && socket.send_queue() == 0;
+        let flushed = self.sending.is_none() && socket.send_queue() == 0;
         if self.state == State::Leaving && flushed {
             socket.close();
         }

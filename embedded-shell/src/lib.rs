@@ -26,7 +26,6 @@ mod client;
 mod fanout;
 mod net;
 mod now;
-mod outbox;
 mod relay;
 
 pub use client::{Client, ClientError, ClientEvent, ClientStorage};

@@ -158,10 +158,7 @@ impl<'a, D: Device, G: RngCore + CryptoRng, const N: usize, const K: usize, S: R
         let mut buffers = parts.buffers.into_iter();
         let handles = core::array::from_fn(|_| {
             let (rx, tx) = buffers.next().unwrap_or((&mut [], &mut []));
-            let mut socket =
-                tcp::Socket::new(tcp::SocketBuffer::new(rx), tcp::SocketBuffer::new(tx));
-            listen(&mut socket, port);
-            sockets.add(socket)
+            add_listener(&mut sockets, rx, tx, port)
         });
         Relay {
             device,
@@ -443,6 +440,21 @@ fn peer_ip(addr: IpAddress) -> PeerIp {
         core::net::IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
         core::net::IpAddr::V6(v6) => v6.octets(),
     }
+}
+
+/// Adds a socket over `rx` and `tx` to `sockets`, listening on `port`. Out
+/// of line, so that each socket is built in this one small frame instead
+/// of the relay's constructor keeping a place on the stack for all of them.
+#[inline(never)]
+fn add_listener<'a>(
+    sockets: &mut SocketSet<'a>,
+    rx: &'a mut [u8],
+    tx: &'a mut [u8],
+    port: u16,
+) -> SocketHandle {
+    let mut socket = tcp::Socket::new(tcp::SocketBuffer::new(rx), tcp::SocketBuffer::new(tx));
+    listen(&mut socket, port);
+    sockets.add(socket)
 }
 
 /// Puts `socket` in the listening state on `port`, with the timers a relay wants.

@@ -17,7 +17,8 @@ use fernchat_core::seal::seal_frame;
 use fernchat_core::session::Session;
 use fernchat_core::tally::Refusal;
 use fernchat_embedded::{
-    Client, ClientEvent, ClientStorage, NetConfig, Now, Relay, RelayEvent, RelayStorage,
+    Client, ClientError, ClientEvent, ClientStorage, NetConfig, Now, Relay, RelayEvent,
+    RelayStorage,
 };
 use hub::{Hub, Port};
 use rand_chacha::ChaCha20Rng;
@@ -318,21 +319,29 @@ impl<const N: usize> Chat<N> {
         });
     }
 
-    /// Sends what `who` types, as a user would type it (`/me` included).
+    /// Sends what `who` types, as a user would type it (`/me` included),
+    /// once its last frame has gone out.
     fn say(&mut self, who: usize, text: &str) {
-        let at = now(self.ms);
+        // A client reads the body while it streams out: it outlives it.
+        let text: &'static str = text.to_owned().leak();
         let Input::Send(body) = Input::parse(text) else {
             panic!("{text:?} sends nothing");
         };
-        self.members[who].client.send(body, at).unwrap();
+        let give_up = self.ms + MAX_STEPS;
+        while let Err(e) = self.members[who].client.send(body, now(self.ms)) {
+            assert_eq!(e, ClientError::Busy);
+            assert!(self.ms < give_up, "{text:?} never went out");
+            self.step();
+        }
     }
 
     /// Has every member in `who` send its messages, at the same moment: a
-    /// message goes into a member's outbox as soon as it has room for it.
+    /// message goes out as soon as the member's last one has.
     fn say_all_at_once(&mut self, who: &[usize], texts: impl Fn(usize) -> Vec<String>) {
-        let texts: Vec<Vec<String>> = who.iter().map(|&w| texts(w)).collect();
+        let texts: &'static [Vec<String>] =
+            who.iter().map(|&w| texts(w)).collect::<Vec<_>>().leak();
         let mut queued = vec![0; who.len()];
-        while queued.iter().zip(&texts).any(|(&q, t)| q < t.len()) {
+        while queued.iter().zip(texts).any(|(&q, t)| q < t.len()) {
             let at = now(self.ms);
             for (i, &w) in who.iter().enumerate() {
                 let Some(text) = texts[i].get(queued[i]) else {
@@ -455,16 +464,27 @@ fn test_frames_bigger_than_socket_buffers() {
     let mut chat = Chat::<4>::new(RelayPolicy::blind());
     chat.fill(&["ann", "bob", "cy"], 1);
     // 3003 bytes of text: with "ann" and LF, the largest plaintext (a 4089-byte frame).
-    let big: Vec<String> = (0..3u8)
+    let big: &'static [String] = (0..3u8)
         .map(|i| {
             (0..3003)
                 .map(|k| char::from(b'a' + ((k + usize::from(i)) % 26) as u8))
                 .collect()
         })
-        .collect();
-    let mut queued = 0;
+        .collect::<Vec<_>>()
+        .leak();
+    // One frame streams out at a time, read from its body as it goes: the
+    // next is refused until the last has gone.
+    let at = now(chat.ms);
+    let ann = &mut chat.members[0].client;
+    ann.send(Body::Text(big[0].as_bytes()), at).unwrap();
+    assert!(ann.is_sending());
+    assert_eq!(
+        ann.send(Body::Text(big[1].as_bytes()), at),
+        Err(ClientError::Busy)
+    );
+    let mut queued = 1;
     let mut small = 0;
-    // Queue as ann's outbox takes them, with bob talking meanwhile.
+    // Send as ann's client takes them, with bob talking meanwhile.
     while queued < big.len() || small < 3 {
         let at = now(chat.ms);
         if queued < big.len()
@@ -651,10 +671,11 @@ fn test_client_not_reading_is_dropped_after_the_slow_timeout() {
     chat.fill(&["ann", "bob", "cy"], key);
     let paused_at = chat.ms;
     chat.members[2].paused = true;
-    let texts: Vec<String> = (0..40)
+    let texts: &'static [String] = (0..40)
         .map(|i| format!("{i:02} {}", "x".repeat(1000)))
-        .collect();
-    chat.say_all_at_once(&[0], |_| texts.clone());
+        .collect::<Vec<_>>()
+        .leak();
+    chat.say_all_at_once(&[0], |_| texts.to_vec());
     chat.run_until("bob to get all 40", |chat| {
         chat.messages(1).len() == texts.len()
     });
@@ -691,9 +712,10 @@ fn test_newcomer_while_senders_wait_is_not_timed_out() {
     );
     chat.fill(&["ann", "bob", "cy"], 1);
     chat.members[2].paused = true;
-    let texts: Vec<String> = (0..40)
+    let texts: &'static [String] = (0..40)
         .map(|i| format!("{i:02} {}", "x".repeat(1000)))
-        .collect();
+        .collect::<Vec<_>>()
+        .leak();
     // Dee joins half a second after ann starts, with the log long full.
     let start = chat.ms;
     let (mut queued, mut dee) = (0, None);

@@ -1,5 +1,7 @@
 //! `Key::decrypt` and `KeySet::decrypt` never panic, whatever the token, the
-//! clock and the TTL, and agree with each other; a token they accept is the
+//! clock and the TTL, and agree with each other, with decrypting in place
+//! (`KeySet::decrypt_in_place`) and with the keyed relay's head-only check
+//! (`KeySet::open_head`); a token they accept is the
 //! one `Key::encrypt` makes from what it holds (so no second spelling of a
 //! token is accepted). And every plaintext up to `MAX_PLAINTEXT`, encrypted
 //! at any time with any IV, decrypts to itself, or fails exactly as the
@@ -49,6 +51,12 @@ fuzz_target!(|data: &[u8]| {
         by_other
     };
     assert_eq!(by_set, expected, "KeySet is not its keys tried in turn");
+    // A frame's token: longer ones overflow `buf`, which is the caller's
+    // error, not the token's.
+    if data.len() < MAX_FRAME {
+        same_as_in_place_and_head(data, now, ttl, &by_set);
+    }
+
     if let Ok((timestamp, plaintext, _)) = &by_key {
         assert!(fresh(*timestamp, now, ttl));
         assert_eq!(check_shape(data), Ok(()));
@@ -75,6 +83,41 @@ fuzz_target!(|data: &[u8]| {
         ttl,
     );
 });
+
+/// `KeySet::decrypt_in_place` and `KeySet::open_head` give what
+/// `KeySet::decrypt` gave (`by_set`) for `token`.
+fn same_as_in_place_and_head(
+    data: &[u8],
+    now: u64,
+    ttl: Option<u64>,
+    by_set: &Result<(u64, Vec<u8>, [u8; 32]), DecryptError>,
+) {
+    let keys = keyset();
+    let mut in_place = data.to_vec();
+    let by_set_in_place = keys.decrypt_in_place(&mut in_place, now, ttl).map(owned);
+    assert_eq!(
+        by_set_in_place,
+        by_set.clone().map_err(token_error),
+        "decrypting in place is not decrypting"
+    );
+    let mut head = [0u8; 40];
+    let by_head = keys.open_head(data, now, ttl, &mut head).map(|opened| {
+        (
+            opened.timestamp,
+            opened.plaintext_len,
+            opened.head.to_vec(),
+            opened.tag,
+        )
+    });
+    let expected_head = by_set
+        .clone()
+        .map_err(token_error)
+        .map(|(timestamp, plaintext, tag)| {
+            let head = plaintext[..plaintext.len().min(40)].to_vec();
+            (timestamp, plaintext.len(), head, tag)
+        });
+    assert_eq!(by_head, expected_head, "open_head is not decrypting");
+}
 
 /// Encrypts `plaintext` and decrypts it again with the key and the key set.
 fn round_trip(
@@ -114,6 +157,15 @@ fn fresh(timestamp: u64, now: u64, ttl: Option<u64>) -> bool {
     let (timestamp, now) = (u128::from(timestamp), u128::from(now));
     timestamp <= now + u128::from(MAX_CLOCK_SKEW)
         && ttl.is_none_or(|ttl| timestamp + u128::from(ttl) >= now)
+}
+
+/// The token's part of a decryption error: a frame-sized buffer never
+/// makes the caller's part.
+fn token_error(error: DecryptError) -> TokenError {
+    match error {
+        DecryptError::Token(error) => error,
+        DecryptError::Buffer(_) => panic!("a frame-sized buffer was too small"),
+    }
 }
 
 /// A decryption's result, out of the buffer it borrows.

@@ -170,6 +170,78 @@ fn std_and_python_clients_chat_through_the_firmware_relay() {
     assert!(ann.quit());
 }
 
+/// `len` bytes of text that show where any byte went missing.
+fn patterned(len: usize, seed: u8) -> String {
+    (0..len)
+        .map(|i| char::from(b'a' + ((i + usize::from(seed)) % 26) as u8))
+        .collect()
+}
+
+/// The firmware client sends and receives the largest frame (4,089 bytes)
+/// through the keyed firmware relay; both print their stack high-water
+/// marks, which `cargo xtask size` reads from the file named by
+/// `FERNCHAT_STACK_REPORT` (lines `IMAGE PEAK RESERVE`, in bytes).
+#[test]
+fn the_largest_frames_go_both_ways_through_the_firmware_relay_and_client() {
+    let setup = setup();
+    let (_, key, key_text) = key_file("largest");
+    let (relay, port) = firmware_relay(&setup.images, &["--key", &key_text]);
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("address");
+    let mut host = Peer::connect(addr, &key, "host");
+    relay.expect("joined");
+    // "board", LF and 3,001 bytes: the most a frame carries.
+    let from_board = patterned(3001, 0);
+    let server = format!("10.0.2.2:{port}");
+    let args = [
+        "--key",
+        &key_text,
+        "--connect",
+        &server,
+        "--nick",
+        "board",
+        "--wait",
+        "1",
+        &from_board,
+    ];
+    let mut board = Machine::boot(&setup.images.join("fernchat-client"), &args, None);
+    board.expect("connected to 10.0.2.2");
+    let heard = host.receive(2, WAIT);
+    assert_eq!(heard.len(), 2, "the host heard {heard:?}");
+    assert_eq!(heard[0], "board joined");
+    assert_eq!(heard[1], format!("<board> {from_board}"));
+
+    let from_host = patterned(3002, 7);
+    let frame = host.say(&from_host);
+    assert_eq!(frame.len(), 4089, "the largest frame");
+    let shown = board.expect("<host> ");
+    assert!(shown.ends_with(&format!("<host> {from_host}")), "{shown:?}");
+    board.expect("left");
+    let board_stack = board.expect("stack: ");
+    assert_eq!(board.exit_code(), Some(0));
+    assert_eq!(host.receive(1, WAIT), ["board left"]);
+    relay.expect("client 1 left");
+    let relay_stack = relay.expect("stack: ");
+
+    let mut report = String::new();
+    for (image, line) in [
+        ("fernchat-client", &board_stack),
+        ("fernchat-server", &relay_stack),
+    ] {
+        // "stack: PEAK of RESERVE bytes used at most"
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let (Some(peak), Some(reserve)) = (words.get(1), words.get(3)) else {
+            panic!("no stack figures in {line:?}");
+        };
+        let peak: u32 = peak.parse().expect("peak");
+        let reserve: u32 = reserve.parse().expect("reserve");
+        assert!(peak > 1024 && peak < reserve, "{image}: {line:?}");
+        report.push_str(&format!("{image} {peak} {reserve}\n"));
+    }
+    if let Some(path) = std::env::var_os("FERNCHAT_STACK_REPORT") {
+        std::fs::write(path, report).expect("write the stack report");
+    }
+}
+
 /// Three ~3,000-byte messages from `nick`, each marked with its number.
 fn bulk(nick: &str) -> Vec<String> {
     (0..3)
@@ -317,7 +389,10 @@ fn an_interleaved_flood_is_cut_off_and_summarised_on_the_console() {
     let (relay, port) = firmware_relay(&setup.images, &[]);
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("address");
     let mut ann = Peer::connect(addr, &key, "ann");
+    relay.expect("joined");
     let mut bob = Peer::connect(addr, &key, "bob");
+    // Both in the room before ann speaks, or bob may miss her hello.
+    relay.expect("joined");
     ann.say("hello");
     bob.say("hello");
     assert_eq!(bob.receive(1, WAIT), ["<ann> hello"]);

@@ -3,8 +3,16 @@
 use crate::shell::{cmd, exec};
 use anyhow::Result;
 
-/// The target the core must build for (QEMU's mps2-an385 Cortex-M3).
-const EMBEDDED_TARGET: &str = "thumbv7m-none-eabi";
+/// The microcontroller cores `fernchat-core` and `fernchat-embedded` must
+/// build for, with no alloc: Cortex-M0+ (no atomic compare-and-swap),
+/// Cortex-M3 (QEMU's mps2-an385), Cortex-M4F, and the ESP32-C3's RISC-V (no
+/// atomic compare-and-swap either). `.ci/run` installs them.
+const EMBEDDED_TARGETS: [&str; 4] = [
+    "thumbv6m-none-eabi",
+    "thumbv7m-none-eabi",
+    "thumbv7em-none-eabihf",
+    "riscv32imc-unknown-none-elf",
+];
 
 /// Runs every check in order; stops at the first failure.
 pub fn run() -> Result<()> {
@@ -31,18 +39,22 @@ pub fn run() -> Result<()> {
             .envs(qemu),
     )?;
     crate::deploy::check(&python)?;
-    exec(&mut cmd("rustup", &["target", "add", EMBEDDED_TARGET]))?;
-    exec(&mut cmd(
-        "cargo",
-        &[
-            "build",
-            "-p",
-            "fernchat-core",
-            "--target",
-            EMBEDDED_TARGET,
-            "--release",
-        ],
-    ))?;
+    for target in EMBEDDED_TARGETS {
+        exec(&mut cmd("rustup", &["target", "add", target]))?;
+        exec(&mut cmd(
+            "cargo",
+            &[
+                "build",
+                "-p",
+                "fernchat-core",
+                "-p",
+                "fernchat-embedded",
+                "--target",
+                target,
+                "--release",
+            ],
+        ))?;
+    }
     crate::firmware::lint()?;
     crate::size::run()?;
     crate::fuzz::smoke()?;

@@ -10,6 +10,10 @@ use std::process::Command;
 
 /// The firmware's target: QEMU's mps2-an385 is a Cortex-M3.
 pub const TARGET: &str = "thumbv7m-none-eabi";
+/// The other Cortex-M cores the images are built for by `cargo xtask size`,
+/// to show what each costs: Cortex-M0+ (no atomic read-modify-write, no
+/// hardware divide) and Cortex-M4F.
+pub const OTHER_TARGETS: [&str; 2] = ["thumbv6m-none-eabi", "thumbv7em-none-eabihf"];
 
 /// The firmware images.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -40,6 +44,15 @@ impl Image {
     pub fn path(self) -> PathBuf {
         images_dir().join(self.name())
     }
+
+    /// Where [`build_for`] puts the image built for `target`.
+    pub fn path_for(self, target: &str) -> PathBuf {
+        dir()
+            .join("target")
+            .join(target)
+            .join("release")
+            .join(self.name())
+    }
 }
 
 /// The firmware crate's directory (its own workspace).
@@ -62,6 +75,20 @@ pub fn build() -> Result<()> {
         eprintln!("xtask: {}", image.path().display());
     }
     Ok(())
+}
+
+/// Builds every image for another Cortex-M `target`.
+pub fn build_for(target: &str) -> Result<()> {
+    if has("rustup") {
+        exec(Command::new("rustup").args(["target", "add", target]))?;
+    }
+    exec(&mut cargo(&[
+        "build",
+        "--release",
+        "--bins",
+        "--target",
+        target,
+    ]))
 }
 
 /// The checks CI runs on the workspace, for the firmware's own workspace:

@@ -1,13 +1,19 @@
-//! `cargo xtask size`: flash and RAM of each firmware image against the
-//! project's goals, and where the bytes go, read from the ELF files.
+//! `cargo xtask size`: flash, RAM and measured peak stack of each firmware
+//! image against the project's goals, and where the bytes go, read from the
+//! ELF files and from a QEMU run.
 //!
 //! Flash is what gets programmed: the file bytes of the loadable segments
 //! (code, read-only data, the initial values of `.data`). RAM is the span from
 //! the start of RAM to the end of the statics: the stack reserve that
 //! memory.x puts first (its lowest 1 KiB the MPU's guard), plus the statics
-//! (`.data`, `.bss`) above it.
+//! (`.data`, `.bss`) above it. The stack's peak is measured: the images
+//! paint the stack at boot and print its high-water mark, and the QEMU test
+//! that sends the largest frame (4,089 bytes) both ways through the firmware
+//! relay and client records it; the reserve must hold that peak, the guard
+//! and [`STACK_MARGIN`].
 
 use crate::firmware::{self, Image};
+use crate::shell::{cmd, exec, root};
 use anyhow::{Context, Result, bail};
 use object::{Object, ObjectSection, ObjectSegment, ObjectSymbol, SectionKind, SymbolKind};
 use std::collections::HashMap;
@@ -18,13 +24,24 @@ const KIB: u64 = 1024;
 const RAM_ORIGIN: u64 = 0x2000_0000;
 /// Rows in the "where the bytes go" tables.
 const TOP: usize = 8;
+/// The MPU's no-access guard at the bottom of the stack (src/fault.rs).
+const STACK_GUARD: u64 = KIB;
+/// Stack the reserve must hold beyond the measured peak: for paths the
+/// QEMU run did not take (a refused connection's notice, the fault
+/// handler's few words), about a quarter of the peak.
+const STACK_MARGIN: u64 = KIB;
+/// The QEMU test that exercises the largest frames both ways and writes
+/// the stack report (tests/tests/qemu_firmware.rs).
+const STACK_TEST: &str = "the_largest_frames_go_both_ways_through_the_firmware_relay_and_client";
 
 /// The footprint goals: flash and RAM (statics plus stack reserve), in
-/// bytes; none for the test image, which is not measured.
+/// bytes; none for the test image, which is not measured. The client must
+/// fit an STM32F103C8-class part (64 KiB flash, 20 KiB RAM) with room for
+/// a board's own code; the relay, 4 clients in 48 KiB of RAM.
 fn goal(image: Image) -> Option<(u64, u64)> {
     match image {
-        Image::Server => Some((64 * KIB, 96 * KIB)),
-        Image::Client => Some((64 * KIB, 40 * KIB)),
+        Image::Server => Some((64 * KIB, 48 * KIB)),
+        Image::Client => Some((48 * KIB, 20 * KIB)),
         Image::Overflow => None,
     }
 }
@@ -33,6 +50,7 @@ fn goal(image: Image) -> Option<(u64, u64)> {
 struct Footprint {
     flash: u64,
     statics: u64,
+    /// The stack reserve in memory.x.
     stack: u64,
     /// Flash bytes by crate, largest first.
     flash_by_crate: Vec<(String, u64)>,
@@ -40,15 +58,17 @@ struct Footprint {
     ram_by_symbol: Vec<(String, u64)>,
 }
 
-/// Builds the images, prints the footprints of those with goals; fails if
-/// one is over its goal.
+/// Builds the images, measures their stack on QEMU, prints the footprints
+/// of those with goals; fails if one is over its goal or its measured stack
+/// does not fit its reserve with the margin.
 pub fn run() -> Result<()> {
     firmware::build()?;
+    let peaks = measure_stack()?;
     let mut over = Vec::new();
     let mut details = String::new();
     println!(
-        "{:<16} {:<26} RAM = statics + stack (goal)",
-        "image", "flash (goal)"
+        "{:<16} {:<24} {:<40} stack: peak + guard + margin <= reserve",
+        "image", "flash (goal)", "RAM = statics + stack reserve (goal)"
     );
     for image in Image::ALL {
         let Some((flash_goal, ram_goal)) = goal(image) else {
@@ -57,8 +77,13 @@ pub fn run() -> Result<()> {
         let path = image.path();
         let footprint = measure(&path).with_context(|| format!("reading {}", path.display()))?;
         let ram = footprint.statics + footprint.stack;
+        let peak = peaks
+            .get(image.name())
+            .copied()
+            .with_context(|| format!("the QEMU run reported no stack peak for {}", image.name()))?;
+        let needed = peak + STACK_GUARD + STACK_MARGIN;
         println!(
-            "{:<16} {:>8} ({}) {}   {:>8} = {} + {} ({}) {}",
+            "{:<16} {:>8} ({}) {} {:>8} = {} + {} ({}) {}   {:.1} + {:.0} + {:.0} = {} <= {} {}",
             image.name(),
             kib(footprint.flash),
             kib(flash_goal),
@@ -68,17 +93,84 @@ pub fn run() -> Result<()> {
             kib(footprint.stack),
             kib(ram_goal),
             verdict(ram, ram_goal),
+            peak as f64 / KIB as f64,
+            STACK_GUARD as f64 / KIB as f64,
+            STACK_MARGIN as f64 / KIB as f64,
+            kib(needed),
+            kib(footprint.stack),
+            verdict(needed, footprint.stack),
         );
-        if footprint.flash > flash_goal || ram > ram_goal {
+        if footprint.flash > flash_goal || ram > ram_goal || needed > footprint.stack {
             over.push(image.name());
         }
         details.push_str(&breakdown(image, &footprint));
     }
     print!("{details}");
+    other_cores()?;
     if !over.is_empty() {
         bail!("over the footprint goal: {}", over.join(", "));
     }
     Ok(())
+}
+
+/// Builds the images for the other Cortex-M cores and prints their flash
+/// and RAM (the same code and statics; QEMU's Cortex-M3 board runs the
+/// Cortex-M0+ build too, whose instructions it has).
+fn other_cores() -> Result<()> {
+    println!("\nthe same images for other cores (flash, statics):");
+    for target in firmware::OTHER_TARGETS {
+        firmware::build_for(target)?;
+        let mut row = format!("  {target:<24}");
+        for image in [Image::Client, Image::Server] {
+            let path = image.path_for(target);
+            let footprint =
+                measure(&path).with_context(|| format!("reading {}", path.display()))?;
+            row.push_str(&format!(
+                " {} {}, {}",
+                image.name(),
+                kib(footprint.flash),
+                kib(footprint.statics)
+            ));
+        }
+        println!("{row}");
+    }
+    Ok(())
+}
+
+/// Runs the QEMU test that sends the largest frames both ways through the
+/// firmware relay and client; gives each image's stack peak in bytes.
+fn measure_stack() -> Result<HashMap<String, u64>> {
+    crate::qemu::ensure_installed()?;
+    // The test runs the std binary's checks too: it must be built.
+    exec(&mut cmd("cargo", &["build", "-p", "fernchat"]))?;
+    let report = root().join("target").join("stack-report.txt");
+    let _ = std::fs::remove_file(&report);
+    exec(
+        cmd(
+            "cargo",
+            &[
+                "test",
+                "-p",
+                "fernchat-tests",
+                "--test",
+                "qemu_firmware",
+                STACK_TEST,
+            ],
+        )
+        .envs(crate::qemu::test_env()?)
+        .env("FERNCHAT_STACK_REPORT", &report),
+    )?;
+    let text = std::fs::read_to_string(&report)
+        .with_context(|| format!("the stack report {}", report.display()))?;
+    let mut peaks = HashMap::new();
+    for line in text.lines() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let [image, peak, _reserve] = words[..] else {
+            bail!("a stack report line is `IMAGE PEAK RESERVE`: {line:?}");
+        };
+        peaks.insert(image.to_owned(), peak.parse().context("stack peak")?);
+    }
+    Ok(peaks)
 }
 
 fn verdict(bytes: u64, goal: u64) -> &'static str {

@@ -2,8 +2,9 @@
 //! `docs/PROTOCOL.md` section 4.
 
 use super::error::DecryptError;
+use super::error::TokenError;
 use super::key::{Key, KeyError};
-use super::token::{Decrypted, decrypt_with};
+use super::token::{Decrypted, decrypt_in_place_with, decrypt_with};
 
 /// How many keys a [`KeySet`] holds unless told otherwise.
 pub const DEFAULT_MAX_KEYS: usize = 4;
@@ -104,6 +105,19 @@ impl<const N: usize> KeySet<N> {
         buf: &'b mut [u8],
     ) -> Result<Decrypted<'b>, DecryptError> {
         decrypt_with(token, now, ttl, buf, |decoded| {
+            self.keys.iter().find(|key| key.verify_mac(decoded))
+        })
+    }
+
+    /// Decrypts `token` where it lies with whichever key's MAC verifies;
+    /// same contract as [`Key::decrypt_in_place`].
+    pub fn decrypt_in_place<'t>(
+        &self,
+        token: &'t mut [u8],
+        now: u64,
+        ttl: Option<u64>,
+    ) -> Result<Decrypted<'t>, TokenError> {
+        decrypt_in_place_with(token, now, ttl, |decoded| {
             self.keys.iter().find(|key| key.verify_mac(decoded))
         })
     }

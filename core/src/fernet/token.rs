@@ -5,11 +5,7 @@
 
 use super::error::{BufferTooSmall, DecryptError, TokenError};
 use super::key::Key;
-use aes::Aes128;
 use base64_simd::{Out, URL_SAFE};
-use cbc::cipher::BlockModeDecrypt;
-use cbc::cipher::InnerIvInit;
-use cbc::cipher::block_padding::Pkcs7;
 use hmac::Mac;
 
 /// The version byte every token starts with.
@@ -65,6 +61,23 @@ impl Key {
         buf: &'b mut [u8],
     ) -> Result<Decrypted<'b>, DecryptError> {
         decrypt_with(token, now, ttl, buf, |decoded| {
+            self.verify_mac(decoded).then_some(self)
+        })
+    }
+
+    /// Decrypts `token` where it lies: the base64url text is decoded over
+    /// itself and the ciphertext decrypted in place, so no second buffer is
+    /// needed (a microcontroller decrypts in its frame buffer). The checks
+    /// are [`Key::decrypt`]'s, in the same order; the plaintext is inside
+    /// `token`, from offset [`HEADER_LEN`]. Whatever the result, `token`
+    /// no longer holds the text. Never panics.
+    pub fn decrypt_in_place<'t>(
+        &self,
+        token: &'t mut [u8],
+        now: u64,
+        ttl: Option<u64>,
+    ) -> Result<Decrypted<'t>, TokenError> {
+        decrypt_in_place_with(token, now, ttl, |decoded| {
             self.verify_mac(decoded).then_some(self)
         })
     }
@@ -128,8 +141,29 @@ pub(super) fn decrypt_with<'b, 'k>(
 ) -> Result<Decrypted<'b>, DecryptError> {
     let len = decode_and_check(token, buf)?;
     match verifying_key(&buf[..len]) {
-        Some(key) => open_verified(key, &mut buf[..len], now, ttl),
+        Some(key) => Ok(open_verified(key, &mut buf[..len], now, ttl)?),
         None => Err(DecryptError::Token(TokenError::BadMac)),
+    }
+}
+
+/// [`decrypt_with`] with the token decoded over itself.
+pub(super) fn decrypt_in_place_with<'t, 'k>(
+    token: &'t mut [u8],
+    now: u64,
+    ttl: Option<u64>,
+    verifying_key: impl FnOnce(&[u8]) -> Option<&'k Key>,
+) -> Result<Decrypted<'t>, TokenError> {
+    check_text_len(token)?;
+    let decoded = URL_SAFE
+        .decode_inplace(token)
+        .map_err(|_| TokenError::Malformed)?;
+    check_decoded_len(decoded.len())?;
+    if decoded[0] != VERSION {
+        return Err(TokenError::Malformed);
+    }
+    match verifying_key(decoded) {
+        Some(key) => open_verified(key, decoded, now, ttl),
+        None => Err(TokenError::BadMac),
     }
 }
 
@@ -159,25 +193,23 @@ fn open_verified<'b>(
     decoded: &'b mut [u8],
     now: u64,
     ttl: Option<u64>,
-) -> Result<Decrypted<'b>, DecryptError> {
+) -> Result<Decrypted<'b>, TokenError> {
     let len = decoded.len();
     let mut timestamp_bytes = [0u8; 8];
     timestamp_bytes.copy_from_slice(&decoded[1..9]);
     let timestamp = u64::from_be_bytes(timestamp_bytes);
     if timestamp > now.saturating_add(MAX_CLOCK_SKEW) {
-        return Err(TokenError::FromTheFuture.into());
+        return Err(TokenError::FromTheFuture);
     }
     if ttl.is_some_and(|ttl| timestamp.saturating_add(ttl) < now) {
-        return Err(TokenError::Expired.into());
+        return Err(TokenError::Expired);
     }
     let mut iv = [0u8; IV_LEN];
     iv.copy_from_slice(&decoded[9..HEADER_LEN]);
     let mut tag = [0u8; TAG_LEN];
     tag.copy_from_slice(&decoded[len - TAG_LEN..]);
     let ciphertext = &mut decoded[HEADER_LEN..len - TAG_LEN];
-    let plaintext = cbc::Decryptor::<Aes128>::inner_iv_init(key.aes.clone(), &iv.into())
-        .decrypt_padded::<Pkcs7>(ciphertext)
-        .map_err(|_| DecryptError::Token(TokenError::BadPadding))?;
+    let plaintext = cbc_decrypt(key, iv, ciphertext).ok_or(TokenError::BadPadding)?;
     Ok(Decrypted {
         timestamp,
         plaintext,
@@ -185,7 +217,58 @@ fn open_verified<'b>(
     })
 }
 
-fn check_text_len(token: &[u8]) -> Result<(), TokenError> {
+/// CBC-decrypts `ciphertext` in place and strips its PKCS#7 padding; `None`
+/// for bad padding. With the cbc crate, which decrypts blocks side by side
+/// (8 at a time with AES-NI).
+#[cfg(not(target_os = "none"))]
+fn cbc_decrypt<'c>(key: &Key, iv: [u8; IV_LEN], ciphertext: &'c mut [u8]) -> Option<&'c [u8]> {
+    use cbc::cipher::block_padding::Pkcs7;
+    use cbc::cipher::{BlockModeDecrypt, InnerIvInit};
+    cbc::Decryptor::<aes::Aes128>::inner_iv_init(key.aes.clone(), &iv.into())
+        .decrypt_padded::<Pkcs7>(ciphertext)
+        .ok()
+        .map(|plaintext| -> &[u8] { plaintext })
+}
+
+/// CBC-decrypts `ciphertext` in place and strips its PKCS#7 padding; `None`
+/// for bad padding. On a microcontroller one block at a time, from the
+/// last: the side-by-side path of the cbc crate would keep a second copy
+/// of the software AES's decryption in flash (0.7 KiB) for no speed.
+#[cfg(target_os = "none")]
+fn cbc_decrypt<'c>(key: &Key, iv: [u8; IV_LEN], ciphertext: &'c mut [u8]) -> Option<&'c [u8]> {
+    cbc_decrypt_by_block(key, iv, ciphertext)
+}
+
+/// The block-at-a-time CBC decryption and unpadding of the microcontroller
+/// build, on every target in tests.
+#[cfg(any(test, target_os = "none"))]
+fn cbc_decrypt_by_block<'c>(
+    key: &Key,
+    iv: [u8; IV_LEN],
+    ciphertext: &'c mut [u8],
+) -> Option<&'c [u8]> {
+    use cbc::cipher::BlockCipherDecrypt;
+    let blocks = ciphertext.len() / BLOCK_LEN;
+    // From the last block back, each block's predecessor is still ciphertext.
+    for i in (0..blocks).rev() {
+        let (before, rest) = ciphertext.split_at_mut(i * BLOCK_LEN);
+        let (block, _) = rest.split_first_chunk_mut::<BLOCK_LEN>()?;
+        key.aes.decrypt_block(block.into());
+        let previous = before.last_chunk::<BLOCK_LEN>().unwrap_or(&iv);
+        for (byte, chained) in block.iter_mut().zip(previous) {
+            *byte ^= chained;
+        }
+    }
+    let padding = usize::from(*ciphertext.last()?);
+    let text_len = ciphertext.len().checked_sub(padding)?;
+    let padded = (1..=BLOCK_LEN).contains(&padding)
+        && ciphertext[text_len..]
+            .iter()
+            .all(|&b| usize::from(b) == padding);
+    padded.then_some(&ciphertext[..text_len])
+}
+
+pub(super) fn check_text_len(token: &[u8]) -> Result<(), TokenError> {
     let min_chars = MIN_TOKEN_BYTES.div_ceil(3) * 4;
     if !token.len().is_multiple_of(4) || token.len() < min_chars {
         return Err(TokenError::Malformed);
@@ -193,7 +276,7 @@ fn check_text_len(token: &[u8]) -> Result<(), TokenError> {
     Ok(())
 }
 
-fn check_decoded_len(len: usize) -> Result<(), TokenError> {
+pub(super) fn check_decoded_len(len: usize) -> Result<(), TokenError> {
     if len < MIN_TOKEN_BYTES || !(len - HEADER_LEN - TAG_LEN).is_multiple_of(BLOCK_LEN) {
         return Err(TokenError::Malformed);
     }
@@ -205,6 +288,47 @@ mod tests {
     use super::*;
     use crate::fernet::hazmat::encrypt_with_iv;
     use crate::frame::DECODE_BUF_LEN;
+
+    #[test]
+    fn test_block_at_a_time_cbc_matches_the_cbc_crate() {
+        let key = Key::from_bytes([6; 32]);
+        let plaintext: [u8; 200] = core::array::from_fn(|i| (i * 11) as u8);
+        let mut out = [0u8; 400];
+        for len in 0..=100 {
+            let token =
+                encrypt_with_iv(&key, &plaintext[..len], 5, [len as u8; 16], &mut out).unwrap();
+            let mut decoded = [0u8; 400];
+            let decoded = URL_SAFE
+                .decode(token, Out::from_slice(&mut decoded))
+                .unwrap();
+            let iv: [u8; 16] = decoded[9..HEADER_LEN].try_into().unwrap();
+            let ciphertext = &decoded[HEADER_LEN..decoded.len() - TAG_LEN];
+            let mut a = [0u8; 400];
+            let mut b = [0u8; 400];
+            a[..ciphertext.len()].copy_from_slice(ciphertext);
+            b[..ciphertext.len()].copy_from_slice(ciphertext);
+            let by_crate = cbc_decrypt(&key, iv, &mut a[..ciphertext.len()]);
+            let by_block = cbc_decrypt_by_block(&key, iv, &mut b[..ciphertext.len()]);
+            assert_eq!(by_block, Some(&plaintext[..len]));
+            assert_eq!(by_block, by_crate);
+            // The last plaintext byte (the padding) changed through the
+            // block before it, or the IV: the same verdict.
+            let mut bad_iv = iv;
+            a[..ciphertext.len()].copy_from_slice(ciphertext);
+            b[..ciphertext.len()].copy_from_slice(ciphertext);
+            match ciphertext.len().checked_sub(BLOCK_LEN + 1) {
+                Some(before_last) => {
+                    a[before_last] ^= 0x80;
+                    b[before_last] ^= 0x80;
+                }
+                None => bad_iv[BLOCK_LEN - 1] ^= 0x80,
+            }
+            let by_crate = cbc_decrypt(&key, bad_iv, &mut a[..ciphertext.len()]);
+            let by_block = cbc_decrypt_by_block(&key, bad_iv, &mut b[..ciphertext.len()]);
+            assert_eq!(by_block, None, "{len}");
+            assert_eq!(by_block, by_crate, "{len}");
+        }
+    }
 
     #[test]
     fn test_token_len() {
@@ -285,7 +409,8 @@ mod tests {
         token
     }
 
-    /// Asserts that both the shape check and decryption call `token` malformed.
+    /// Asserts that the shape check and both ways of decrypting call
+    /// `token` malformed.
     fn assert_malformed(key: &Key, token: &[u8]) {
         let mut buf = [0u8; DECODE_BUF_LEN];
         assert_eq!(check_shape(token), Err(TokenError::Malformed));
@@ -293,6 +418,54 @@ mod tests {
             key.decrypt(token, 5, None, &mut buf).unwrap_err(),
             TokenError::Malformed.into()
         );
+        let mut in_place = [0u8; 4096];
+        let in_place = &mut in_place[..token.len()];
+        in_place.copy_from_slice(token);
+        assert_eq!(
+            key.decrypt_in_place(in_place, 5, None).unwrap_err(),
+            TokenError::Malformed
+        );
+        let keys = crate::fernet::KeySet::<1>::single(key.clone());
+        assert_eq!(
+            keys.open_head(token, 5, None, &mut [0u8; 8]),
+            Err(TokenError::Malformed)
+        );
+    }
+
+    #[test]
+    fn test_decrypt_in_place_matches_decrypt() {
+        let key = Key::from_bytes([4; 32]);
+        let other = Key::from_bytes([5; 32]);
+        let plaintext: [u8; 3007] = core::array::from_fn(|i| (i * 13) as u8);
+        let mut out = [0u8; 4096];
+        let mut buf = [0u8; DECODE_BUF_LEN];
+        for len in (0..=70).chain([1000, 3006, 3007]) {
+            let token = encrypt_with_iv(&key, &plaintext[..len], 1000, [len as u8; 16], &mut out)
+                .unwrap()
+                .len();
+            let mut text = [0u8; 4096];
+            text[..token].copy_from_slice(&out[..token]);
+            let expected = key
+                .decrypt(&out[..token], 1010, Some(300), &mut buf)
+                .unwrap();
+            let opened = key
+                .decrypt_in_place(&mut text[..token], 1010, Some(300))
+                .unwrap();
+            assert_eq!(opened, expected, "{len}");
+            assert_eq!(opened.plaintext, &plaintext[..len]);
+            // The same refusals, in the same order.
+            for (key, now, ttl, error) in [
+                (&other, 1010, None, TokenError::BadMac),
+                (&key, 1400, Some(300), TokenError::Expired),
+                (&key, 900, None, TokenError::FromTheFuture),
+            ] {
+                text[..token].copy_from_slice(&out[..token]);
+                assert_eq!(
+                    key.decrypt_in_place(&mut text[..token], now, ttl),
+                    Err(error)
+                );
+            }
+        }
     }
 
     #[test]

@@ -51,9 +51,19 @@ pub enum ArgError<'a> {
 impl core::fmt::Display for ArgError<'_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
-            ArgError::Unknown(word) => write!(f, "unknown option {word}"),
-            ArgError::BadValue(option) => write!(f, "{option} needs a valid value"),
-            ArgError::Missing(option) => write!(f, "{option} is required"),
+            // `write_str`, not `{}`: see `crate::semihosting::Console::line`.
+            ArgError::Unknown(word) => {
+                f.write_str("unknown option ")?;
+                f.write_str(word)
+            }
+            ArgError::BadValue(option) => {
+                f.write_str(option)?;
+                f.write_str(" needs a valid value")
+            }
+            ArgError::Missing(option) => {
+                f.write_str(option)?;
+                f.write_str(" is required")
+            }
         }
     }
 }

@@ -4,10 +4,9 @@
 use crate::clock::Clock;
 use crate::fault;
 use crate::lan9118::{Lan9118, Lan9118Error, MPS2_BASE, RX_BUF};
+use crate::rng::AesCtrRng;
 use crate::semihosting::{self, Console, HostError};
 use fernchat_embedded::NetConfig;
-use rand_chacha::ChaCha20Rng;
-use rand_core::SeedableRng;
 use smoltcp::wire::{Ipv4Address, Ipv4Cidr};
 
 /// The firmware's address on QEMU's user network.
@@ -42,8 +41,8 @@ pub struct Board {
     pub nic: Lan9118,
     /// Monotonic and Unix time.
     pub clock: Clock,
-    /// IVs and TCP sequence numbers: ChaCha20 seeded from the host.
-    pub rng: ChaCha20Rng,
+    /// IVs and TCP sequence numbers: AES-128-CTR seeded from the host.
+    pub rng: AesCtrRng,
     /// 10.0.2.15/24 via 10.0.2.2, with the NIC's MAC address.
     pub net: NetConfig,
 }
@@ -73,7 +72,7 @@ impl Board {
         Ok(Board {
             nic,
             clock,
-            rng: ChaCha20Rng::from_seed(seed),
+            rng: AesCtrRng::from_seed(seed),
             net,
         })
     }

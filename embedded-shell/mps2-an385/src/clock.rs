@@ -17,7 +17,13 @@ static MILLIS: AtomicU32 = AtomicU32::new(0);
 
 #[exception]
 fn SysTick() {
-    MILLIS.fetch_add(1, Ordering::Relaxed);
+    // A load and a store, not `fetch_add`: this handler is the only writer
+    // and nothing preempts it to write, so no read-modify-write atomic is
+    // needed, and Cortex-M0+ (thumbv6m) has none.
+    MILLIS.store(
+        MILLIS.load(Ordering::Relaxed).wrapping_add(1),
+        Ordering::Relaxed,
+    );
 }
 
 /// A running clock: a 1 kHz tick and the Unix time it started at.

@@ -13,7 +13,7 @@ const STACK_BOTTOM: u32 = 0x2000_0000;
 /// region) larger than any one stack frame deep in a call chain, so that no
 /// frame steps over it (the few big ones, of a few KiB, belong to the
 /// images' top-level functions), with room for [`HardFault`], which runs on it.
-const GUARD_BYTES: u32 = 1024;
+pub const GUARD_BYTES: u32 = 1024;
 
 // MPU registers (ARMv7-M Architecture Reference Manual, B3.5). HFNMIENA is
 // left clear: the MPU is off in HardFault and NMI.

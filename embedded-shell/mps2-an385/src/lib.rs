@@ -8,12 +8,16 @@
 //! - [`clock`]: SysTick milliseconds and Unix time;
 //! - [`args`]: the command line's words;
 //! - [`board`]: bring-up and the network setup;
-//! - [`fault`]: the stack guard, and the panic and hard fault reports.
+//! - [`rng`]: AES-128-CTR, the IVs' random number generator;
+//! - [`fault`]: the stack guard, and the panic and hard fault reports;
+//! - [`stack`]: the stack's high-water mark, painted at boot;
+//! - [`vectors`]: the board's 32 interrupt vectors.
 //!
 //! `unsafe` lives in [`lan9118`] (register access), [`semihosting`] (host
-//! calls) and [`fault`] (the MPU, and the HardFault handler cortex-m-rt wants
-//! `unsafe`), and in the one place that creates the NIC's driver,
-//! [`board::Board::init`]; unsafe functions state their contracts and each
+//! calls), [`stack`] (painting and reading the free stack), [`vectors`]
+//! (the interrupt table's linker attributes) and [`fault`]
+//! (the MPU, and the HardFault handler cortex-m-rt wants `unsafe`), and in
+//! the one place that creates the NIC's driver, [`board::Board::init`]; unsafe functions state their contracts and each
 //! block has its `SAFETY` argument. The images themselves deny `unsafe`.
 
 #![no_std]
@@ -28,5 +32,10 @@ pub mod clock;
 pub mod fault;
 #[allow(unsafe_code)]
 pub mod lan9118;
+pub mod rng;
 #[allow(unsafe_code)]
 pub mod semihosting;
+#[allow(unsafe_code)]
+pub mod stack;
+#[allow(unsafe_code)]
+pub mod vectors;

@@ -102,6 +102,21 @@ impl Console {
     pub fn open() -> Self {
         Console(hio::hstdout().ok())
     }
+
+    /// Prints `parts` one after the other, then a line feed. Strings go out
+    /// this way rather than through `{}`: formatting a `&str` keeps core's
+    /// padding code (0.6 KiB) in flash.
+    pub fn line(&mut self, parts: &[&str]) {
+        self.parts(parts);
+        self.parts(&["\n"]);
+    }
+
+    /// Prints `parts` one after the other.
+    pub fn parts(&mut self, parts: &[&str]) {
+        for part in parts {
+            let _ = core::fmt::Write::write_str(self, part);
+        }
+    }
 }
 
 impl core::fmt::Write for Console {

@@ -2,21 +2,22 @@
 //! `static` on a microcontroller).
 
 use core::mem::MaybeUninit;
-use fernchat_core::frame::MAX_FRAME;
 use smoltcp::iface::SocketStorage;
 use smoltcp::socket::tcp;
 
 /// Buffers for a [`crate::Client`]: its TCP socket's receive and transmit
-/// buffers of `BUF` bytes each, and an outbox for one whole frame.
+/// buffers of `BUF` bytes each.
 ///
-/// `BUF` may be smaller than a frame: frames are streamed through. All of it
-/// starts as zeros, so a `static` of it takes no flash (`.bss`).
-pub struct ClientStorage<'a, const BUF: usize = 2048> {
+/// `BUF` may be much smaller than a frame: frames are streamed through
+/// (sealed straight into the transmit buffer, taken from the receive buffer
+/// into the session's frame buffer), at the cost of a TCP window of `BUF`
+/// bytes. All of it starts as zeros, so a `static` of it takes no flash
+/// (`.bss`).
+pub struct ClientStorage<'a, const BUF: usize = 1024> {
     /// Set up by `split`: an empty `SocketStorage` is not all zeros.
     sockets: MaybeUninit<[SocketStorage<'a>; 1]>,
     rx: [u8; BUF],
     tx: [u8; BUF],
-    outbox: [u8; MAX_FRAME],
 }
 
 impl<'a, const BUF: usize> ClientStorage<'a, BUF> {
@@ -26,24 +27,17 @@ impl<'a, const BUF: usize> ClientStorage<'a, BUF> {
             sockets: MaybeUninit::uninit(),
             rx: [0; BUF],
             tx: [0; BUF],
-            outbox: [0; MAX_FRAME],
         }
     }
 
-    /// Lends the parts out: the socket set's storage, a TCP socket over the
-    /// two buffers, and the outbox buffer.
-    pub(crate) fn split(
-        &'a mut self,
-    ) -> (&'a mut [SocketStorage<'a>], tcp::Socket<'a>, &'a mut [u8]) {
+    /// Lends the parts out: the socket set's storage and a TCP socket over
+    /// the two buffers.
+    pub(crate) fn split(&'a mut self) -> (&'a mut [SocketStorage<'a>], tcp::Socket<'a>) {
         let socket = tcp::Socket::new(
             tcp::SocketBuffer::new(&mut self.rx[..]),
             tcp::SocketBuffer::new(&mut self.tx[..]),
         );
-        (
-            self.sockets.write([SocketStorage::EMPTY]),
-            socket,
-            &mut self.outbox,
-        )
+        (self.sockets.write([SocketStorage::EMPTY]), socket)
     }
 }
 

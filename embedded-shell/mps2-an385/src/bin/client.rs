@@ -24,6 +24,7 @@ use core::fmt::Write;
 use core::mem::MaybeUninit;
 use cortex_m_rt::entry;
 use fernchat_core::fernet::KeySet;
+use fernchat_core::frame::FrameDecoder;
 use fernchat_core::input::Input;
 use fernchat_core::message::Body;
 use fernchat_core::replay::ArrayStore;
@@ -33,24 +34,31 @@ use fernchat_mps2::args::{self, ArgError, Args};
 use fernchat_mps2::board::{self, Board};
 use fernchat_mps2::clock::Clock;
 use fernchat_mps2::lan9118::{Lan9118, RX_BUF};
+use fernchat_mps2::rng::AesCtrRng;
 use fernchat_mps2::semihosting::{self, Console};
-use rand_chacha::ChaCha20Rng;
+use fernchat_mps2::stack;
 use smoltcp::time::Duration;
 use smoltcp::wire::IpEndpoint;
 
-/// Each of the socket's receive and transmit buffers.
-const SOCKET_BUF: usize = 2048;
+/// Each of the socket's receive and transmit buffers: frames stream
+/// through them, so they may be far smaller than a frame; this is the TCP
+/// window.
+const SOCKET_BUF: usize = 512;
 /// Keys the client holds.
 const KEYS: usize = 1;
-/// Where tokens are remembered against replays: 64 entries in 14-second
-/// buckets (2.1 KiB): a small room's traffic over the 300 s TTL. In a
-/// `static` the session borrows.
-type ReplayMemory = ArrayStore<64, 32>;
+/// Where tokens are remembered against replays: 32 entries in 23-second
+/// buckets (1 KiB), in a `static` the session borrows: a small room's
+/// traffic, 32 messages within the 300 s TTL and 60 s of skew. Past that
+/// a replay of the oldest, or a token delayed behind all 32, is dropped as
+/// unverifiable; fresh messages are never lost.
+type ReplayMemory = ArrayStore<32, 16>;
 type Replay = &'static mut ReplayMemory;
 /// Token age limit, seconds (as the std client's default).
 const TTL: u64 = 300;
-/// The command line's length limit (it carries the messages).
-const CMDLINE: usize = 1024;
+/// The command line's length limit: it carries the messages, which are
+/// sent straight from it, so it holds the longest (3,003 bytes of text for
+/// a 5-byte nick) with the options.
+const CMDLINE: usize = 3328;
 
 const USAGE: &str = "usage: fernchat-client --key KEY --connect ADDR:PORT --nick NICK \
                      [--wait N] [--timeout SECONDS] [--utc-offset +HH:MM] [MESSAGE]...";
@@ -97,25 +105,31 @@ impl core::fmt::Display for TimeOfDay {
         let shift = self.offset.map_or(0, |UtcOffset(minutes)| {
             SECONDS_PER_DAY.saturating_add_signed(60 * i64::from(minutes))
         });
-        let t = (self.unix % SECONDS_PER_DAY + shift) % SECONDS_PER_DAY;
+        // Under a day: formatted as a u32, which spares core's u64 formatting.
+        let t = ((self.unix % SECONDS_PER_DAY + shift) % SECONDS_PER_DAY) as u32;
         let zone = if self.offset.is_some() { "" } else { "Z" };
-        write!(f, "{:02}:{:02}:{:02}{zone}", t / 3600, t / 60 % 60, t % 60)
+        write!(f, "{:02}:{:02}:{:02}", t / 3600, t / 60 % 60, t % 60)?;
+        f.write_str(zone)
     }
 }
 
-/// What the command line asks for.
+/// What the command line asks for, besides the key.
 struct Options<'a> {
-    keys: KeySet<KEYS>,
     server: IpEndpoint,
+    /// The relay's address as given, for the console (formatting an
+    /// `IpEndpoint` would bring in core's IPv4 formatting: 0.6 KiB).
+    server_text: &'a str,
     nick: &'a str,
     wait: u32,
-    timeout: u64,
+    timeout: u32,
     utc_offset: Option<UtcOffset>,
     messages: Args<'a>,
 }
 
 impl<'a> Options<'a> {
-    fn parse(line: &'a str) -> Result<Options<'a>, ArgError<'a>> {
+    /// The key and the rest of the options: the key goes into the session,
+    /// the rest lives on in `main`'s frame, which stays small.
+    fn parse(line: &'a str) -> Result<(KeySet<KEYS>, Options<'a>), ArgError<'a>> {
         let mut args = Args::new(line);
         let (mut key, mut server, mut nick, mut wait, mut timeout) = (None, None, None, 1, 60);
         let mut utc_offset = None;
@@ -128,7 +142,10 @@ impl<'a> Options<'a> {
             args = peek;
             match word {
                 "--key" => key = Some(args::key(&mut args, word)?),
-                "--connect" => server = Some(args::value(&mut args, word)?),
+                "--connect" => {
+                    let text = args.clone().next().unwrap_or_default();
+                    server = Some((args::value(&mut args, word)?, text));
+                }
                 "--nick" => nick = Some(args.next().ok_or(ArgError::BadValue(word))?),
                 "--wait" => wait = args::value(&mut args, word)?,
                 "--timeout" => timeout = args::value(&mut args, word)?,
@@ -136,82 +153,62 @@ impl<'a> Options<'a> {
                 _ => return Err(ArgError::Unknown(word)),
             }
         }
-        Ok(Options {
-            keys: KeySet::single(key.ok_or(ArgError::Missing("--key"))?),
-            server: server.ok_or(ArgError::Missing("--connect"))?,
+        let keys = KeySet::single(key.ok_or(ArgError::Missing("--key"))?);
+        let options = Options {
+            server: server.ok_or(ArgError::Missing("--connect"))?.0,
+            server_text: server.map_or("", |(_, text)| text),
             nick: nick.ok_or(ArgError::Missing("--nick"))?,
             wait,
             timeout,
             utc_offset,
             messages: args,
-        })
+        };
+        Ok((keys, options))
     }
 }
 
 type Storage = ClientStorage<'static, SOCKET_BUF>;
-type Chat = Session<KEYS, Replay>;
-type Peer = Client<'static, Lan9118, ChaCha20Rng, KEYS, Replay>;
+type Frames = &'static mut FrameDecoder;
+type Chat = Session<KEYS, Replay, Frames>;
+type Peer = Client<'static, Lan9118, AesCtrRng, KEYS, Replay, Frames>;
 
 #[entry]
 fn main() -> ! {
     static mut STORAGE: Storage = ClientStorage::new();
     static mut SESSION: MaybeUninit<Chat> = MaybeUninit::uninit();
     static mut REPLAY: ReplayMemory = ArrayStore::new();
+    static mut FRAMES: FrameDecoder = FrameDecoder::new();
     static mut LINE: [u8; CMDLINE] = [0; CMDLINE];
     static mut NIC_RX: [u8; RX_BUF] = [0; RX_BUF];
     static mut CLIENT: MaybeUninit<Peer> = MaybeUninit::uninit();
+    stack::paint();
     let mut console = Console::open();
-    let statics = Statics {
-        storage: STORAGE,
-        session: SESSION,
-        replay: REPLAY,
-        line: LINE,
-        nic_rx: NIC_RX,
-        client: CLIENT,
-    };
-    let (client, mut clock, options) = start(statics, &mut console);
+    // One step after the other, each out of line, so that the temporaries
+    // of one are off the stack before the next runs.
+    let (session, options) = open_session(SESSION, REPLAY, FRAMES, LINE, &mut console);
+    let (client, mut clock) = connect(STORAGE, session, NIC_RX, CLIENT, &options, &mut console);
     let status = chat(client, &mut clock, &options, &mut console);
+    let (peak, reserve) = (stack::peak(), stack::reserve());
+    let _ = writeln!(console, "stack: {peak} of {reserve} bytes used at most");
     semihosting::exit(status)
 }
 
-/// Where the client's state lives: `static`s, so that none of it is moved
-/// across the stack.
-struct Statics {
+/// Brings the board up and starts connecting, with the client in its
+/// `static` (its buffers in `storage`).
+#[inline(never)]
+fn connect(
     storage: &'static mut Storage,
-    session: &'static mut MaybeUninit<Chat>,
-    replay: Replay,
-    line: &'static mut [u8],
+    session: &'static mut Chat,
     nic_rx: &'static mut [u8; RX_BUF],
     client: &'static mut MaybeUninit<Peer>,
-}
-
-/// Reads the command line, brings the board up and starts connecting. Out of
-/// line, so that its large temporaries are off the stack before the poll
-/// loop runs.
-#[inline(never)]
-fn start(statics: Statics, console: &mut Console) -> (&'static mut Peer, Clock, Options<'static>) {
-    let line = semihosting::command_line(statics.line).unwrap_or_default();
-    let options = match core::str::from_utf8(line).map(Options::parse) {
-        Ok(Ok(options)) => options,
-        Ok(Err(e)) => usage(console, &e),
-        Err(e) => usage(console, &e),
-    };
-    // Written in place: the session holds a frame buffer, a plaintext buffer
-    // and the replay cache.
-    let session = match Session::with_store(
-        options.keys.clone(),
-        options.nick,
-        Some(TTL),
-        statics.replay,
-    ) {
-        Ok(chat) => statics.session.write(chat),
-        Err(e) => usage(console, &e),
-    };
-    let board = Board::init(statics.nic_rx).unwrap_or_else(|e| board::fail(console, &e));
+    options: &Options<'static>,
+    console: &mut Console,
+) -> (&'static mut Peer, Clock) {
+    let board = Board::init(nic_rx).unwrap_or_else(|e| board::fail(console, &e));
     let mut clock = board.clock;
     let now = clock.now();
-    let client = Client::new(
-        statics.storage,
+    let started = Client::new(
+        storage,
         session,
         board.nic,
         board.rng,
@@ -219,15 +216,45 @@ fn start(statics: Statics, console: &mut Console) -> (&'static mut Peer, Clock, 
         options.server,
         now,
     );
-    let client = client.unwrap_or_else(|e| board::fail(console, &e));
-    (statics.client.write(client), clock, options)
+    let started = started.unwrap_or_else(|e| board::fail(console, &e));
+    (client.write(started), clock)
+}
+
+/// Reads the command line and sets the session up in its `static`: small,
+/// as it borrows its frame buffer (where frames are decrypted) and its
+/// replay memory from statics of their own.
+#[inline(never)]
+fn open_session(
+    session: &'static mut MaybeUninit<Chat>,
+    replay: Replay,
+    frames: Frames,
+    line: &'static mut [u8],
+    console: &mut Console,
+) -> (&'static mut Chat, Options<'static>) {
+    let line = semihosting::command_line(line).unwrap_or_default();
+    let (keys, options) = match core::str::from_utf8(line).map(Options::parse) {
+        Ok(Ok(parsed)) => parsed,
+        Ok(Err(e)) => usage(console, &e),
+        // Said plainly: `Utf8Error`'s own message would bring in integer
+        // formatting for the byte counts it gives.
+        Err(_) => usage(console, &NotUtf8),
+    };
+    match Session::with_parts(keys, options.nick, Some(TTL), replay, frames) {
+        Ok(chat) => (session.write(chat), options),
+        Err(e) => usage(console, &e),
+    }
 }
 
 /// Runs the conversation; gives the exit status. Out of line, like
-/// [`start`], so that the two never share the stack.
+/// [`connect`], so that the two never share the stack.
 #[inline(never)]
-fn chat(client: &mut Peer, clock: &mut Clock, options: &Options<'_>, console: &mut Console) -> u8 {
-    let deadline = clock.now().instant + Duration::from_secs(options.timeout);
+fn chat(
+    client: &mut Peer,
+    clock: &mut Clock,
+    options: &Options<'static>,
+    console: &mut Console,
+) -> u8 {
+    let deadline = clock.now().instant + Duration::from_secs(options.timeout.into());
     let mut messages = options.messages.clone();
     let mut next = messages.next();
     let (mut connected, mut closed, mut heard, mut leaving) = (false, false, 0, false);
@@ -236,11 +263,7 @@ fn chat(client: &mut Peer, clock: &mut Clock, options: &Options<'_>, console: &m
         client.poll(now, |event| match event {
             ClientEvent::Connected => {
                 connected = true;
-                let _ = writeln!(
-                    console,
-                    "connected to {} as {}",
-                    options.server, options.nick
-                );
+                console.line(&["connected to ", options.server_text, " as ", options.nick]);
             }
             ClientEvent::Message(message) => {
                 if matches!(message.payload.body, Body::Text(_) | Body::Me(_)) {
@@ -266,15 +289,16 @@ fn chat(client: &mut Peer, clock: &mut Clock, options: &Options<'_>, console: &m
                     break;
                 }
                 Input::Help | Input::Nothing | Input::Unknown(_) => {
-                    let _ = writeln!(console, "not sent: \"{text}\" is not a message");
+                    console.line(&["not sent: \"", text, "\" is not a message"]);
                     Ok(())
                 }
             };
             match said {
                 Ok(()) => next = messages.next(),
-                Err(ClientError::OutboxFull) => break,
+                Err(ClientError::Busy) => break,
                 Err(e) => {
-                    let _ = writeln!(console, "cannot send \"{text}\": {e}");
+                    console.parts(&["cannot send \"", text, "\": "]);
+                    let _ = writeln!(console, "{e}");
                     next = messages.next();
                 }
             }
@@ -306,8 +330,18 @@ fn chat(client: &mut Peer, clock: &mut Clock, options: &Options<'_>, console: &m
     }
 }
 
+/// A command line that is not UTF-8.
+struct NotUtf8;
+
+impl core::fmt::Display for NotUtf8 {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("the command line is not UTF-8")
+    }
+}
+
 /// Prints `error` and the usage line; ends QEMU with status 2.
 fn usage(console: &mut Console, error: &dyn core::fmt::Display) -> ! {
-    let _ = writeln!(console, "fernchat-client: {error}\n{USAGE}");
+    let _ = writeln!(console, "fernchat-client: {error}");
+    console.line(&[USAGE]);
     semihosting::exit(2)
 }

@@ -26,24 +26,30 @@ use fernchat_mps2::args::{self, ArgError, Args};
 use fernchat_mps2::board::{self, ADDRESS, Board};
 use fernchat_mps2::clock::Clock;
 use fernchat_mps2::lan9118::{Lan9118, RX_BUF};
+use fernchat_mps2::rng::AesCtrRng;
 use fernchat_mps2::semihosting::{self, Console};
-use rand_chacha::ChaCha20Rng;
+use fernchat_mps2::stack;
 
 /// Sockets: four clients and the spare that turns a fifth away.
 const SOCKETS: usize = 5;
-/// Each socket's receive and transmit buffer.
-const SOCKET_BUF: usize = 2048;
+/// Each socket's receive and transmit buffer: frames stream through them
+/// (into each client's frame buffer, out of the fan-out log), so they may
+/// be far smaller than a frame; this is the TCP window.
+const SOCKET_BUF: usize = 512;
 /// The fan-out log: how much (bytes) may wait for the slowest client
-/// before senders wait.
-const LOG: usize = 16384;
+/// before senders wait; it holds a whole frame and a `/leave` per socket.
+const LOG: usize = 8192;
 /// Keys the relay holds (rotation needs two).
 const KEYS: usize = 1;
-/// Where a keyed relay remembers tokens against replays: 256 entries in
-/// 7-second buckets (6.6 KiB), in a `static` the policy borrows.
-type ReplayMemory = ArrayStore<256, 64>;
+/// Where a keyed relay remembers tokens against replays: 64 entries in
+/// 12-second buckets (2 KiB), in a `static` the policy borrows: a small
+/// room's traffic, 64 frames within the 300 s TTL and 60 s of skew. Past
+/// that a replay of the oldest, or a token delayed behind all 64, is
+/// refused as unverifiable; fresh frames always pass.
+type ReplayMemory = ArrayStore<64, 32>;
 type Replay = &'static mut ReplayMemory;
 /// The command line's length limit.
-const CMDLINE: usize = 512;
+const CMDLINE: usize = 256;
 /// Clients from one address at most, unless told otherwise: no limit
 /// (`0`), because QEMU's user network shows every connection from the host
 /// as coming from its gateway, 10.0.2.2; a limit would count them all as
@@ -57,9 +63,8 @@ const SLOW_TIMEOUT: u32 = 10;
 const USAGE: &str = "usage: fernchat-server [--key KEY] [--port PORT] [--ttl SECONDS] \
                      [--max-per-ip N] [--hello-timeout SECONDS] [--slow-timeout SECONDS]";
 
-/// What the command line asks for.
+/// What the command line asks for, besides the key.
 struct Options {
-    key: Option<Key>,
     port: u16,
     ttl: u64,
     max_per_ip: usize,
@@ -68,10 +73,12 @@ struct Options {
 }
 
 impl Options {
-    fn parse(line: &str) -> Result<Options, ArgError<'_>> {
+    /// The key, if any, and the rest of the options: the key goes into the
+    /// room's policy, the rest lives on in `main`'s frame, which stays small.
+    fn parse(line: &str) -> Result<(Option<Key>, Options), ArgError<'_>> {
         let mut args = Args::new(line);
+        let mut key = None;
         let mut options = Options {
-            key: None,
             port: DEFAULT_PORT,
             ttl: DEFAULT_RELAY_TTL,
             max_per_ip: MAX_PER_IP,
@@ -80,7 +87,7 @@ impl Options {
         };
         while let Some(word) = args.next() {
             match word {
-                "--key" => options.key = Some(args::key(&mut args, word)?),
+                "--key" => key = Some(args::key(&mut args, word)?),
                 "--port" => options.port = args::value(&mut args, word)?,
                 "--ttl" => options.ttl = args::value(&mut args, word)?,
                 "--max-per-ip" => options.max_per_ip = args::value(&mut args, word)?,
@@ -89,7 +96,7 @@ impl Options {
                 _ => return Err(ArgError::Unknown(word)),
             }
         }
-        Ok(options)
+        Ok((key, options))
     }
 
     /// The room's limits: every client slot, and the deadlines asked for.
@@ -105,7 +112,7 @@ impl Options {
 }
 
 type Storage = RelayStorage<'static, SOCKETS, SOCKET_BUF, LOG>;
-type Server = Relay<'static, Lan9118, ChaCha20Rng, SOCKETS, KEYS, Replay>;
+type Server = Relay<'static, Lan9118, AesCtrRng, SOCKETS, KEYS, Replay>;
 
 #[entry]
 fn main() -> ! {
@@ -115,32 +122,17 @@ fn main() -> ! {
     static mut LINE: [u8; CMDLINE] = [0; CMDLINE];
     static mut NIC_RX: [u8; RX_BUF] = [0; RX_BUF];
     static mut RELAY: MaybeUninit<Server> = MaybeUninit::uninit();
+    stack::paint();
     let mut console = Console::open();
-    let statics = Statics {
-        storage: STORAGE,
-        room: ROOM,
-        replay: REPLAY,
-        line: LINE,
-        nic_rx: NIC_RX,
-        relay: RELAY,
-    };
-    let (relay, clock) = start(statics, &mut console);
+    // One step after the other, each out of line, so that the temporaries
+    // of one are off the stack before the next runs.
+    let (room, options) = open_room(ROOM, REPLAY, LINE, &mut console);
+    let (relay, clock) = listen(STORAGE, room, NIC_RX, RELAY, &options, &mut console);
     serve(relay, clock, console)
 }
 
-/// Where the relay's state lives: `static`s, so that none of it is moved
-/// across the stack.
-struct Statics {
-    storage: &'static mut Storage,
-    room: &'static mut MaybeUninit<Room<KEYS, Replay>>,
-    replay: Replay,
-    line: &'static mut [u8],
-    nic_rx: &'static mut [u8; RX_BUF],
-    relay: &'static mut MaybeUninit<Server>,
-}
-
-/// The poll loop. Out of line, like [`start`], so that the two never share
-/// the stack.
+/// The poll loop. Out of line, like [`listen`], so that the two never
+/// share the stack.
 #[inline(never)]
 fn serve(relay: &mut Server, mut clock: Clock, console: Console) -> ! {
     let mut log = ConsoleLog::new(console);
@@ -153,36 +145,51 @@ fn serve(relay: &mut Server, mut clock: Clock, console: Console) -> ! {
     }
 }
 
-/// Reads the command line, brings the board up and starts the relay. Out of
-/// line, so that its large temporaries are off the stack before the poll
-/// loop runs.
+/// Reads the command line and sets the room up in its `static`: small, as
+/// its policy borrows the replay memory and verifies tokens with no buffer
+/// of their size.
 #[inline(never)]
-fn start(statics: Statics, console: &mut Console) -> (&'static mut Server, Clock) {
-    let line = semihosting::command_line(statics.line).unwrap_or_default();
-    let options = match core::str::from_utf8(line).map(Options::parse) {
-        Ok(Ok(options)) => options,
+fn open_room(
+    room: &'static mut MaybeUninit<Room<KEYS, Replay>>,
+    replay: Replay,
+    line: &'static mut [u8],
+    console: &mut Console,
+) -> (&'static mut Room<KEYS, Replay>, Options) {
+    let line = semihosting::command_line(line).unwrap_or_default();
+    let (key, options) = match core::str::from_utf8(line).map(Options::parse) {
+        Ok(Ok(parsed)) => parsed,
         Ok(Err(e)) => usage(console, &e),
         Err(e) => usage(console, &e),
     };
-    // Written in place: the room's policy holds the replay cache and a
-    // token buffer.
-    let limits = options.limits();
-    let mut policy = match options.key {
-        Some(key) => RelayPolicy::keyed(KeySet::single(key), options.ttl, statics.replay),
+    let mut policy = match key {
+        Some(key) => RelayPolicy::keyed(KeySet::single(key), options.ttl, replay),
         None => RelayPolicy::blind(),
     };
     // What this relay forwarded before a restart is not let through again.
     policy.refuse_until(semihosting::unix_time().saturating_sub(1));
-    let room = statics.room.write(Room::new(policy, limits));
+    (room.write(Room::new(policy, options.limits())), options)
+}
+
+/// Brings the board up and starts the relay in its `static` (its buffers
+/// in `storage`); says so on the console.
+#[inline(never)]
+fn listen(
+    storage: &'static mut Storage,
+    room: &'static mut Room<KEYS, Replay>,
+    nic_rx: &'static mut [u8; RX_BUF],
+    relay: &'static mut MaybeUninit<Server>,
+    options: &Options,
+    console: &mut Console,
+) -> (&'static mut Server, Clock) {
     let mode = if room.policy().is_keyed() {
         "keyed"
     } else {
         "blind"
     };
-    let mut board = Board::init(statics.nic_rx).unwrap_or_else(|e| board::fail(console, &e));
+    let mut board = Board::init(nic_rx).unwrap_or_else(|e| board::fail(console, &e));
     let now = board.clock.now();
-    let relay = Relay::new(
-        statics.storage,
+    let started = Relay::new(
+        storage,
         room,
         board.nic,
         board.rng,
@@ -190,7 +197,7 @@ fn start(statics: Statics, console: &mut Console) -> (&'static mut Server, Clock
         options.port,
         now,
     );
-    let relay = statics.relay.write(relay);
+    let relay = relay.write(started);
     let (port, clients) = (options.port, Server::MAX_CLIENTS);
     let (hello, slow) = (options.hello_timeout, options.slow_timeout);
     let _ = writeln!(
@@ -220,6 +227,8 @@ struct ConsoleLog {
     second: i64,
     /// Lines not printed since the budget ran out.
     suppressed: u32,
+    /// The stack's high-water mark as last printed, bytes.
+    stack_shown: u32,
 }
 
 /// Console lines a second, at most (each under 120 bytes).
@@ -232,7 +241,24 @@ impl ConsoleLog {
             budget: LINES_PER_SECOND,
             second: 0,
             suppressed: 0,
+            stack_shown: 0,
         }
+    }
+
+    /// Prints the stack's high-water mark when it has grown since it was
+    /// last printed (the relay runs until QEMU stops: `cargo xtask size`
+    /// reads the last such line).
+    fn report_stack(&mut self) -> core::fmt::Result {
+        let peak = stack::peak();
+        if peak <= self.stack_shown {
+            return Ok(());
+        }
+        self.stack_shown = peak;
+        let reserve = stack::reserve();
+        writeln!(
+            self.console,
+            "stack: {peak} of {reserve} bytes used at most"
+        )
     }
 
     /// Prints what the relay did at `millis`, within the budget.
@@ -283,7 +309,10 @@ impl ConsoleLog {
             RelayEvent::Summary { slot, summary } => {
                 writeln!(console, "client {slot}: {summary}")
             }
-            RelayEvent::Left { slot, why } => writeln!(console, "client {slot} left: {why}"),
+            RelayEvent::Left { slot, why } => {
+                let _ = writeln!(console, "client {slot} left: {why}");
+                self.report_stack()
+            }
         };
     }
 }
