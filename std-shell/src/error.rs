@@ -207,7 +207,7 @@ impl Error {
 
 fn listen_hint(error: &io::Error) -> &'static str {
     if error.kind() == io::ErrorKind::AddrInUse {
-        " (another server is running there? pick another with --listen)"
+        " (another server is running there? pick another address)"
     } else {
         ""
     }
