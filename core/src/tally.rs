@@ -28,8 +28,9 @@ impl core::fmt::Display for Refusal {
     }
 }
 
-/// Kinds of refusal counted apart, each with its label in a summary.
-const KINDS: [&str; 10] = [
+/// Kinds of refusal counted apart, each with its label in a summary, in
+/// [`Refusal::index`]'s order.
+const KINDS: [&str; Refusal::KINDS] = [
     "too long",
     "not base64url",
     "malformed",
@@ -43,8 +44,16 @@ const KINDS: [&str; 10] = [
 ];
 
 impl Refusal {
-    /// Its index in [`KINDS`].
-    fn kind(self) -> usize {
+    /// How many kinds of refusal are counted apart: every
+    /// [`Refusal::index`] is below it.
+    pub const KINDS: usize = 10;
+
+    /// Its kind's index, from 0 to [`Refusal::KINDS`] - 1, the same for
+    /// every build: too long, not base64url, malformed, bad MAC, bad
+    /// padding, from the future, expired, replayed, unverifiable, over the
+    /// rate limit. Counters kept per kind (summaries here, the relay's
+    /// metrics) are arrays in this order.
+    pub fn index(self) -> usize {
         match self {
             Refusal::Rejected(RejectReason::Frame(FrameError::FrameTooLong)) => 0,
             Refusal::Rejected(RejectReason::Frame(FrameError::InvalidFrame)) => 1,
@@ -83,7 +92,7 @@ impl RefusalTally {
     /// Counts `refusal`; true when it is the first of its kind on this
     /// connection, to report at once (it is then left out of summaries).
     pub fn record(&mut self, refusal: Refusal) -> bool {
-        let kind = refusal.kind();
+        let kind = refusal.index();
         let bit = 1 << kind;
         if self.reported & bit == 0 {
             self.reported |= bit;

@@ -1,8 +1,9 @@
 //! What the fuzz targets share: the key they use, the clock their seeds were
-//! made at, and a reference model of the frame rules to check the decoder by.
+//! made at, a reference model of the frame rules to check the decoders by,
+//! and the check of each frame a decoder yields.
 
 use fernchat_core::fernet::{Key, KeySet};
-use fernchat_core::frame::{FrameError, MAX_FRAME, is_base64url};
+use fernchat_core::frame::{Frame, FrameError, MAX_FRAME, is_base64url};
 use fernchat_core::room::Notice;
 
 /// The Fernet spec's key (tests/data/*.json): the official vectors verify
@@ -33,6 +34,28 @@ pub fn clock(byte: u8) -> u64 {
 
 /// One item a frame decoder yields: a whole frame's bytes, or an error.
 pub type Item = Result<Vec<u8>, FrameError>;
+
+/// Adds what a decoder step found to `items`, after checking that a frame
+/// is well formed.
+pub fn push_found(items: &mut Vec<Item>, found: Result<Frame<'_>, FrameError>) {
+    match found {
+        Ok(frame) => {
+            check_frame(frame.raw, frame.token);
+            items.push(Ok(frame.raw.to_vec()));
+        }
+        Err(e) => items.push(Err(e)),
+    }
+}
+
+/// A frame is a non-empty base64url token and its line ending, within the limit.
+fn check_frame(raw: &[u8], token: &[u8]) {
+    assert!(raw.len() <= MAX_FRAME, "frame of {} bytes", raw.len());
+    assert!(raw.ends_with(b"\n"));
+    assert!(!token.is_empty());
+    assert!(token.iter().all(|&b| is_base64url(b)));
+    let ending = &raw[token.len()..];
+    assert!(raw.starts_with(token) && (ending == b"\n" || ending == b"\r\n"));
+}
 
 /// `docs/PROTOCOL.md` section 2 written as plainly as possible, byte by byte: the
 /// frames and errors a whole stream must decode to.

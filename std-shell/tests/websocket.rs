@@ -3,10 +3,8 @@
 //! is ever logged with its query string or fragment.
 
 use fernchat_core::fernet::{Key, KeySet};
-use fernchat_core::frame::MAX_FRAME;
-use fernchat_core::message::Body;
 use fernchat_core::session::Session;
-use fernchat_tests::peer::{Peer, now};
+use fernchat_tests::peer::{Peer, now, seal_text};
 use fernchat_tests::process::{Relay, start_relay};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
@@ -56,17 +54,7 @@ impl<S: Read + Write> WsPeer<S> {
     }
 
     fn say(&mut self, text: &str) {
-        let mut out = [0u8; MAX_FRAME];
-        let frame = self
-            .session
-            .sealer
-            .seal(
-                Body::Text(text.as_bytes()),
-                now(),
-                &mut rand::rng(),
-                &mut out,
-            )
-            .expect("seal");
+        let frame = seal_text(&self.session, text);
         let token = frame.strip_suffix(b"\n").expect("a frame ends with LF");
         let token = String::from_utf8(token.to_vec()).unwrap();
         self.ws.send(Message::text(token)).expect("send");

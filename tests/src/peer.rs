@@ -48,6 +48,22 @@ pub fn connect_from(from: IpAddr, addr: SocketAddr) -> TcpStream {
     socket.into()
 }
 
+/// The frame (token and LF) of a message saying `text`, sealed now by
+/// `session` under its nick.
+pub fn seal_text(session: &Session, text: &str) -> Vec<u8> {
+    let mut out = [0u8; MAX_FRAME];
+    session
+        .sealer
+        .seal(
+            Body::Text(text.as_bytes()),
+            now(),
+            &mut rand::rng(),
+            &mut out,
+        )
+        .expect("seal")
+        .to_vec()
+}
+
 /// A connected peer with its own session.
 pub struct Peer {
     /// The socket.
@@ -88,18 +104,7 @@ impl Peer {
 
     /// Sends `text` as a message.
     pub fn say(&mut self, text: &str) -> Vec<u8> {
-        let mut out = [0u8; MAX_FRAME];
-        let frame = self
-            .session
-            .sealer
-            .seal(
-                Body::Text(text.as_bytes()),
-                now(),
-                &mut rand::rng(),
-                &mut out,
-            )
-            .expect("seal")
-            .to_vec();
+        let frame = seal_text(&self.session, text);
         self.send_raw(&frame);
         frame
     }

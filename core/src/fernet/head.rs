@@ -8,8 +8,7 @@ use super::KeySet;
 use super::error::TokenError;
 use super::key::Key;
 use super::token::{
-    BLOCK_LEN, HEADER_LEN, IV_LEN, MAX_CLOCK_SKEW, TAG_LEN, VERSION, check_decoded_len,
-    check_text_len,
+    BLOCK_LEN, HEADER_LEN, IV_LEN, TAG_LEN, VERSION, checked_decoded_len, fresh_timestamp,
 };
 use base64_simd::{Out, URL_SAFE};
 use cbc::cipher::BlockCipherDecrypt;
@@ -46,12 +45,7 @@ impl<const N: usize> KeySet<N> {
         ttl: Option<u64>,
         head: &'h mut [u8],
     ) -> Result<Head<'h>, TokenError> {
-        check_text_len(token)?;
-        URL_SAFE.check(token).map_err(|_| TokenError::Malformed)?;
-        let len = URL_SAFE
-            .decoded_length(token)
-            .map_err(|_| TokenError::Malformed)?;
-        check_decoded_len(len)?;
+        let len = checked_decoded_len(token)?;
         let mut header = [0u8; HEADER_LEN];
         decoded_at(token, 0, &mut header)?;
         if header[0] != VERSION {
@@ -64,15 +58,7 @@ impl<const N: usize> KeySet<N> {
             .iter()
             .find(|key| mac_matches(key, token, len - TAG_LEN, &tag))
             .ok_or(TokenError::BadMac)?;
-        let mut timestamp = [0u8; 8];
-        timestamp.copy_from_slice(&header[1..9]);
-        let timestamp = u64::from_be_bytes(timestamp);
-        if timestamp > now.saturating_add(MAX_CLOCK_SKEW) {
-            return Err(TokenError::FromTheFuture);
-        }
-        if ttl.is_some_and(|ttl| timestamp.saturating_add(ttl) < now) {
-            return Err(TokenError::Expired);
-        }
+        let timestamp = fresh_timestamp(&header, now, ttl)?;
         let mut iv = [0u8; IV_LEN];
         iv.copy_from_slice(&header[9..]);
         let ciphertext_len = len - HEADER_LEN - TAG_LEN;

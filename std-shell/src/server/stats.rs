@@ -3,9 +3,6 @@
 //! loop bumps with one relaxed add (no lock, no lookup: every labelled
 //! counter is made once, up front); the metrics thread only reads them.
 
-use fernchat_core::fernet::TokenError;
-use fernchat_core::frame::FrameError;
-use fernchat_core::relay::RejectReason;
 use fernchat_core::room::{Departure, Notice};
 use fernchat_core::tally::Refusal;
 use prometheus_client::metrics::counter::Counter;
@@ -16,8 +13,8 @@ use std::fmt;
 
 /// `reason` labels of refused connections, in [`Stats::refused`]'s order.
 const REFUSALS: [&str; 2] = ["full", "busy"];
-/// `reason` labels of dropped frames, in [`drop_index`]'s order.
-const DROPS: [&str; 10] = [
+/// `reason` labels of dropped frames, in [`Refusal::index`]'s order.
+const DROPS: [&str; Refusal::KINDS] = [
     "too_long",
     "not_base64url",
     "malformed",
@@ -153,7 +150,7 @@ impl Stats {
 
     /// Counts a frame dropped for `refusal`.
     pub fn dropped(&self, refusal: Refusal) {
-        self.dropped[drop_index(refusal)].inc();
+        self.dropped[refusal.index()].inc();
     }
 
     /// Counts a client that left for `why`.
@@ -197,22 +194,6 @@ fn labelled<const N: usize>(
     counters
 }
 
-/// Where `refusal` is counted in [`DROPS`].
-fn drop_index(refusal: Refusal) -> usize {
-    match refusal {
-        Refusal::Rejected(RejectReason::Frame(FrameError::FrameTooLong)) => 0,
-        Refusal::Rejected(RejectReason::Frame(FrameError::InvalidFrame)) => 1,
-        Refusal::Rejected(RejectReason::Token(TokenError::Malformed)) => 2,
-        Refusal::Rejected(RejectReason::Token(TokenError::BadMac)) => 3,
-        Refusal::Rejected(RejectReason::Token(TokenError::BadPadding)) => 4,
-        Refusal::Rejected(RejectReason::Token(TokenError::FromTheFuture)) => 5,
-        Refusal::Rejected(RejectReason::Token(TokenError::Expired)) => 6,
-        Refusal::Rejected(RejectReason::Replayed) => 7,
-        Refusal::Rejected(RejectReason::Unverifiable) => 8,
-        Refusal::RateLimited => 9,
-    }
-}
-
 /// Where `why` is counted in [`DEPARTURES`].
 fn departure_index(why: Departure) -> usize {
     match why {
@@ -250,7 +231,40 @@ impl fmt::Display for Stats {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use fernchat_core::fernet::TokenError;
+    use fernchat_core::frame::FrameError;
+    use fernchat_core::relay::RejectReason;
     use prometheus_client::encoding::prometheus_text::encode;
+
+    #[test]
+    fn test_each_refusal_kind_is_counted_under_its_own_label() {
+        let token = |e| Refusal::Rejected(RejectReason::Token(e));
+        let kinds = [
+            (
+                Refusal::Rejected(RejectReason::Frame(FrameError::FrameTooLong)),
+                "too_long",
+            ),
+            (
+                Refusal::Rejected(RejectReason::Frame(FrameError::InvalidFrame)),
+                "not_base64url",
+            ),
+            (token(TokenError::Malformed), "malformed"),
+            (token(TokenError::BadMac), "bad_mac"),
+            (token(TokenError::BadPadding), "bad_padding"),
+            (token(TokenError::FromTheFuture), "from_the_future"),
+            (token(TokenError::Expired), "expired"),
+            (Refusal::Rejected(RejectReason::Replayed), "replayed"),
+            (
+                Refusal::Rejected(RejectReason::Unverifiable),
+                "unverifiable",
+            ),
+            (Refusal::RateLimited, "rate_limited"),
+        ];
+        assert_eq!(kinds.len(), DROPS.len());
+        for (refusal, label) in kinds {
+            assert_eq!(DROPS[refusal.index()], label, "{refusal:?}");
+        }
+    }
 
     #[test]
     fn test_every_reason_has_its_own_labelled_counter() {
