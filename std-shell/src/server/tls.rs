@@ -154,6 +154,18 @@ impl Write for TlsStream {
         Ok(n)
     }
 
+    /// Queued frames go into records together, as many as a record holds,
+    /// not one record each.
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        self.push_records()?;
+        if self.conn.wants_write() {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        let n = self.conn.writer().write_vectored(bufs)?;
+        self.push_records()?;
+        Ok(n)
+    }
+
     fn flush(&mut self) -> io::Result<()> {
         self.push_records()?;
         if self.conn.wants_write() {
