@@ -51,14 +51,17 @@ impl Outbound {
     pub fn write_to(&mut self, sink: &mut impl Write) -> io::Result<usize> {
         let mut written = 0;
         while !self.is_empty() {
-            let mut slices = [IoSlice::new(&[]); MAX_SLICES];
-            let mut count = 0;
-            for (slot, frame) in slices.iter_mut().zip(&self.frames) {
-                let skip = if count == 0 { self.written } else { 0 };
-                *slot = IoSlice::new(&frame[skip..]);
-                count += 1;
-            }
-            match sink.write_vectored(&slices[..count]) {
+            let front = &self.frames[0][self.written..];
+            let result = if self.frames.len() == 1 {
+                sink.write(front)
+            } else {
+                let rest = self.frames.iter().skip(1).take(MAX_SLICES - 1);
+                let slices: Vec<IoSlice<'_>> = std::iter::once(IoSlice::new(front))
+                    .chain(rest.map(|frame| IoSlice::new(frame)))
+                    .collect();
+                sink.write_vectored(&slices)
+            };
+            match result {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => {
                     self.consume(n);
