@@ -33,6 +33,12 @@ pub fn run() -> Result<()> {
     let python = crate::python::ensure_venv()?;
     // QEMU and the firmware images, for the QEMU tests in tests/.
     let qemu = crate::qemu::test_env()?;
+    // nats-server and headless Chromium for the bridge and browser tests.
+    crate::debian::ensure(&[
+        crate::debian::NATS_SERVER,
+        crate::debian::CHROMIUM,
+        crate::debian::CHROMEDRIVER,
+    ])?;
     exec(
         cmd("cargo", &["test", "--workspace"])
             .env("FERNCHAT_PYTHON", &python)

@@ -25,6 +25,7 @@ pub fn check(python: &Path) -> Result<()> {
 }
 
 fn verify_unit() -> Result<()> {
+    crate::debian::ensure(&[crate::debian::SYSTEMD_ANALYZE, crate::debian::KILL])?;
     exec(&mut cmd("cargo", &["build", "-p", "fernchat"]))?;
     let built = root().join("target").join("debug").join("fernchat");
     let shipped = root().join("deploy").join("fernchat.service");

@@ -2,6 +2,7 @@
 
 mod bench;
 mod ci;
+mod debian;
 mod deploy;
 mod firmware;
 mod fuzz;

@@ -3,11 +3,10 @@
 //! on QEMU's user network; installs qemu-system-arm where it is missing.
 
 use crate::firmware::{self, Image};
-use crate::shell::{exec, has};
-use anyhow::{Context, Result, bail};
+use crate::shell::exec;
+use anyhow::Result;
 use std::process::Command;
 
-use fernchat_tests::qemu::QEMU;
 /// The port the firmware relay listens on inside the guest.
 const GUEST_PORT: u16 = 10101;
 
@@ -78,28 +77,7 @@ fn host_utc_offset() -> Option<String> {
 /// Makes sure qemu-system-arm runs, installing Debian's package when it is
 /// missing and this is root on a Debian-like system.
 pub fn ensure_installed() -> Result<()> {
-    if has(QEMU) {
-        return Ok(());
-    }
-    if has("apt-get") {
-        eprintln!("xtask: {QEMU} is missing; installing Debian's qemu-system-arm");
-        let apt = |args: &[&str]| {
-            exec(
-                Command::new("apt-get")
-                    .args(args)
-                    .env("DEBIAN_FRONTEND", "noninteractive"),
-            )
-        };
-        apt(&["update", "-qq"])
-            .and_then(|()| apt(&["install", "-y", "-qq", QEMU]))
-            .context(
-                "cannot install qemu-system-arm (apt-get install -y qemu-system-arm, as root)",
-            )?;
-    }
-    if !has(QEMU) {
-        bail!("{QEMU} is not installed (Debian: apt-get install -y qemu-system-arm)");
-    }
-    Ok(())
+    crate::debian::ensure(&[crate::debian::QEMU])
 }
 
 /// The environment for the QEMU tests in tests/: the images and QEMU. A
