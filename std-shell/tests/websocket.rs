@@ -314,3 +314,64 @@ fn the_page_and_the_websocket_work_over_tls() {
     bob.say("both ways");
     assert_eq!(ann.receive(1), ["<bob> both ways"]);
 }
+
+/// Reads until the relay's close frame; gives its code and the text
+/// messages before it.
+fn read_until_close<S: Read + Write>(ws: &mut WebSocket<S>) -> (CloseCode, Vec<String>) {
+    let mut texts = Vec::new();
+    loop {
+        match ws.read().expect("the relay closes with a close frame") {
+            Message::Text(text) => texts.push(text.to_string()),
+            Message::Close(Some(frame)) => return (frame.code, texts),
+            Message::Ping(_) | Message::Pong(_) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_websocket_that_breaks_the_mapping_is_closed_and_nothing_reaches_the_room() {
+    let key = Key::from_bytes(rand::random());
+    let relay = start_relay(BIN, &["--web", "127.0.0.1:0"]);
+    let web = web_addr(&relay);
+    let mut bob = Peer::connect(relay.addr, &key, "bob");
+    let mut ann = WsPeer::connect(web, &key, "ann");
+    relay.wait_for_log("connected (2 clients)", WAIT);
+
+    // Two real tokens in one message: a line feed would make two frames.
+    let mut mallory = WsPeer::connect(web, &key, "mallory");
+    let two = [
+        seal_text(&mallory.session, "one"),
+        seal_text(&mallory.session, "two"),
+    ]
+    .concat();
+    let two = String::from_utf8(two.trim_ascii_end().to_vec()).unwrap();
+    mallory.ws.send(Message::text(two)).unwrap();
+    assert_eq!(read_until_close(&mut mallory.ws).0, CloseCode::Invalid);
+
+    // A binary message, and a text message longer than any frame.
+    let mut binary = WsPeer::connect(web, &key, "bin");
+    binary.ws.send(Message::binary(vec![b'g'; 100])).unwrap();
+    assert_eq!(read_until_close(&mut binary.ws).0, CloseCode::Unsupported);
+    let mut long = WsPeer::connect(web, &key, "long");
+    long.ws.send(Message::text("g".repeat(5000))).unwrap();
+    assert_eq!(read_until_close(&mut long.ws).0, CloseCode::Size);
+
+    // Messages that are no tokens: the invalid-frame rule, as over TCP.
+    let mut junk = WsPeer::connect(web, &key, "junk");
+    for _ in 0..40 {
+        if junk.ws.send(Message::text("<b>not a token</b>")).is_err() {
+            break;
+        }
+    }
+    let (code, texts) = read_until_close(&mut junk.ws);
+    assert_eq!(
+        (code, texts),
+        (CloseCode::Policy, vec!["!invalid".to_owned()])
+    );
+
+    // None of it reached the room, which goes on.
+    ann.say("still here");
+    assert_eq!(bob.receive(1, WAIT), ["<ann> still here"]);
+    assert!(bob.receive(1, Duration::from_millis(300)).is_empty());
+}
