@@ -229,8 +229,8 @@ impl<const K: usize, S: ReplayStore> RelayPolicy<K, S> {
     /// as history for a new client: blind, its shape; keyed, also its MAC
     /// and freshness. The replay cache is neither asked nor changed: the
     /// token was remembered when it was first forwarded.
-    pub fn recheck(&mut self, token: &[u8], now: u64) -> Result<(), RejectReason> {
-        match &mut self.keyed {
+    pub fn recheck(&self, token: &[u8], now: u64) -> Result<(), RejectReason> {
+        match &self.keyed {
             None => check_shape(token).map_err(RejectReason::Token),
             Some(keyed) => {
                 let mut head = [0u8; LEAVE_PLAINTEXT];
@@ -389,7 +389,7 @@ mod tests {
         let seen = run(&mut policy, &mut Inbound::new(), &frame, 1_010);
         assert_eq!(seen, [Seen::Reject(RejectReason::Replayed)]);
         // Blind: the shape only.
-        let mut blind = RelayPolicy::<2, Small>::blind();
+        let blind = RelayPolicy::<2, Small>::blind();
         assert_eq!(blind.recheck(&foreign[..foreign.len() - 1], 1_000), Ok(()));
         assert!(blind.recheck(b"QUJD", 0).is_err());
     }

@@ -339,7 +339,7 @@ impl<const K: usize, S: ReplayStore> Room<K, S> {
     /// Checks a token the relay passes on again (history for a new
     /// client) under the same rules, without the replay cache:
     /// [`RelayPolicy::recheck`].
-    pub fn recheck(&mut self, token: &[u8], now: Now) -> Result<(), RejectReason> {
+    pub fn recheck(&self, token: &[u8], now: Now) -> Result<(), RejectReason> {
         self.policy.recheck(token, now.unix)
     }
 

@@ -633,11 +633,16 @@ impl Relay {
     /// without line feed (`docs/PROTOCOL.md` section 2, Unframed senders).
     fn end_pauses(&mut self) {
         let now = self.now();
-        // A held client's frame waits in its buffer: it has nothing to end.
+        // A held client's frame waits in its buffer, and a client that sends
+        // line feeds is framed for good: neither has a token to end.
         let ids: Vec<usize> = self
             .clients
             .iter()
-            .filter(|(_, c)| c.member.as_ref().is_some_and(|m| !m.is_held()))
+            .filter(|(_, c)| {
+                c.member
+                    .as_ref()
+                    .is_some_and(|m| !m.is_held() && m.framing() != Framing::Lines)
+            })
             .map(|(id, _)| id)
             .collect();
         for id in ids {

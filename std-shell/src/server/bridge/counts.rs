@@ -55,11 +55,6 @@ impl Default for Counts {
 }
 
 impl Counts {
-    /// Adds one to `counter`.
-    pub fn add(counter: &Counter) {
-        counter.inc();
-    }
-
     /// Frames that could not be bridged, all reasons together.
     pub fn not_bridged(&self) -> u64 {
         [

@@ -83,7 +83,7 @@ impl Publisher {
             .outbox
             .try_send(Outgoing::Publish(Bytes::copy_from_slice(token)));
         if sent.is_err() {
-            Counts::add(&self.counts.queue_full);
+            self.counts.queue_full.inc();
         }
     }
 

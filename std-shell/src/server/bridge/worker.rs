@@ -104,9 +104,9 @@ async fn serve(
             message = subscription.next() => match message {
                 Some(message) => {
                     if handoff.send(Incoming::Frame(message.payload)) {
-                        Counts::add(&counts.received);
+                        counts.received.inc();
                     } else {
-                        Counts::add(&counts.inbox_full);
+                        counts.inbox_full.inc();
                     }
                 }
                 None => {
@@ -125,13 +125,15 @@ async fn serve(
 /// promise of delivery).
 async fn publish(client: &Client, subject: &Subject, frame: Bytes, counts: &Counts) {
     if client.connection_state() != State::Connected {
-        Counts::add(&counts.disconnected);
+        counts.disconnected.inc();
         return;
     }
     match client.publish(subject.clone(), frame).await {
-        Ok(()) => Counts::add(&counts.published),
+        Ok(()) => {
+            counts.published.inc();
+        }
         Err(e) => {
-            Counts::add(&counts.publish_failed);
+            counts.publish_failed.inc();
             tracing::debug!("NATS publish failed: {e}");
         }
     }
@@ -155,7 +157,7 @@ fn log_event(client: &Client, event: &Event, counts: &Counts) {
             tracing::warn!("NATS bridge disconnected; local chat goes on, reconnecting")
         }
         Event::SlowConsumer(_) => {
-            Counts::add(&counts.slow_consumer);
+            counts.slow_consumer.inc();
             tracing::warn!("NATS server dropped frames for this relay (slow consumer)");
         }
         other => tracing::info!("NATS bridge: {other}"),
