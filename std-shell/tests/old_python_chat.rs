@@ -5,7 +5,7 @@
 //! each other, through a blind relay and through a keyed one.
 
 use fernchat_tests::process::start_relay;
-use fernchat_tests::python::{PythonChat, python, script};
+use fernchat_tests::python::{PythonChat, old_chat_python, script};
 use fernchat_tests::std_client::StdClient;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -21,7 +21,7 @@ fn old_users_keys(name: &str) -> (PathBuf, PathBuf) {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("a temporary directory");
     let chave = dir.join("chave.key");
-    let made = Command::new(python())
+    let made = Command::new(old_chat_python())
         .arg(script("make_chave.py"))
         .arg("fernet-4")
         .arg(&chave)
@@ -54,7 +54,8 @@ fn old_client_chats_in_a_mixed_room(name: &str, keyed: bool) {
     let addr = relay.addr.to_string();
     let port = relay.addr.port().to_string();
 
-    let mut old = PythonChat::start(
+    let mut old = PythonChat::start_with(
+        &old_chat_python(),
         "old_chat_client.py",
         &[chave.to_str().unwrap(), "127.0.0.1", &port],
     );

@@ -3,7 +3,7 @@
 //! writes is read, an exported key loads in Python, and hostile pickles are
 //! refused in one line, exit code 2, with nothing run.
 
-use fernchat_tests::python::{python, script};
+use fernchat_tests::python::{old_chat_python, python, script};
 use fernchat_tests::std_client::keygen;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -21,7 +21,7 @@ fn dir(name: &str) -> PathBuf {
 
 /// Runs `tests/python/make_chave.py KIND PATH ARGS`; gives what it printed.
 fn make_chave(kind: &str, path: &Path, args: &[&str]) -> String {
-    let out = Command::new(python())
+    let out = Command::new(old_chat_python())
         .arg(script("make_chave.py"))
         .arg(kind)
         .arg(path)
@@ -104,7 +104,7 @@ fn an_exported_chave_key_works_in_python() {
          f = pickle.load(open(sys.argv[1], 'rb'))\n\
          print(f.decrypt(sys.argv[2].encode()).decode())\n\
          print(f.encrypt(b'from python').decode())";
-    let python_out = Command::new(python())
+    let python_out = Command::new(old_chat_python())
         .args(["-c", program, path(&chave)])
         .arg(String::from_utf8(token.stdout).unwrap().trim())
         .output()

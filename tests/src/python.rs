@@ -3,7 +3,7 @@
 use crate::process::{Guard, expect_line, lines};
 use crate::std_client::WAIT;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{ChildStdin, Command, Stdio};
 use std::sync::mpsc;
 
@@ -20,6 +20,31 @@ pub fn python() -> PathBuf {
         ok,
         "{} cannot import cryptography.fernet: run `cargo xtask ci` (it makes target/python-venv), \
          or `pip install cryptography` and set FERNCHAT_PYTHON to that python",
+        python.display()
+    );
+    python
+}
+
+/// The Python of the original Python chat's users: `$FERNCHAT_OLD_CHAT_PYTHON`
+/// (set by `cargo xtask ci`) or `python3`, with a `cryptography` before 51,
+/// whose `Fernet` is a Python class that pickles (51 made it a type that
+/// neither pickles nor unpickles). Panics with how to install it otherwise.
+pub fn old_chat_python() -> PathBuf {
+    let python = std::env::var_os("FERNCHAT_OLD_CHAT_PYTHON")
+        .map_or_else(|| PathBuf::from("python3"), PathBuf::from);
+    let ok = Command::new(&python)
+        .args([
+            "-c",
+            "import pickle; from cryptography.fernet import Fernet; \
+             pickle.dumps(Fernet(Fernet.generate_key()))",
+        ])
+        .output()
+        .is_ok_and(|out| out.status.success());
+    assert!(
+        ok,
+        "{} cannot pickle a cryptography Fernet: run `cargo xtask ci` (it makes \
+         target/python-venv-old-chat), or `pip install 'cryptography<51'` into a venv and set \
+         FERNCHAT_OLD_CHAT_PYTHON to its python",
         python.display()
     );
     python
@@ -85,9 +110,14 @@ pub struct PythonChat {
 }
 
 impl PythonChat {
-    /// Starts `tests/python/NAME ARGS`.
+    /// Starts `tests/python/NAME ARGS` with [`python`].
     pub fn start(name: &str, args: &[&str]) -> PythonChat {
-        let mut child = Command::new(python())
+        PythonChat::start_with(&python(), name, args)
+    }
+
+    /// Starts `tests/python/NAME ARGS` with the Python `interpreter`.
+    pub fn start_with(interpreter: &Path, name: &str, args: &[&str]) -> PythonChat {
+        let mut child = Command::new(interpreter)
             .arg("-u")
             .arg(script(name))
             .args(args)

