@@ -5,6 +5,7 @@ use super::connection::Connection;
 use super::onward::Onward;
 use fernchat_core::room::Fanout;
 use slab::Slab;
+use std::collections::VecDeque;
 use std::rc::Rc;
 
 /// Every client's queue, as the room sees them for one frame.
@@ -12,7 +13,7 @@ pub struct Queues<'a> {
     /// The clients.
     pub clients: &'a mut Slab<Connection>,
     /// Clients with bytes to write this turn.
-    pub to_flush: &'a mut Vec<usize>,
+    pub to_flush: &'a mut VecDeque<usize>,
     /// The most bytes that may wait for one client.
     pub max_outbound: usize,
     /// Bytes queued since the last flush, to flush early in a busy turn.
@@ -48,9 +49,9 @@ impl Fanout for Queues<'_> {
 }
 
 /// Lists `client` (number `id`) for the end-of-turn flush, once.
-pub fn list_for_flush(to_flush: &mut Vec<usize>, client: &mut Connection, id: usize) {
+pub fn list_for_flush(to_flush: &mut VecDeque<usize>, client: &mut Connection, id: usize) {
     if !client.flush_listed {
         client.flush_listed = true;
-        to_flush.push(id);
+        to_flush.push_back(id);
     }
 }

@@ -49,7 +49,7 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
 use stats::Stats;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io::{self, IsTerminal, Read};
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
@@ -152,10 +152,12 @@ const HANDSHAKES: usize = usize::MAX / 2;
 const READ_CHUNK: usize = 64 * 1024;
 /// Reads from one client per turn before the others get theirs.
 const READS_PER_TURN: usize = 8;
-/// A read that forwarded at least this many bytes is written out at once;
-/// smaller ones wait for the end of the turn, so that one write to a client
-/// carries the frames of every sender that turn.
+/// A read that forwarded at least this many bytes is followed at once by a
+/// turn's worth of writes; smaller ones wait for the end of the turn, so
+/// that one write to a client carries the frames of every sender that turn.
 const FLUSH_AFTER: usize = 4 * 1024;
+/// Clients written to in one turn, before the loop reads its senders again.
+const WRITES_PER_TURN: usize = 512;
 /// How often deadlines are checked, and lingering sockets swept.
 const TICK: Duration = Duration::from_millis(100);
 
@@ -248,7 +250,7 @@ pub fn run(args: &ServerArgs) -> Result<(), Error> {
         history_ttl: args.ttl,
         max_outbound: usize::try_from(args.max_outbound).unwrap_or(usize::MAX),
         read_buf: vec![0; READ_CHUNK],
-        to_flush: Vec::new(),
+        to_flush: VecDeque::new(),
         to_close: Vec::new(),
         held: Vec::new(),
         unflushed: 0,
@@ -328,7 +330,9 @@ struct Relay {
     history_ttl: u64,
     max_outbound: usize,
     read_buf: Vec<u8>,
-    to_flush: Vec<usize>,
+    /// Clients with bytes to write, in the order they were listed: each
+    /// turn writes to the first [`WRITES_PER_TURN`] of them.
+    to_flush: VecDeque<usize>,
     to_close: Vec<(usize, Departure)>,
     /// Clients whose last frame waits for room in the others' queues.
     held: Vec<usize>,
@@ -348,9 +352,10 @@ impl Relay {
         let mut events = Events::with_capacity(1024);
         loop {
             self.health.beat();
-            let reads_pending =
-                !self.readable.is_empty() || self.remote.as_ref().is_some_and(Remote::read_pending);
-            let timeout = if reads_pending {
+            let work_pending = !self.readable.is_empty()
+                || !self.to_flush.is_empty()
+                || self.remote.as_ref().is_some_and(Remote::read_pending);
+            let timeout = if work_pending {
                 Some(Duration::ZERO)
             } else if self.clients.is_empty()
                 && self.handshakes.is_empty()
@@ -411,7 +416,7 @@ impl Relay {
             }
             self.read_all();
             self.read_remote();
-            self.flush_all();
+            self.flush_some();
             self.release_held();
             if self.last_tick.elapsed() >= TICK {
                 self.last_tick = Instant::now();
@@ -588,9 +593,9 @@ impl Relay {
             let bytes = std::mem::take(&mut self.read_buf);
             departure = self.take_frames(id, &bytes[..n]);
             self.read_buf = bytes;
-            // Queues grow by at most one read chunk before they are written.
+            // A busy sender's frames start going out before its next read.
             if self.unflushed >= FLUSH_AFTER {
-                self.flush_all();
+                self.flush_some();
             }
             if departure.is_some() {
                 break;
@@ -709,10 +714,18 @@ impl Relay {
         }
     }
 
-    fn flush_all(&mut self) {
+    /// Writes to the first [`WRITES_PER_TURN`] listed clients. The rest wait
+    /// for the next turn, which reads the senders first: a frame that arrives
+    /// while a pass over many clients is under way joins the writes still to
+    /// come, so each client is written once per pass with whatever waits for
+    /// it, and no frame waits for a pass to end before its own pass begins.
+    fn flush_some(&mut self) {
         self.unflushed = 0;
         let now_ms = self.now().millis;
-        for id in std::mem::take(&mut self.to_flush) {
+        for _ in 0..WRITES_PER_TURN {
+            let Some(id) = self.to_flush.pop_front() else {
+                break;
+            };
             let Some(client) = self.clients.get_mut(id) else {
                 continue;
             };
@@ -793,12 +806,6 @@ impl Relay {
             if room.depart(id, &member, now, &mut rng, &mut queues) {
                 self.stats.leaves_sent.inc();
                 tracing::info!("{} left without /leave; sent it on its behalf", client.peer);
-            }
-        }
-        if !self.to_flush.is_empty() {
-            self.flush_all();
-            if !self.to_close.is_empty() {
-                self.close_listed();
             }
         }
     }
