@@ -92,7 +92,8 @@ pub fn print(scenarios: &[Scenario], outcomes: &[Outcome]) {
         );
     }
     println!(
-        "(CPU in % of one core over the run: srv = relay, gen = generator, rx = its receiving \
+        "(CPU in % of one core over the run: srv = relay (4xnats: its four relays and nats-server \
+         together, as is its RSS), gen = generator, rx = its receiving \
          thread, W = runnable but waiting for a CPU, other = the rest of the machine; \
          ns/dlv = the relay's CPU time per intact delivery, in ns; \
          rate = intact deliveries per second, first send to last intact delivery)"

@@ -108,12 +108,12 @@ impl ServerKind {
 
 /// A running relay, or a cluster of them.
 pub struct Server {
-    /// The relay (a cluster's first), whose CPU and memory are measured.
-    child: Child,
+    /// The relay, or a cluster's relays.
+    relays: Vec<Child>,
+    /// A cluster's NATS server.
+    broker: Option<Child>,
     /// Where each relay listens; clients are spread over them in turn.
     addrs: Vec<SocketAddr>,
-    /// A cluster's other processes: its other relays, then NATS.
-    others: Vec<Child>,
     /// Scrapes `/metrics` while a metered relay runs.
     scraper: Option<Scraper>,
 }
@@ -125,14 +125,10 @@ impl Server {
         if kind == ServerKind::Cluster {
             let started = cluster::start(fernchat, clients, label)?;
             let addrs = started.relays.iter().map(|(_, addr)| *addr).collect();
-            let mut relays = started.relays.into_iter().map(|(child, _)| child);
-            let child = relays.next().context("a cluster without relays")?;
-            let mut others: Vec<Child> = relays.collect();
-            others.push(started.nats);
             return Ok(Server {
-                child,
+                relays: started.relays.into_iter().map(|(child, _)| child).collect(),
+                broker: Some(started.nats),
                 addrs,
-                others,
                 scraper: None,
             });
         }
@@ -155,14 +151,14 @@ impl Server {
             .spawn()
             .with_context(|| format!("cannot start {}", kind.name()))?;
         let mut server = Server {
-            child,
+            relays: vec![child],
+            broker: None,
             addrs: vec![addr],
-            others: Vec::new(),
             scraper: None,
         };
         let deadline = Instant::now() + START_TIMEOUT;
         while TcpStream::connect(addr).is_err() {
-            if let Some(status) = server.child.try_wait()? {
+            if let Some(status) = server.relays[0].try_wait()? {
                 bail!(
                     "{} exited ({status}); see {}",
                     kind.name(),
@@ -186,18 +182,22 @@ impl Server {
         &self.addrs
     }
 
-    /// Its process id.
-    pub fn pid(&self) -> u32 {
-        self.child.id()
+    /// The ids of every process that carries the room, whose CPU and memory
+    /// are measured together: the relay, or a cluster's relays and NATS.
+    pub fn pids(&self) -> Vec<u32> {
+        self.relays
+            .iter()
+            .chain(&self.broker)
+            .map(Child::id)
+            .collect()
     }
 
     /// Stops it, relays before NATS: SIGTERM, then SIGKILL if one lingers.
     /// A metered relay must have answered a scrape.
     pub fn stop(mut self) -> Result<()> {
         let scrapes = self.scraper.take().map(Scraper::stop).transpose();
-        stop(&mut self.child)?;
-        for other in &mut self.others {
-            stop(other)?;
+        for child in self.relays.iter_mut().chain(&mut self.broker) {
+            stop(child)?;
         }
         if let Some(answered) = scrapes? {
             eprintln!("relay bench: the metered relay answered {answered} scrapes of /metrics");

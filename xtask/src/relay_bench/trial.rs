@@ -49,7 +49,8 @@ pub struct Outcome {
     pub p50_us: u64,
     /// 99th percentile latency, microseconds.
     pub p99_us: u64,
-    /// The server's peak resident set size (VmHWM), KiB.
+    /// The server's peak resident set size (VmHWM), KiB; a cluster's is the
+    /// sum over its relays and NATS.
     pub peak_rss_kib: u64,
     /// CPU use during the run, in % of one core: server, whole generator,
     /// its receiving thread, and everything else on the machine.
@@ -85,9 +86,10 @@ impl Outcome {
 
 /// CPU use over a run, each in % of one core.
 pub struct CpuUse {
-    /// The relay process.
+    /// The relay process (a cluster: its relays and NATS together).
     pub server: f64,
-    /// The relay, runnable but waiting for a CPU (the machine was busy).
+    /// The relay's main thread (a cluster: each relay's and NATS's, added),
+    /// runnable but waiting for a CPU (the machine was busy).
     pub server_wait: f64,
     /// The load generator, all threads.
     pub generator: f64,
@@ -109,11 +111,17 @@ struct CpuSample {
 }
 
 impl CpuSample {
-    fn take(server_pid: u32) -> Result<CpuSample> {
+    /// Takes the sample; the server is the processes `server_pids` together.
+    fn take(server_pids: &[u32]) -> Result<CpuSample> {
+        let (mut server, mut server_wait) = (Duration::ZERO, Duration::ZERO);
+        for &pid in server_pids {
+            server += procfs::process_cpu(pid)?;
+            server_wait += procfs::process_cpu_wait(pid)?;
+        }
         Ok(CpuSample {
             at: Instant::now(),
-            server: procfs::process_cpu(server_pid)?,
-            server_wait: procfs::process_cpu_wait(server_pid)?,
+            server,
+            server_wait,
             generator: procfs::own_cpu()?,
             machine: procfs::machine_busy()?,
         })
@@ -165,21 +173,25 @@ fn drive(
                 .err()
                 .unwrap_or_else(|| anyhow!("the receiving thread stopped early")));
         }
-        let before = CpuSample::take(server.pid());
+        let pids = server.pids();
+        let before = CpuSample::take(&pids);
         let senders = sender::send(sending, scenario, frames, &sent);
         let written = senders
             .as_ref()
             .map_or(0, |s| s.frames.iter().sum::<usize>()) as u64;
         control.finish(written * (scenario.clients as u64 - 1));
         let received = joined(receiving)?;
-        let after = CpuSample::take(server.pid())?;
+        let after = CpuSample::take(&pids)?;
         Ok(Measured {
             frames: written,
             senders: senders?,
             received,
             before: before?,
             after,
-            peak_rss_kib: procfs::peak_rss_kib(server.pid())?,
+            peak_rss_kib: pids
+                .iter()
+                .map(|&pid| procfs::peak_rss_kib(pid))
+                .sum::<Result<u64>>()?,
         })
     })?;
     Ok(outcome(kind, scenario, measured, &sent))
