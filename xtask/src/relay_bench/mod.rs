@@ -14,7 +14,7 @@
 //! scheduled send instant (paced senders) or from the write that carried it
 //! (unpaced ones).
 //!
-//! `cargo xtask bench relay [-- --seconds 5 --only A,K --fernchat PATH]`;
+//! `cargo xtask bench relay [-- --seconds 5 --only A,K --repeat 3 --fernchat PATH]`;
 //! the servers' logs and K's key go to target/relay-bench/.
 //!
 //! `cargo xtask bench cluster [-- --seconds 5]` runs scenario N: four of
@@ -40,6 +40,7 @@ mod scraper;
 mod send_times;
 mod sender;
 mod server;
+mod summary;
 mod tally;
 mod tls_pair;
 mod trial;
@@ -66,6 +67,11 @@ struct Options {
     /// at --seconds, whichever comes first).
     #[arg(long, default_value_t = 20_000)]
     unpaced_frames: usize,
+    /// Run each scenario this many times, its relays taking turns; ratios
+    /// and goals then take each relay's median figures (and its losses over
+    /// every run), so that one noisy run neither makes nor breaks a goal.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    repeat: u32,
     /// Run only these scenarios (A, B, C, K, T, M, D); all by default.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
@@ -148,9 +154,15 @@ fn run_scenarios(options: &Options, scenarios: &[Scenario]) -> Result<()> {
         procfs::load_average()?
     );
     let mut outcomes = Vec::new();
-    for scenario in scenarios {
+    let rounds = (1..=options.repeat).flat_map(|round| scenarios.iter().map(move |s| (round, s)));
+    for (round, scenario) in rounds {
         for &kind in scenario.relays {
-            eprintln!("relay bench: scenario {} on {}", scenario.name, kind.name());
+            eprintln!(
+                "relay bench: scenario {} on {} (run {round} of {})",
+                scenario.name,
+                kind.name(),
+                options.repeat
+            );
             let live = key
                 .as_ref()
                 .filter(|_| scenario.tokens == Tokens::AtSend)
@@ -162,7 +174,7 @@ fn run_scenarios(options: &Options, scenarios: &[Scenario]) -> Result<()> {
             outcomes.push(outcome);
         }
     }
-    report::print(scenarios, &outcomes);
+    report::print(scenarios, &outcomes, options.repeat);
     Ok(())
 }
 

@@ -4,6 +4,7 @@
 use super::key_file;
 use super::scenario::{Scenario, Tokens};
 use super::server::ServerKind;
+use super::summary::Summary;
 use super::trial::Outcome;
 
 /// Above this share of one core, the generator's receiving thread may be
@@ -58,7 +59,7 @@ const COLUMNS: &[Column] = &[
 ];
 
 /// Prints the table, the ratios, the goals and the generator check.
-pub fn print(scenarios: &[Scenario], outcomes: &[Outcome]) {
+pub fn print(scenarios: &[Scenario], outcomes: &[Outcome], repeat: u32) {
     println!();
     let heading: Vec<String> = COLUMNS
         .iter()
@@ -92,8 +93,7 @@ pub fn print(scenarios: &[Scenario], outcomes: &[Outcome]) {
         );
     }
     println!(
-        "(CPU in % of one core over the run: srv = relay (4xnats: its four relays and nats-server \
-         together, as is its RSS), gen = generator, rx = its receiving \
+        "(CPU in % of one core over the run: srv = relay, gen = generator, rx = its receiving \
          thread, W = runnable but waiting for a CPU, other = the rest of the machine; \
          ns/dlv = the relay's CPU time per intact delivery, in ns; \
          rate = intact deliveries per second, first send to last intact delivery)"
@@ -104,7 +104,8 @@ pub fn print(scenarios: &[Scenario], outcomes: &[Outcome]) {
     {
         println!(
             "(4xnats = four of our relays, blind, bridged over one nats-server, the clients \
-             spread over them in turn; its RSS and srv columns are one relay's of the four)"
+             spread over them in turn; its RSS, srv and srvW columns are its four relays' and \
+             nats-server's together)"
         );
     }
     for scenario in scenarios.iter().filter(|s| s.tokens == Tokens::AtSend) {
@@ -125,29 +126,37 @@ pub fn print(scenarios: &[Scenario], outcomes: &[Outcome]) {
             scenario.name
         );
     }
+    if repeat > 1 {
+        println!(
+            "({repeat} runs of each scenario, its relays taking turns, in the order run; the \
+             ratios and goals below take each relay's median figures, and its losses over all \
+             {repeat} runs)"
+        );
+    }
     println!();
-    // Each scenario that ran on both its relays, with its two outcomes.
-    let pairs: Vec<(&Scenario, &Outcome, &Outcome)> = scenarios
+    let summary =
+        |scenario: &Scenario, kind: ServerKind| Summary::of(outcomes, scenario.name, kind);
+    // Each scenario's first relay against its second, then each further
+    // relay against the first (the web port open, say).
+    let comparisons: Vec<(&Scenario, Summary, Summary)> = scenarios
         .iter()
-        .filter_map(|scenario| {
-            let [subject, baseline, ..] = scenario.relays else {
-                return None;
+        .flat_map(|scenario| {
+            let [first, second, rest @ ..] = scenario.relays else {
+                return Vec::new();
             };
-            let subject = find(outcomes, scenario, *subject)?;
-            let baseline = find(outcomes, scenario, *baseline)?;
-            Some((scenario, subject, baseline))
+            let pairs = std::iter::once((*first, *second)).chain(rest.iter().map(|&k| (k, *first)));
+            pairs
+                .filter_map(|(subject, baseline)| {
+                    Some((
+                        scenario,
+                        summary(scenario, subject)?,
+                        summary(scenario, baseline)?,
+                    ))
+                })
+                .collect()
         })
         .collect();
-    // And each further relay against the first (the web port open, say).
-    let others = scenarios.iter().flat_map(|scenario| {
-        let first = scenario
-            .relays
-            .first()
-            .and_then(|&k| find(outcomes, scenario, k));
-        let rest = scenario.relays.iter().skip(2);
-        rest.filter_map(move |&k| Some((scenario, find(outcomes, scenario, k)?, first?)))
-    });
-    for (scenario, subject, baseline) in pairs.iter().copied().chain(others) {
+    for (scenario, subject, baseline) in &comparisons {
         println!(
             "ratio {}/{}, {}: rate {}  p50 {}  p99 {}  RSS {}  server CPU {}  \
              server CPU per delivery {}",
@@ -155,14 +164,11 @@ pub fn print(scenarios: &[Scenario], outcomes: &[Outcome]) {
             baseline.server.name(),
             scenario.name,
             ratio(subject.rate, baseline.rate),
-            ratio(subject.p50_us as f64, baseline.p50_us as f64),
-            ratio(subject.p99_us as f64, baseline.p99_us as f64),
-            ratio(subject.peak_rss_kib as f64, baseline.peak_rss_kib as f64),
-            ratio(subject.cpu.server, baseline.cpu.server),
-            ratio(
-                subject.server_ns_per_delivery,
-                baseline.server_ns_per_delivery
-            ),
+            ratio(subject.p50_us, baseline.p50_us),
+            ratio(subject.p99_us, baseline.p99_us),
+            ratio(subject.peak_rss_kib, baseline.peak_rss_kib),
+            ratio(subject.cpu, baseline.cpu),
+            ratio(subject.ns_per_delivery, baseline.ns_per_delivery),
         );
     }
     println!();
@@ -170,18 +176,18 @@ pub fn print(scenarios: &[Scenario], outcomes: &[Outcome]) {
         let subject = scenario
             .relays
             .first()
-            .and_then(|&kind| find(outcomes, scenario, kind));
+            .and_then(|&kind| summary(scenario, kind));
         let baseline = scenario
             .relays
             .get(1)
-            .and_then(|&kind| find(outcomes, scenario, kind));
+            .and_then(|&kind| summary(scenario, kind));
         let Some(subject) = subject else {
             continue;
         };
         if scenario.relays.len() > 1 && baseline.is_none() {
             continue;
         }
-        let misses = misses(scenario.name, subject, baseline);
+        let misses = misses(scenario.name, &subject, baseline.as_ref());
         let verdict = if misses.is_empty() {
             "MET".to_owned()
         } else {
@@ -194,7 +200,7 @@ pub fn print(scenarios: &[Scenario], outcomes: &[Outcome]) {
 
 /// What keeps `subject` from scenario `name`'s goal (against `baseline`,
 /// for the scenarios that compare); nothing when the goal is met.
-fn misses(name: &str, subject: &Outcome, baseline: Option<&Outcome>) -> Vec<String> {
+fn misses(name: &str, subject: &Summary, baseline: Option<&Summary>) -> Vec<String> {
     let mut misses = Vec::new();
     match (name, baseline) {
         ("A", Some(baseline)) if subject.rate < baseline.rate => {
@@ -204,28 +210,27 @@ fn misses(name: &str, subject: &Outcome, baseline: Option<&Outcome>) -> Vec<Stri
             misses.push(format!("p99 above {}'s", baseline.server.name()));
         }
         ("M", Some(baseline))
-            if subject.server_ns_per_delivery
-                > METRICS_CPU_GOAL * baseline.server_ns_per_delivery =>
+            if subject.ns_per_delivery > METRICS_CPU_GOAL * baseline.ns_per_delivery =>
         {
             misses.push(format!(
                 "server CPU per delivery above {METRICS_CPU_GOAL}x {}'s",
                 baseline.server.name()
             ));
         }
-        ("N", Some(baseline)) if subject.p99_us > 2 * baseline.p99_us => {
+        ("N", Some(baseline)) if subject.p99_us > 2.0 * baseline.p99_us => {
             misses.push(format!("p99 above 2x {}'s", baseline.server.name()));
         }
         ("A" | "B" | "C" | "K" | "T" | "M" | "N", Some(_)) => {}
-        ("D", None) if subject.p99_us > D_P99_GOAL_US => {
+        ("D", None) if subject.p99_us > D_P99_GOAL_US as f64 => {
             misses.push("p99 above 100 ms".to_owned());
         }
         ("D", None) => {}
         _ => misses.push("no goal".to_owned()),
     }
-    if name == "C" && subject.peak_rss_kib > RSS_GOAL_KIB {
+    if name == "C" && subject.peak_rss_kib > RSS_GOAL_KIB as f64 {
         misses.push("peak RSS above 16 MiB".to_owned());
     }
-    if name == "D" && subject.peak_rss_kib > D_RSS_GOAL_KIB {
+    if name == "D" && subject.peak_rss_kib > D_RSS_GOAL_KIB as f64 {
         misses.push("peak RSS above 64 MiB".to_owned());
     }
     if matches!(name, "A" | "K" | "T" | "M" | "D" | "N") {
@@ -235,12 +240,12 @@ fn misses(name: &str, subject: &Outcome, baseline: Option<&Outcome>) -> Vec<Stri
 }
 
 /// The ways `o` failed to deliver every frame once and intact.
-fn losses(o: &Outcome) -> Vec<String> {
+fn losses(o: &Summary) -> Vec<String> {
     [
         (o.lost, "lost"),
         (o.corrupted, "corrupted"),
         (o.repeated, "repeated"),
-        (o.senders_closed as u64, "senders disconnected"),
+        (o.senders_closed, "senders disconnected"),
     ]
     .into_iter()
     .filter(|(count, _)| *count > 0)
@@ -314,16 +319,6 @@ fn print_generator_check(outcomes: &[Outcome]) {
             late.join(", ")
         );
     }
-}
-
-fn find<'a>(
-    outcomes: &'a [Outcome],
-    scenario: &Scenario,
-    server: ServerKind,
-) -> Option<&'a Outcome> {
-    outcomes
-        .iter()
-        .find(|o| o.scenario == scenario.name && o.server == server)
 }
 
 fn ratio(ours: f64, theirs: f64) -> String {
