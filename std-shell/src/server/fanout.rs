@@ -12,7 +12,7 @@ use std::rc::Rc;
 pub struct Queues<'a> {
     /// The clients.
     pub clients: &'a mut Slab<Connection>,
-    /// Clients with bytes to write this turn.
+    /// Clients with bytes to write, in the order they were listed.
     pub to_flush: &'a mut VecDeque<usize>,
     /// The most bytes that may wait for one client.
     pub max_outbound: usize,
@@ -48,7 +48,8 @@ impl Fanout for Queues<'_> {
     }
 }
 
-/// Lists `client` (number `id`) for the end-of-turn flush, once.
+/// Lists `client` (number `id`) to be written, once, behind those listed
+/// before it.
 pub fn list_for_flush(to_flush: &mut VecDeque<usize>, client: &mut Connection, id: usize) {
     if !client.flush_listed {
         client.flush_listed = true;
