@@ -35,11 +35,7 @@ pub fn require() -> PathBuf {
             missing.push(format!("{} (not found)", tool.display()));
         }
     }
-    let selenium = Command::new(&python)
-        .args(["-c", "import selenium"])
-        .output()
-        .is_ok_and(|out| out.status.success());
-    if !selenium {
+    if !crate::python::runs(&python, "import selenium") {
         missing.push(format!("selenium for {}", python.display()));
     }
     let how = "to get them: `apt-get install chromium chromium-driver` (.ci/run does) and \

@@ -81,17 +81,10 @@ pub fn scrape(addr: SocketAddr) -> Samples {
 /// The Python to run (as [`crate::python::python`]), checked for
 /// `prometheus_client`; panics with how to install it.
 fn python() -> PathBuf {
-    let python =
-        std::env::var_os("FERNCHAT_PYTHON").map_or_else(|| PathBuf::from("python3"), PathBuf::from);
-    let ok = Command::new(&python)
-        .args(["-c", "import prometheus_client.parser"])
-        .output()
-        .is_ok_and(|out| out.status.success());
-    assert!(
-        ok,
-        "{} cannot import prometheus_client: run `cargo xtask ci` (it makes target/python-venv), \
-         or `pip install prometheus_client` and set FERNCHAT_PYTHON to that python",
-        python.display()
-    );
-    python
+    crate::python::checked_python(
+        "FERNCHAT_PYTHON",
+        "import prometheus_client.parser",
+        "run `cargo xtask ci` (it makes target/python-venv), or `pip install prometheus_client` \
+         and set FERNCHAT_PYTHON to that python",
+    )
 }

@@ -10,19 +10,12 @@ use std::sync::mpsc;
 /// The Python to run: `$FERNCHAT_PYTHON` (set by `cargo xtask ci`) or `python3`.
 /// Panics with how to install it when `cryptography` cannot be imported.
 pub fn python() -> PathBuf {
-    let python =
-        std::env::var_os("FERNCHAT_PYTHON").map_or_else(|| PathBuf::from("python3"), PathBuf::from);
-    let ok = Command::new(&python)
-        .args(["-c", "import cryptography.fernet"])
-        .output()
-        .is_ok_and(|out| out.status.success());
-    assert!(
-        ok,
-        "{} cannot import cryptography.fernet: run `cargo xtask ci` (it makes target/python-venv), \
-         or `pip install cryptography` and set FERNCHAT_PYTHON to that python",
-        python.display()
-    );
-    python
+    checked_python(
+        "FERNCHAT_PYTHON",
+        "import cryptography.fernet",
+        "run `cargo xtask ci` (it makes target/python-venv), or `pip install cryptography` and \
+         set FERNCHAT_PYTHON to that python",
+    )
 }
 
 /// The Python of the original Python chat's users: `$FERNCHAT_OLD_CHAT_PYTHON`
@@ -30,41 +23,46 @@ pub fn python() -> PathBuf {
 /// whose `Fernet` is a Python class that pickles (51 made it a type that
 /// neither pickles nor unpickles). Panics with how to install it otherwise.
 pub fn old_chat_python() -> PathBuf {
-    let python = std::env::var_os("FERNCHAT_OLD_CHAT_PYTHON")
-        .map_or_else(|| PathBuf::from("python3"), PathBuf::from);
-    let ok = Command::new(&python)
-        .args([
-            "-c",
-            "import pickle; from cryptography.fernet import Fernet; \
-             pickle.dumps(Fernet(Fernet.generate_key()))",
-        ])
-        .output()
-        .is_ok_and(|out| out.status.success());
-    assert!(
-        ok,
-        "{} cannot pickle a cryptography Fernet: run `cargo xtask ci` (it makes \
-         target/python-venv-old-chat), or `pip install 'cryptography<51'` into a venv and set \
-         FERNCHAT_OLD_CHAT_PYTHON to its python",
-        python.display()
-    );
-    python
+    checked_python(
+        "FERNCHAT_OLD_CHAT_PYTHON",
+        "import pickle; from cryptography.fernet import Fernet; \
+         pickle.dumps(Fernet(Fernet.generate_key()))",
+        "run `cargo xtask ci` (it makes target/python-venv-old-chat), or \
+         `pip install 'cryptography<51'` into a venv and set FERNCHAT_OLD_CHAT_PYTHON to its python",
+    )
 }
 
 /// [`python`], which must also import `nats` (`nats-py`); panics with how
 /// to install it otherwise.
 pub fn python_with_nats() -> PathBuf {
     let python = python();
-    let ok = Command::new(&python)
-        .args(["-c", "import nats"])
-        .output()
-        .is_ok_and(|out| out.status.success());
     assert!(
-        ok,
+        runs(&python, "import nats"),
         "{} cannot import nats: run `cargo xtask ci` (its venv has nats-py), or \
          `pip install nats-py` into the python FERNCHAT_PYTHON names",
         python.display()
     );
     python
+}
+
+/// The Python `$VAR` names (`python3` if unset), which must run `program`;
+/// panics saying which program failed and `how` to get what it needs.
+pub fn checked_python(var: &str, program: &str, how: &str) -> PathBuf {
+    let python = std::env::var_os(var).map_or_else(|| PathBuf::from("python3"), PathBuf::from);
+    assert!(
+        runs(&python, program),
+        "{} cannot run `{program}`: {how}",
+        python.display()
+    );
+    python
+}
+
+/// True when `python -c program` exits 0.
+pub fn runs(python: &Path, program: &str) -> bool {
+    Command::new(python)
+        .args(["-c", program])
+        .output()
+        .is_ok_and(|out| out.status.success())
 }
 
 /// Path of a script under tests/python.
