@@ -14,6 +14,7 @@
 
 use crate::shell::{exec, root};
 use anyhow::{Context, Result};
+use fernchat_tests::python::runs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -71,7 +72,7 @@ pub fn hadolint(python: &Path) -> PathBuf {
 fn ensure(venv: &Venv) -> Result<PathBuf> {
     let dir = root().join("target").join(venv.dir);
     let python = dir.join("bin").join("python");
-    if !passes(&python, venv.check) {
+    if !runs(&python, venv.check) {
         exec(Command::new("python3").args(["-m", "venv"]).arg(&dir)).context(
             "cannot make a Python venv: install python3 and python3-venv (Debian: apt-get install python3-venv)",
         )?;
@@ -82,7 +83,7 @@ fn ensure(venv: &Venv) -> Result<PathBuf> {
         )
         .with_context(|| format!("cannot install {} from PyPI", venv.packages.join(", ")))?;
         anyhow::ensure!(
-            passes(&python, venv.check),
+            runs(&python, venv.check),
             "{} still fails `{}` after installing {}",
             python.display(),
             venv.check,
@@ -90,11 +91,4 @@ fn ensure(venv: &Venv) -> Result<PathBuf> {
         );
     }
     Ok(python)
-}
-
-fn passes(python: &Path, check: &str) -> bool {
-    Command::new(python)
-        .args(["-c", check])
-        .output()
-        .is_ok_and(|out| out.status.success())
 }
