@@ -157,7 +157,7 @@ const READS_PER_TURN: usize = 8;
 /// that one write to a client carries the frames of every sender that turn.
 const FLUSH_AFTER: usize = 4 * 1024;
 /// Clients written to in one turn, before the loop reads its senders again.
-const WRITES_PER_TURN: usize = 512;
+const WRITES_PER_TURN: usize = 32;
 /// How often deadlines are checked, and lingering sockets swept.
 const TICK: Duration = Duration::from_millis(100);
 
