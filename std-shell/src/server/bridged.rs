@@ -32,8 +32,11 @@ pub struct Remote {
     pending: bool,
     /// `--history` was given: new clients get it from JetStream.
     history: bool,
-    /// Clients waiting for history, by slot: their join number.
+    /// Clients waiting for history, by slot: their request's serial.
     history_wanted: HashMap<usize, u64>,
+    /// Serial of the last history request, so that a reply for a client
+    /// that left is not taken for the next one in its slot.
+    history_requests: u64,
     /// When the counts were last logged, and what they were.
     last_summary: (Instant, [u64; 3]),
 }
@@ -90,6 +93,7 @@ pub fn start<const K: usize, S: fernchat_core::replay::ReplayStore>(
         pending: true,
         history: keep.is_some(),
         history_wanted: HashMap::new(),
+        history_requests: 0,
         last_summary: (Instant::now(), [0; 3]),
     };
     Ok((
@@ -196,9 +200,10 @@ impl Relay {
         if !remote.history {
             return;
         }
+        remote.history_requests += 1;
         let request = HistoryRequest {
             client: id,
-            serial: self.stats.accepted.get(),
+            serial: remote.history_requests,
         };
         if publisher.request_history(request) {
             remote.history_wanted.insert(id, request.serial);

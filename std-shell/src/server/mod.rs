@@ -244,6 +244,7 @@ pub fn run(args: &ServerArgs) -> Result<(), Error> {
         stats,
         health,
         idle_timeout: args.metrics.as_ref().map(|_| health::BEAT),
+        metrics_served: args.metrics.is_some(),
         key_file: args.key_file.clone(),
         onward,
         remote,
@@ -320,6 +321,9 @@ struct Relay {
     /// How long an idle loop waits: `None` (for ever) unless `/healthz`
     /// needs its heartbeat.
     idle_timeout: Option<Duration>,
+    /// Metrics are served (`--metrics`), so the tick sums every queue for
+    /// the outbound-bytes gauge; nobody would see that sum otherwise.
+    metrics_served: bool,
     /// The key file SIGHUP reloads (keyed mode).
     key_file: Option<PathBuf>,
     /// Where accepted frames also go (the bridge, the history).
@@ -424,8 +428,10 @@ impl Relay {
                 self.end_pauses();
                 self.expire_handshakes();
                 self.lingering.sweep();
-                let queued: usize = self.clients.iter().map(|(_, c)| c.outbound.len()).sum();
-                self.stats.outbound_bytes.set(gauge(queued));
+                if self.metrics_served {
+                    let queued: usize = self.clients.iter().map(|(_, c)| c.outbound.len()).sum();
+                    self.stats.outbound_bytes.set(gauge(queued));
+                }
                 self.log_bridge_counts();
             }
             self.close_listed();

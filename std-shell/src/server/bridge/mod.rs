@@ -33,7 +33,7 @@ const STOP_WAIT: Duration = Duration::from_secs(2);
 pub struct HistoryRequest {
     /// The client's slot.
     pub client: usize,
-    /// Its join number, so that a reply for a client that left is not
+    /// The request's serial, so that a reply for a client that left is not
     /// given to the next one in its slot.
     pub serial: u64,
 }
