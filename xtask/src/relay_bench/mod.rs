@@ -17,7 +17,7 @@
 //! `cargo xtask bench relay [-- --seconds 5 --only A,K --repeat 3 --fernchat PATH]`;
 //! the servers' logs and K's key go to target/relay-bench/.
 //!
-//! `cargo xtask bench cluster [-- --seconds 5]` runs scenario N: four of
+//! `cargo xtask bench cluster [-- --seconds 5 --repeat 3 --fernchat PATH]` runs scenario N: four of
 //! our relays bridged over one `nats-server` against one relay, under
 //! scenario C's load.
 
@@ -47,7 +47,7 @@ mod trial;
 
 use crate::shell::{cmd, exec};
 use anyhow::{Context, Result};
-use clap::Parser;
+use clap::{Args, Parser};
 use frame_book::FrameBook;
 use frames::Frames;
 use live_frames::LiveFrames;
@@ -59,22 +59,37 @@ use std::path::PathBuf;
 /// Options after `cargo xtask bench relay --`.
 #[derive(Parser)]
 #[command(name = "cargo xtask bench relay --")]
-struct Options {
-    /// Seconds each run's senders send for.
-    #[arg(long, default_value_t = 5)]
-    seconds: u64,
+struct RelayOptions {
+    #[command(flatten)]
+    run: RunOptions,
     /// Scenario A: frames made for each unpaced sender (it stops at these or
     /// at --seconds, whichever comes first).
     #[arg(long, default_value_t = 20_000)]
     unpaced_frames: usize,
+    /// Run only these scenarios; all by default.
+    #[arg(long, value_delimiter = ',', value_parser = ["A", "B", "C", "K", "T", "M", "D"])]
+    only: Vec<String>,
+}
+
+/// Options after `cargo xtask bench cluster --`.
+#[derive(Parser)]
+#[command(name = "cargo xtask bench cluster --")]
+struct ClusterOptions {
+    #[command(flatten)]
+    run: RunOptions,
+}
+
+/// Options for how every scenario runs.
+#[derive(Args)]
+struct RunOptions {
+    /// Seconds each run's senders send for.
+    #[arg(long, default_value_t = 5)]
+    seconds: u64,
     /// Run each scenario this many times, its relays taking turns; ratios
     /// and goals then take each relay's median figures (and its losses over
     /// every run), so that one noisy run neither makes nor breaks a goal.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     repeat: u32,
-    /// Run only these scenarios (A, B, C, K, T, M, D); all by default.
-    #[arg(long, value_delimiter = ',')]
-    only: Vec<String>,
     /// Test this fernchat binary (a patched server, say) instead of
     /// building target/release/fernchat.
     #[arg(long, value_name = "PATH")]
@@ -83,37 +98,37 @@ struct Options {
 
 /// Runs the benchmark; `extra` holds the words after `--`.
 pub fn run(extra: &[String]) -> Result<()> {
-    let args = std::iter::once("relay".to_owned()).chain(extra.iter().cloned());
-    let options = Options::try_parse_from(args)?;
+    let options: RelayOptions = parse("cargo xtask bench relay --", extra);
     if relaunch::needed() {
         return relaunch::in_release();
     }
-    let scenarios: Vec<Scenario> = Scenario::all(options.seconds, options.unpaced_frames)
+    let scenarios: Vec<Scenario> = Scenario::all(options.run.seconds, options.unpaced_frames)
         .into_iter()
         .filter(|s| options.only.is_empty() || options.only.iter().any(|o| o == s.name))
         .collect();
-    run_scenarios(&options, &scenarios)
+    run_scenarios(&options.run, &scenarios)
 }
 
 /// Runs scenario N (`cargo xtask bench cluster`); `extra` holds the words
 /// after `--`.
 pub fn run_cluster(extra: &[String]) -> Result<()> {
-    let args = std::iter::once("cluster".to_owned()).chain(extra.iter().cloned());
-    let options = Options::try_parse_from(args)?;
+    let options: ClusterOptions = parse("cargo xtask bench cluster --", extra);
     if relaunch::needed() {
         return relaunch::in_release();
     }
     cluster::ensure_nats_server()?;
-    run_scenarios(&options, &[Scenario::cluster(options.seconds)])
+    run_scenarios(&options.run, &[Scenario::cluster(options.run.seconds)])
+}
+
+/// Parses the words after `--` of the command `usage` names; `--help` and
+/// bad options end the process the way clap does (help on stdout, exit 0;
+/// an error on stderr, exit 2).
+fn parse<O: Parser>(usage: &str, extra: &[String]) -> O {
+    O::parse_from(std::iter::once(usage).chain(extra.iter().map(String::as_str)))
 }
 
 /// Runs `scenarios`, each on its two servers, and prints the report.
-fn run_scenarios(options: &Options, scenarios: &[Scenario]) -> Result<()> {
-    anyhow::ensure!(
-        !scenarios.is_empty(),
-        "no scenario named {:?}",
-        options.only
-    );
+fn run_scenarios(options: &RunOptions, scenarios: &[Scenario]) -> Result<()> {
     let fernchat = match &options.fernchat {
         Some(path) => path.clone(),
         None => {
