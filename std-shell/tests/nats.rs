@@ -2,13 +2,13 @@
 //! `nats-server`s on 127.0.0.1 random ports: frames reach every client of
 //! every relay once and in order, a `nats-py` client is in the room, a
 //! keyed relay refuses what it would refuse locally, a relay fails over to
-//! the other node and starts while NATS is down, and late joiners get
-//! history.
+//! the other node and starts while NATS is down, late joiners get
+//! history, and relays authenticate (a refused one says so).
 
 use fernchat_core::fernet::Key;
-use fernchat_tests::nats::{self, Ports, start_node};
+use fernchat_tests::nats::{self, Ports, start_node, start_node_with};
 use fernchat_tests::peer::{Peer, now};
-use fernchat_tests::process::{Relay, lines, start_relay};
+use fernchat_tests::process::{Relay, lines, start_relay, start_relay_with_env};
 use fernchat_tests::prometheus::{metrics_addr, scrape};
 use fernchat_tests::python::{python, python_with_nats, script};
 use fernchat_tests::std_client::{StdClient, keygen};
@@ -481,4 +481,56 @@ fn a_keyed_relay_gives_late_joiners_only_history_it_verifies() {
     std::thread::sleep(QUIET);
     let joiner = TcpStream::connect(keyed.addr).expect("connect");
     assert_eq!(raw_frames(joiner, Duration::from_secs(2)), [genuine]);
+}
+
+#[test]
+fn relays_authenticate_and_a_refused_one_says_so_and_chats_locally() {
+    let (_, key) = keygen(Path::new(BIN), "nats-auth");
+    let secured = &["--user", "fern", "--pass", "pw-Zq81x"];
+    let node = start_node_with("auth", Ports::free(), &[], secured);
+    let url = node.url();
+    // The password from the environment, where `ps` does not show it, and
+    // from the command line.
+    let from_env = start_relay_with_env(
+        BIN,
+        &["--nats", &url, "--nats-user", "fern"],
+        &[("FERNCHAT_NATS_PASSWORD", "pw-Zq81x")],
+    );
+    from_env.wait_for_log("NATS bridge connected", WAIT);
+    let from_flag = bridged(
+        std::slice::from_ref(&url),
+        &["--nats-user", "fern", "--nats-password", "pw-Zq81x"],
+    );
+    let mut peers = [
+        Peer::connect(from_env.addr, &key, "ann"),
+        Peer::connect(from_flag.addr, &key, "bob"),
+    ];
+    warm_up(&mut peers);
+    let [mut ann, mut bob] = peers;
+    ann.say("over an authenticated bridge");
+    assert_eq!(bob.receive(1, WAIT), ["<ann> over an authenticated bridge"]);
+
+    // A wrong password: refused, said so without the password, and the
+    // relay's own clients chat all the same.
+    let refused = start_relay_with_env(
+        BIN,
+        &["--nats", &url, "--nats-user", "fern"],
+        &[("FERNCHAT_NATS_PASSWORD", "pw-wrong-7Hq")],
+    );
+    let warning = refused.wait_for_log("NATS refused this relay's credentials", WAIT);
+    assert!(!warning.contains("pw-wrong-7Hq"), "{warning}");
+    let mut cat = Peer::connect(refused.addr, &key, "cat");
+    let mut dan = Peer::connect(refused.addr, &key, "dan");
+    refused.wait_for_log("connected (2 clients)", WAIT);
+    cat.say("local chat goes on");
+    assert_eq!(dan.receive(1, WAIT), ["<cat> local chat goes on"]);
+
+    // A token, from the environment.
+    let tokened = start_node_with("token", Ports::free(), &[], &["--auth", "tk-4Rw9"]);
+    let from_token = start_relay_with_env(
+        BIN,
+        &["--nats", &tokened.url()],
+        &[("FERNCHAT_NATS_TOKEN", "tk-4Rw9")],
+    );
+    from_token.wait_for_log("NATS bridge connected", WAIT);
 }

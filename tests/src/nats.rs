@@ -100,6 +100,12 @@ impl Ports {
 /// to the nodes at `routes` (cluster ports; none: a single server), and
 /// waits until it is ready.
 pub fn start_node(name: &str, ports: Ports, routes: &[u16]) -> NatsNode {
+    start_node_with(name, ports, routes, &[])
+}
+
+/// [`start_node`] with `extra` arguments for `nats-server` (its
+/// authentication flags, say).
+pub fn start_node_with(name: &str, ports: Ports, routes: &[u16], extra: &[&str]) -> NatsNode {
     static STORES: AtomicUsize = AtomicUsize::new(0);
     let store = std::env::temp_dir().join(format!(
         "fernchat-nats-{}-{}",
@@ -110,7 +116,8 @@ pub fn start_node(name: &str, ports: Ports, routes: &[u16]) -> NatsNode {
     command
         .args(["-a", "127.0.0.1", "-p", &ports.client.to_string()])
         .args(["-n", name, "-js", "-sd"])
-        .arg(&store);
+        .arg(&store)
+        .args(extra);
     if !routes.is_empty() {
         let routes: Vec<String> = routes
             .iter()

@@ -50,10 +50,22 @@ pub fn start_relay(bin: &str, args: &[&str]) -> Relay {
 /// Starts `fernchat server --listen LISTEN ARGS` (a relay restarted on the
 /// port it had) and waits (at most 10 s) for the address it logs.
 pub fn start_relay_on(bin: &str, listen: &str, args: &[&str]) -> Relay {
+    spawn_relay(bin, listen, args, &[])
+}
+
+/// Starts `fernchat server --listen 127.0.0.1:0 ARGS` with `env` added to
+/// its environment (secrets it reads from there), and waits (at most
+/// 10 s) for the address it logs.
+pub fn start_relay_with_env(bin: &str, args: &[&str], env: &[(&str, &str)]) -> Relay {
+    spawn_relay(bin, "127.0.0.1:0", args, env)
+}
+
+fn spawn_relay(bin: &str, listen: &str, args: &[&str], env: &[(&str, &str)]) -> Relay {
     let mut child = Command::new(bin)
         .args(["server", "--listen", listen])
         .args(args)
         .env("RUST_LOG", "info")
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

@@ -29,11 +29,25 @@ pub struct NatsArgs {
     /// NATS user name (with --nats-password).
     #[arg(long, value_name = "USER", requires_all = ["nats", "nats_password"])]
     pub nats_user: Option<String>,
-    /// NATS password (with --nats-user).
-    #[arg(long, value_name = "PASSWORD", requires = "nats_user")]
+    /// NATS password (with --nats-user). Better in the environment
+    /// variable, which other users cannot read as they can a command line.
+    #[arg(
+        long,
+        value_name = "PASSWORD",
+        env = "FERNCHAT_NATS_PASSWORD",
+        hide_env_values = true,
+        requires = "nats_user"
+    )]
     pub nats_password: Option<String>,
-    /// NATS authentication token.
-    #[arg(long, value_name = "TOKEN", requires = "nats")]
+    /// NATS authentication token. Better in the environment variable, which
+    /// other users cannot read as they can a command line.
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "FERNCHAT_NATS_TOKEN",
+        hide_env_values = true,
+        requires = "nats"
+    )]
     pub nats_token: Option<String>,
     /// Trust this CA certificate (PEM) for the NATS servers' TLS.
     #[arg(long, value_name = "FILE", requires = "nats")]

@@ -6,7 +6,9 @@ use super::counts::Counts;
 use super::room_stream::RoomStream;
 use super::{Handoff, HistoryRequest, Incoming, Outgoing, StreamHistory};
 use async_nats::connection::State;
-use async_nats::{Client, ConnectOptions, Event, ServerAddr, Subject};
+use async_nats::{
+    Client, ClientError, ConnectErrorKind, ConnectOptions, Event, ServerAddr, Subject,
+};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use std::sync::Arc;
@@ -160,8 +162,26 @@ fn log_event(client: &Client, event: &Event, counts: &Counts) {
             counts.slow_consumer.inc();
             tracing::warn!("NATS server dropped frames for this relay (slow consumer)");
         }
+        Event::ClientError(ClientError::Other(why)) if refuses_credentials(why) => {
+            tracing::warn!(
+                "NATS refused this relay's credentials ({why}): check --nats-creds, \
+                 --nats-user and --nats-password, --nats-token, or user:password@ in \
+                 the URL; retrying"
+            );
+        }
         other => tracing::info!("NATS bridge: {other}"),
     }
+}
+
+/// True when a failed connection attempt was the server refusing the
+/// credentials (the client reports it only as its error kind's text).
+fn refuses_credentials(why: &str) -> bool {
+    [
+        ConnectErrorKind::AuthorizationViolation,
+        ConnectErrorKind::Authentication,
+    ]
+    .iter()
+    .any(|kind| kind.to_string() == why)
 }
 
 /// Answers history requests one after the other, from the room's stream
