@@ -5,7 +5,7 @@
 use fernchat_tests::peer::{Peer, read_until_closed};
 use fernchat_tests::process::start_relay;
 use fernchat_tests::python::{python, script};
-use fernchat_tests::std_client::{StdClient, keygen};
+use fernchat_tests::std_client::{StdClient, keygen, self_signed_cert};
 use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -17,19 +17,7 @@ const WAIT: Duration = Duration::from_secs(10);
 
 /// A fresh self-signed pair from `fernchat cert`: (certificate, key).
 fn cert(name: &str) -> (PathBuf, PathBuf) {
-    let dir = std::env::temp_dir().join(format!("fernchat-cert-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-    let status = Command::new(BIN)
-        .args(["cert", "--out-cert"])
-        .arg(&cert)
-        .arg("--out-key")
-        .arg(&key)
-        .status()
-        .expect("run fernchat cert");
-    assert!(status.success());
-    (cert, key)
+    self_signed_cert(Path::new(BIN), name)
 }
 
 /// `fernchat server` with TLS on the chat port.

@@ -6,13 +6,13 @@ use fernchat_core::fernet::{Key, KeySet};
 use fernchat_core::session::Session;
 use fernchat_tests::peer::{Peer, now, seal_text};
 use fernchat_tests::process::{Relay, start_relay};
+use fernchat_tests::std_client::self_signed_cert;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::{ClientConnection, StreamOwned};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tungstenite::protocol::frame::coding::CloseCode;
@@ -261,18 +261,7 @@ fn tls_to(port: u16, ca: &Path) -> StreamOwned<ClientConnection, TcpStream> {
 
 #[test]
 fn the_page_and_the_websocket_work_over_tls() {
-    let dir = std::env::temp_dir().join(format!("fernchat-wss-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let (cert, tls_key) = (dir.join("cert.pem"), dir.join("key.pem"));
-    let made = Command::new(BIN)
-        .args(["cert", "--out-cert"])
-        .arg(&cert)
-        .arg("--out-key")
-        .arg(&tls_key)
-        .status()
-        .unwrap();
-    assert!(made.success());
+    let (cert, tls_key) = self_signed_cert(Path::new(BIN), "wss");
     let (c, k) = (cert.to_str().unwrap(), tls_key.to_str().unwrap());
     let relay = start_relay(
         BIN,

@@ -30,6 +30,25 @@ pub fn keygen(bin: &Path, name: &str) -> (PathBuf, Key) {
     (path, key)
 }
 
+/// A fresh self-signed TLS pair made by `bin cert` (for localhost and
+/// 127.0.0.1) in a directory of its own (named after `name`): the
+/// certificate and the key.
+pub fn self_signed_cert(bin: &Path, name: &str) -> (PathBuf, PathBuf) {
+    let dir = std::env::temp_dir().join(format!("fernchat-cert-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let status = Command::new(bin)
+        .args(["cert", "--out-cert"])
+        .arg(&cert)
+        .arg("--out-key")
+        .arg(&key)
+        .status()
+        .expect("run fernchat cert");
+    assert!(status.success(), "fernchat cert failed");
+    (cert, key)
+}
+
 /// A `fernchat client` with piped stdin, its shown lines (stdout) and its
 /// notes (stderr) on channels.
 pub struct StdClient {
