@@ -3,7 +3,8 @@
 //! every relay once and in order, a `nats-py` client is in the room, a
 //! keyed relay refuses what it would refuse locally, a relay fails over to
 //! the other node and starts while NATS is down, late joiners get
-//! history, and relays authenticate (a refused one says so).
+//! history, and relays authenticate (a refused one says so) and speak TLS
+//! to NATS.
 
 use fernchat_core::fernet::Key;
 use fernchat_tests::nats::{self, Ports, start_node, start_node_with};
@@ -11,7 +12,7 @@ use fernchat_tests::peer::{Peer, now};
 use fernchat_tests::process::{Relay, lines, start_relay, start_relay_with_env};
 use fernchat_tests::prometheus::{metrics_addr, scrape};
 use fernchat_tests::python::{python, python_with_nats, script};
-use fernchat_tests::std_client::{StdClient, keygen};
+use fernchat_tests::std_client::{StdClient, keygen, self_signed_cert};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
@@ -533,4 +534,44 @@ fn relays_authenticate_and_a_refused_one_says_so_and_chats_locally() {
         &[("FERNCHAT_NATS_TOKEN", "tk-4Rw9")],
     );
     from_token.wait_for_log("NATS bridge connected", WAIT);
+}
+
+#[test]
+fn relays_bridge_over_tls_to_nats() {
+    let (_, key) = keygen(Path::new(BIN), "nats-tls");
+    let (cert, tls_key) = self_signed_cert(Path::new(BIN), "nats");
+    let (cert, tls_key) = (cert.to_str().unwrap(), tls_key.to_str().unwrap());
+    let tls = &["--tls", "--tlscert", cert, "--tlskey", tls_key];
+    let node = start_node_with("tls", Ports::free(), &[], tls);
+    let urls = [node.url()];
+    let insisting = bridged(&urls, &["--nats-tls-ca", cert, "--nats-tls"]);
+    let trusting = bridged(&urls, &["--nats-tls-ca", cert]);
+    let mut peers = [
+        Peer::connect(insisting.addr, &key, "ann"),
+        Peer::connect(trusting.addr, &key, "bob"),
+    ];
+    warm_up(&mut peers);
+    let [mut ann, mut bob] = peers;
+    ann.say("over TLS to NATS");
+    assert_eq!(bob.receive(1, WAIT), ["<ann> over TLS to NATS"]);
+    bob.say("and back");
+    assert_eq!(ann.receive(1, WAIT), ["<bob> and back"]);
+
+    // Without the CA the server's certificate is not trusted: no bridge,
+    // and the relay's own clients chat all the same.
+    let untrusting = start_relay(BIN, &["--nats", &node.url(), "--nats-tls"]);
+    let mut cat = Peer::connect(untrusting.addr, &key, "cat");
+    let mut dan = Peer::connect(untrusting.addr, &key, "dan");
+    untrusting.wait_for_log("connected (2 clients)", WAIT);
+    cat.say("local chat goes on");
+    assert_eq!(dan.receive(1, WAIT), ["<cat> local chat goes on"]);
+    ann.say("not for the untrusting relay");
+    assert_eq!(bob.receive(1, WAIT), ["<ann> not for the untrusting relay"]);
+    assert!(dan.receive(1, QUIET).is_empty());
+    let last = stop(untrusting);
+    assert!(
+        last.iter()
+            .any(|l| l.contains("0 frames published") && l.contains("1 while disconnected")),
+        "{last:?}"
+    );
 }
