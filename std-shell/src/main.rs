@@ -12,6 +12,7 @@ mod keyfile;
 mod keygen;
 mod pickle;
 mod server;
+mod tls_trust;
 mod tokens;
 
 use clap::{Parser, Subcommand};

@@ -4,12 +4,10 @@
 //! one session under a lock that no blocking read ever holds.
 
 use crate::error::Error;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName};
-use rustls::{ClientConnection, RootCertStore};
+use rustls::ClientConnection;
+use rustls::pki_types::ServerName;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
-use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -17,32 +15,6 @@ use std::time::Duration;
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Socket bytes read at a time by the reader thread.
 const RAW_CHUNK: usize = 16 * 1024;
-
-/// What a TLS client trusts: the public roots, or exactly the
-/// certificates in `ca` (PEM).
-pub fn tls_config(ca: Option<&Path>) -> Result<Arc<rustls::ClientConfig>, Error> {
-    let mut roots = RootCertStore::empty();
-    match ca {
-        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
-        Some(path) => {
-            let tls_file = |why: String| Error::TlsFile {
-                path: path.to_owned(),
-                why,
-            };
-            let certs = CertificateDer::pem_file_iter(path)
-                .and_then(Iterator::collect::<Result<Vec<_>, _>>)
-                .map_err(|e| tls_file(e.to_string()))?;
-            let (added, _) = roots.add_parsable_certificates(certs);
-            if added == 0 {
-                return Err(tls_file("no usable certificate in it".to_owned()));
-            }
-        }
-    }
-    let config = rustls::ClientConfig::builder()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(Arc::new(config))
-}
 
 /// A connection to the relay.
 pub enum Channel {

@@ -102,7 +102,7 @@ pub fn run(args: &ClientArgs) -> Result<(), Error> {
     // on the reader thread's stack.
     let opener = Box::new(opener);
     let tls = match args.tls {
-        true => Some(channel::tls_config(args.ca.as_deref())?),
+        true => Some(crate::tls_trust::client_config(args.ca.as_deref())?),
         false => None,
     };
     let stream = Channel::connect(&args.connect, tls.as_ref())?;

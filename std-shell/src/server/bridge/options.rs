@@ -4,6 +4,7 @@
 use crate::error::Error;
 use async_nats::{ConnectOptions, ServerAddr};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The longest wait between two reconnect attempts.
@@ -49,7 +50,8 @@ pub struct NatsArgs {
         requires = "nats"
     )]
     pub nats_token: Option<String>,
-    /// Trust this CA certificate (PEM) for the NATS servers' TLS.
+    /// Trust this CA certificate (PEM) for the NATS servers' TLS, and no
+    /// other; checked at start.
     #[arg(long, value_name = "FILE", requires = "nats")]
     pub nats_tls_ca: Option<PathBuf>,
     /// Insist on TLS to the NATS servers.
@@ -100,7 +102,8 @@ impl NatsArgs {
             options = options.token(token.clone());
         }
         if let Some(ca) = &self.nats_tls_ca {
-            options = options.add_root_certificates(ca.clone());
+            let trust = crate::tls_trust::client_config(Some(ca))?;
+            options = options.tls_client_config(Arc::unwrap_or_clone(trust));
         }
         if self.nats_tls {
             options = options.require_tls(true);
@@ -171,5 +174,21 @@ mod tests {
             "p",
         ]);
         assert!(args.unwrap().connect_options().is_ok());
+    }
+
+    #[test]
+    fn test_a_ca_file_without_a_certificate_is_refused_at_start() {
+        let dir = std::env::temp_dir().join(format!("fernchat-nats-ca-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let junk = dir.join("junk.pem");
+        std::fs::write(&junk, "not a certificate\n").unwrap();
+        let missing = dir.join("missing.pem");
+        for ca in [&junk, &missing] {
+            let ca = ca.to_str().unwrap();
+            let args = parse(&["--nats", "nats://a:4222", "--nats-tls-ca", ca]).unwrap();
+            let error = args.connect_options().expect_err("refused").to_string();
+            assert!(error.contains(ca), "{error}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
