@@ -191,4 +191,23 @@ mod tests {
         }
         std::fs::remove_dir_all(&dir).unwrap();
     }
+
+    #[test]
+    fn test_a_missing_or_junk_creds_file_is_refused_at_start() {
+        let dir = std::env::temp_dir().join(format!("fernchat-nats-creds-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let junk = dir.join("junk.creds");
+        std::fs::write(&junk, "-----BEGIN NATS USER JWT-----\nnot a jwt\n").unwrap();
+        let missing = dir.join("missing.creds");
+        for (creds, why) in [
+            (&junk, "bad --nats-creds"),
+            (&missing, "cannot read --nats-creds"),
+        ] {
+            let creds = creds.to_str().unwrap();
+            let args = parse(&["--nats", "nats://a:4222", "--nats-creds", creds]).unwrap();
+            let error = args.connect_options().expect_err("refused").to_string();
+            assert!(error.contains(why) && error.contains(creds), "{error}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
