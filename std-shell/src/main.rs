@@ -10,6 +10,7 @@ mod error;
 mod key_command;
 mod keyfile;
 mod keygen;
+mod pem_text;
 mod pickle;
 mod server;
 mod tls_trust;

@@ -22,7 +22,7 @@ pub fn client_config(ca: Option<&Path>) -> Result<Arc<rustls::ClientConfig>, Err
             };
             let certs = CertificateDer::pem_file_iter(path)
                 .and_then(Iterator::collect::<Result<Vec<_>, _>>)
-                .map_err(|e| tls_file(e.to_string()))?;
+                .map_err(|e| tls_file(crate::pem_text::describe(&e)))?;
             let (added, _) = roots.add_parsable_certificates(certs);
             if added == 0 {
                 return Err(tls_file("no usable certificate in it".to_owned()));

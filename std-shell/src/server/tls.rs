@@ -24,11 +24,12 @@ pub fn load_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>,
     };
     let chain = CertificateDer::pem_file_iter(cert)
         .and_then(Iterator::collect::<Result<Vec<_>, _>>)
-        .map_err(|e| tls_file(cert, e.to_string()))?;
+        .map_err(|e| tls_file(cert, crate::pem_text::describe(&e)))?;
     if chain.is_empty() {
         return Err(tls_file(cert, "no certificate in it".to_owned()));
     }
-    let private = PrivateKeyDer::from_pem_file(key).map_err(|e| tls_file(key, e.to_string()))?;
+    let private = PrivateKeyDer::from_pem_file(key)
+        .map_err(|e| tls_file(key, crate::pem_text::describe(&e)))?;
     let config = rustls::ServerConfig::builder()
         .with_no_client_auth()
         .with_single_cert(chain, private)
