@@ -5,10 +5,9 @@
 
 use fernchat_tests::browser;
 use fernchat_tests::process::{Relay, start_relay, start_relay_on};
-use fernchat_tests::std_client::{StdClient, keygen};
+use fernchat_tests::std_client::{StdClient, keygen, self_signed_cert};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_fernchat");
@@ -60,25 +59,6 @@ fn key_text(path: &Path) -> String {
 /// Where the test run leaves its screenshot (under target/).
 fn screenshot(name: &str) -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join(name)
-}
-
-/// A self-signed certificate and its key from `fernchat cert`, in a
-/// directory of their own.
-fn self_signed_pair() -> (PathBuf, PathBuf) {
-    let dir = std::env::temp_dir().join(format!("fernchat-web-tls-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("a temporary directory");
-    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-    let status = Command::new(BIN)
-        .arg("cert")
-        .arg("--out-cert")
-        .arg(&cert)
-        .arg("--out-key")
-        .arg(&key)
-        .status()
-        .expect("run fernchat cert");
-    assert!(status.success(), "fernchat cert failed");
-    (cert, key)
 }
 
 /// A browser, a `fernchat client` and a Python client chat through a relay
@@ -162,7 +142,10 @@ fn browser_cli_and_python_chat_through_the_web_port() {
 
 #[test]
 fn browser_cli_and_python_chat_over_tls_with_a_self_signed_pair() {
-    chat_through_the_web_port(Some(self_signed_pair()), "web-chat-tls");
+    chat_through_the_web_port(
+        Some(self_signed_cert(Path::new(BIN), "web-tls")),
+        "web-chat-tls",
+    );
 }
 
 #[test]

@@ -177,36 +177,23 @@ mod tests {
     }
 
     #[test]
-    fn test_a_ca_file_without_a_certificate_is_refused_at_start() {
-        let dir = std::env::temp_dir().join(format!("fernchat-nats-ca-{}", std::process::id()));
+    fn test_a_missing_or_junk_ca_or_creds_file_is_refused_at_start() {
+        let dir = std::env::temp_dir().join(format!("fernchat-nats-files-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let junk = dir.join("junk.pem");
-        std::fs::write(&junk, "not a certificate\n").unwrap();
-        let missing = dir.join("missing.pem");
-        for ca in [&junk, &missing] {
-            let ca = ca.to_str().unwrap();
-            let args = parse(&["--nats", "nats://a:4222", "--nats-tls-ca", ca]).unwrap();
-            let error = args.connect_options().expect_err("refused").to_string();
-            assert!(error.contains(ca), "{error}");
-        }
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn test_a_missing_or_junk_creds_file_is_refused_at_start() {
-        let dir = std::env::temp_dir().join(format!("fernchat-nats-creds-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let junk = dir.join("junk.creds");
+        let junk = dir.join("junk");
         std::fs::write(&junk, "-----BEGIN NATS USER JWT-----\nnot a jwt\n").unwrap();
-        let missing = dir.join("missing.creds");
-        for (creds, why) in [
-            (&junk, "bad --nats-creds"),
-            (&missing, "cannot read --nats-creds"),
-        ] {
-            let creds = creds.to_str().unwrap();
-            let args = parse(&["--nats", "nats://a:4222", "--nats-creds", creds]).unwrap();
+        let missing = dir.join("missing");
+        let cases = [
+            ("--nats-tls-ca", &junk, "(NATS USER JWT) has no END line"),
+            ("--nats-tls-ca", &missing, "No such file"),
+            ("--nats-creds", &junk, "bad --nats-creds"),
+            ("--nats-creds", &missing, "cannot read --nats-creds"),
+        ];
+        for (flag, file, why) in cases {
+            let file = file.to_str().unwrap();
+            let args = parse(&["--nats", "nats://a:4222", flag, file]).unwrap();
             let error = args.connect_options().expect_err("refused").to_string();
-            assert!(error.contains(why) && error.contains(creds), "{error}");
+            assert!(error.contains(why) && error.contains(file), "{error}");
         }
         std::fs::remove_dir_all(&dir).unwrap();
     }
