@@ -484,6 +484,28 @@ fn a_keyed_relay_gives_late_joiners_only_history_it_verifies() {
     assert_eq!(raw_frames(joiner, Duration::from_secs(2)), [genuine]);
 }
 
+/// `ann` on `first` and `bob` on `second`, each sure to reach the other.
+fn pair_across(first: &Relay, second: &Relay, key: &Key) -> (Peer, Peer) {
+    let mut peers = [
+        Peer::connect(first.addr, key, "ann"),
+        Peer::connect(second.addr, key, "bob"),
+    ];
+    warm_up(&mut peers);
+    let [ann, bob] = peers;
+    (ann, bob)
+}
+
+/// Two clients of `relay`, `cat` and `dan`, chat: the relay serves its
+/// own clients whatever its bridge does. Gives `dan`.
+fn assert_local_chat(relay: &Relay, key: &Key) -> Peer {
+    let mut cat = Peer::connect(relay.addr, key, "cat");
+    let mut dan = Peer::connect(relay.addr, key, "dan");
+    relay.wait_for_log("connected (2 clients)", WAIT);
+    cat.say("local chat goes on");
+    assert_eq!(dan.receive(1, WAIT), ["<cat> local chat goes on"]);
+    dan
+}
+
 #[test]
 fn relays_authenticate_and_a_refused_one_says_so_and_chats_locally() {
     let (_, key) = keygen(Path::new(BIN), "nats-auth");
@@ -502,12 +524,7 @@ fn relays_authenticate_and_a_refused_one_says_so_and_chats_locally() {
         std::slice::from_ref(&url),
         &["--nats-user", "fern", "--nats-password", "pw-Zq81x"],
     );
-    let mut peers = [
-        Peer::connect(from_env.addr, &key, "ann"),
-        Peer::connect(from_flag.addr, &key, "bob"),
-    ];
-    warm_up(&mut peers);
-    let [mut ann, mut bob] = peers;
+    let (mut ann, mut bob) = pair_across(&from_env, &from_flag, &key);
     ann.say("over an authenticated bridge");
     assert_eq!(bob.receive(1, WAIT), ["<ann> over an authenticated bridge"]);
 
@@ -520,11 +537,7 @@ fn relays_authenticate_and_a_refused_one_says_so_and_chats_locally() {
     );
     let warning = refused.wait_for_log("NATS refused this relay's credentials", WAIT);
     assert!(!warning.contains("pw-wrong-7Hq"), "{warning}");
-    let mut cat = Peer::connect(refused.addr, &key, "cat");
-    let mut dan = Peer::connect(refused.addr, &key, "dan");
-    refused.wait_for_log("connected (2 clients)", WAIT);
-    cat.say("local chat goes on");
-    assert_eq!(dan.receive(1, WAIT), ["<cat> local chat goes on"]);
+    assert_local_chat(&refused, &key);
 
     // A token, from the environment.
     let tokened = start_node_with("token", Ports::free(), &[], &["--auth", "tk-4Rw9"]);
@@ -546,12 +559,7 @@ fn relays_bridge_over_tls_to_nats() {
     let urls = [node.url()];
     let insisting = bridged(&urls, &["--nats-tls-ca", cert, "--nats-tls"]);
     let trusting = bridged(&urls, &["--nats-tls-ca", cert]);
-    let mut peers = [
-        Peer::connect(insisting.addr, &key, "ann"),
-        Peer::connect(trusting.addr, &key, "bob"),
-    ];
-    warm_up(&mut peers);
-    let [mut ann, mut bob] = peers;
+    let (mut ann, mut bob) = pair_across(&insisting, &trusting, &key);
     ann.say("over TLS to NATS");
     assert_eq!(bob.receive(1, WAIT), ["<ann> over TLS to NATS"]);
     bob.say("and back");
@@ -560,11 +568,7 @@ fn relays_bridge_over_tls_to_nats() {
     // Without the CA the server's certificate is not trusted: no bridge,
     // and the relay's own clients chat all the same.
     let untrusting = start_relay(BIN, &["--nats", &node.url(), "--nats-tls"]);
-    let mut cat = Peer::connect(untrusting.addr, &key, "cat");
-    let mut dan = Peer::connect(untrusting.addr, &key, "dan");
-    untrusting.wait_for_log("connected (2 clients)", WAIT);
-    cat.say("local chat goes on");
-    assert_eq!(dan.receive(1, WAIT), ["<cat> local chat goes on"]);
+    let mut dan = assert_local_chat(&untrusting, &key);
     ann.say("not for the untrusting relay");
     assert_eq!(bob.receive(1, WAIT), ["<ann> not for the untrusting relay"]);
     assert!(dan.receive(1, QUIET).is_empty());
