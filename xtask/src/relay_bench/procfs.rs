@@ -88,6 +88,15 @@ pub fn machine_busy() -> Result<Duration> {
     Ok(from_ticks(busy))
 }
 
+/// Context switches on the whole machine since boot (`ctxt` in /proc/stat).
+pub fn context_switches() -> Result<u64> {
+    let stat = std::fs::read_to_string("/proc/stat").context("cannot read /proc/stat")?;
+    stat.lines()
+        .find_map(|l| l.strip_prefix("ctxt "))
+        .and_then(|n| n.trim().parse().ok())
+        .ok_or_else(|| anyhow!("no ctxt line in /proc/stat"))
+}
+
 /// The load averages, as /proc/loadavg gives them.
 pub fn load_average() -> Result<String> {
     let text = std::fs::read_to_string("/proc/loadavg").context("cannot read /proc/loadavg")?;

@@ -284,6 +284,14 @@ fn print_generator_check(outcomes: &[Outcome]) {
             busiest.cpu.others
         );
     }
+    let switches: Vec<String> = outcomes
+        .iter()
+        .map(|o| format!("{}/{} {:.0}", o.scenario, o.server.name(), o.switches_per_s))
+        .collect();
+    println!(
+        "context switches a second, whole machine: {}",
+        switches.join(", ")
+    );
     let joins: Vec<String> = outcomes
         .iter()
         .map(|o| {

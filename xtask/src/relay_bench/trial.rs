@@ -58,6 +58,8 @@ pub struct Outcome {
     /// The server's CPU time per intact delivery, nanoseconds: its cost
     /// for the work, however much of the machine it was given.
     pub server_ns_per_delivery: f64,
+    /// Context switches a second on the whole machine during the run.
+    pub switches_per_s: f64,
     /// How long the probe round took to reach every client.
     pub join: Duration,
     /// Paced senders' worst and mean lateness against their schedule.
@@ -108,6 +110,7 @@ struct CpuSample {
     server_wait: Duration,
     generator: Duration,
     machine: Duration,
+    switches: u64,
 }
 
 impl CpuSample {
@@ -124,6 +127,7 @@ impl CpuSample {
             server_wait,
             generator: procfs::own_cpu()?,
             machine: procfs::machine_busy()?,
+            switches: procfs::context_switches()?,
         })
     }
 }
@@ -264,6 +268,7 @@ fn outcome(kind: ServerKind, scenario: &Scenario, measured: Measured, sent: &Sen
         } else {
             0.0
         },
+        switches_per_s: after.switches.saturating_sub(before.switches) as f64 / wall,
         join: received.join,
         sender_late: (senders.max_late, senders.mean_late),
     }
