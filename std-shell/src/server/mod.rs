@@ -243,7 +243,6 @@ pub fn run(args: &ServerArgs) -> Result<(), Error> {
         lingering: Lingering::default(),
         stats,
         health,
-        idle_timeout: args.metrics.as_ref().map(|_| health::BEAT),
         metrics_served: args.metrics.is_some(),
         key_file: args.key_file.clone(),
         onward,
@@ -318,11 +317,9 @@ struct Relay {
     stats: Stats,
     /// The loop's heartbeat and accept failures, for `/healthz`.
     health: Arc<Health>,
-    /// How long an idle loop waits: `None` (for ever) unless `/healthz`
-    /// needs its heartbeat.
-    idle_timeout: Option<Duration>,
-    /// Metrics are served (`--metrics`), so the tick sums every queue for
-    /// the outbound-bytes gauge; nobody would see that sum otherwise.
+    /// Metrics are served (`--metrics`): an idle loop still wakes for
+    /// `/healthz`'s heartbeat, and the tick sums every queue for the
+    /// outbound-bytes gauge (nobody would see either otherwise).
     metrics_served: bool,
     /// The key file SIGHUP reloads (keyed mode).
     key_file: Option<PathBuf>,
@@ -367,7 +364,7 @@ impl Relay {
                 && !self.accept_failed
                 && self.remote.is_none()
             {
-                self.idle_timeout
+                self.metrics_served.then_some(health::BEAT)
             } else {
                 // Deadlines to check; and the listener is edge-triggered, so
                 // connections left waiting by a failed accept raise no new
