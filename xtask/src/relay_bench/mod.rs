@@ -17,9 +17,9 @@
 //! `cargo xtask bench relay [-- --seconds 5 --only A,K --repeat 3 --fernchat PATH]`;
 //! the servers' logs and K's key go to target/relay-bench/.
 //!
-//! `cargo xtask bench cluster [-- --seconds 5 --repeat 3 --fernchat PATH]` runs scenario N: four of
-//! our relays bridged over one `nats-server` against one relay, under
-//! scenario C's load.
+//! `cargo xtask bench cluster [-- --seconds 5 --repeat 3 --fernchat PATH]`
+//! runs scenario N: four of our relays bridged over one `nats-server`
+//! against one relay, under scenario C's load.
 
 mod clients;
 mod cluster;

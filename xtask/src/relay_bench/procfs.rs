@@ -64,9 +64,16 @@ pub fn peak_rss_kib(pid: u32) -> Result<u64> {
         .ok_or_else(|| anyhow!("no VmHWM in {path}"))
 }
 
-/// CPU time the whole machine spent busy (all cores, anything but idle and
-/// I/O wait) since boot.
-pub fn machine_busy() -> Result<Duration> {
+/// Whole-machine counters since boot, from one read of /proc/stat.
+pub struct MachineStat {
+    /// CPU time spent busy (all cores, anything but idle and I/O wait).
+    pub busy: Duration,
+    /// Context switches (`ctxt`).
+    pub switches: u64,
+}
+
+/// Reads [`MachineStat`].
+pub fn machine() -> Result<MachineStat> {
     let stat = std::fs::read_to_string("/proc/stat").context("cannot read /proc/stat")?;
     let line = stat
         .lines()
@@ -85,16 +92,15 @@ pub fn machine_busy() -> Result<Duration> {
         .filter(|(i, _)| *i != 3 && *i != 4)
         .map(|(_, t)| t)
         .sum();
-    Ok(from_ticks(busy))
-}
-
-/// Context switches on the whole machine since boot (`ctxt` in /proc/stat).
-pub fn context_switches() -> Result<u64> {
-    let stat = std::fs::read_to_string("/proc/stat").context("cannot read /proc/stat")?;
-    stat.lines()
+    let switches = stat
+        .lines()
         .find_map(|l| l.strip_prefix("ctxt "))
         .and_then(|n| n.trim().parse().ok())
-        .ok_or_else(|| anyhow!("no ctxt line in /proc/stat"))
+        .ok_or_else(|| anyhow!("no ctxt line in /proc/stat"))?;
+    Ok(MachineStat {
+        busy: from_ticks(busy),
+        switches,
+    })
 }
 
 /// The load averages, as /proc/loadavg gives them.

@@ -109,8 +109,7 @@ struct CpuSample {
     server: Duration,
     server_wait: Duration,
     generator: Duration,
-    machine: Duration,
-    switches: u64,
+    machine: procfs::MachineStat,
 }
 
 impl CpuSample {
@@ -126,8 +125,7 @@ impl CpuSample {
             server,
             server_wait,
             generator: procfs::own_cpu()?,
-            machine: procfs::machine_busy()?,
-            switches: procfs::context_switches()?,
+            machine: procfs::machine()?,
         })
     }
 }
@@ -229,7 +227,7 @@ fn outcome(kind: ServerKind, scenario: &Scenario, measured: Measured, sent: &Sen
     let server_cpu = after.server.saturating_sub(before.server);
     let server = percent(server_cpu);
     let generator = percent(after.generator.saturating_sub(before.generator));
-    let machine = percent(after.machine.saturating_sub(before.machine));
+    let machine = percent(after.machine.busy.saturating_sub(before.machine.busy));
     Outcome {
         scenario: scenario.name,
         server: kind,
@@ -268,7 +266,11 @@ fn outcome(kind: ServerKind, scenario: &Scenario, measured: Measured, sent: &Sen
         } else {
             0.0
         },
-        switches_per_s: after.switches.saturating_sub(before.switches) as f64 / wall,
+        switches_per_s: after
+            .machine
+            .switches
+            .saturating_sub(before.machine.switches) as f64
+            / wall,
         join: received.join,
         sender_late: (senders.max_late, senders.mean_late),
     }
