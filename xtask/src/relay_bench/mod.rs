@@ -17,9 +17,9 @@
 //! `cargo xtask bench relay [-- --seconds 5 --only A,K --repeat 3 --fernchat PATH]`;
 //! the servers' logs and K's key go to target/relay-bench/.
 //!
-//! `cargo xtask bench cluster [-- --seconds 5 --repeat 3 --fernchat PATH]`
+//! `cargo xtask bench cluster [-- --seconds 5 --repeat 3 --rate 100 --fernchat PATH]`
 //! runs scenario N: four of our relays bridged over one `nats-server`
-//! against one relay, under scenario C's load.
+//! against one relay, under scenario C's load (or another rate).
 
 mod clients;
 mod cluster;
@@ -77,6 +77,12 @@ struct RelayOptions {
 struct ClusterOptions {
     #[command(flatten)]
     run: RunOptions,
+    /// Frames a second each of the 5 senders sends. The goal is set at
+    /// 100; other rates show how the figures move with the machine's load
+    /// (their goal line says NOT MET).
+    #[arg(long, default_value_t = scenario::CLUSTER_GOAL_RATE,
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    rate: u32,
 }
 
 /// Options for how every scenario runs.
@@ -117,7 +123,8 @@ pub fn run_cluster(extra: &[String]) -> Result<()> {
         return relaunch::in_release();
     }
     cluster::ensure_nats_server()?;
-    run_scenarios(&options.run, &[Scenario::cluster(options.run.seconds)])
+    let scenario = Scenario::cluster(options.run.seconds, options.rate);
+    run_scenarios(&options.run, &[scenario])
 }
 
 /// Parses the words after `--` of the command `usage` names; `--help` and

@@ -88,15 +88,17 @@ struct Receiver<'a> {
 }
 
 /// Runs the receiving side: probe round, `ready` signal, then the run until
-/// `control` says the senders are done and the drain ends.
+/// `control` says the senders are done and the drain ends. The clients are
+/// spread over `relays` relays in turn.
 pub fn run(
     streams: Vec<link::Client>,
+    relays: usize,
     frames: Frames<'_>,
     sent: &SendTimes,
     control: &Control,
     ready: mpsc::Sender<()>,
 ) -> Result<Received> {
-    let mut receiver = Receiver::new(streams, frames, sent)?;
+    let mut receiver = Receiver::new(streams, relays, frames, sent)?;
     let started = Instant::now();
     receiver.join()?;
     let join = started.elapsed();
@@ -115,6 +117,7 @@ pub fn run(
 impl<'a> Receiver<'a> {
     fn new(
         streams: Vec<link::Client>,
+        relays: usize,
         frames: Frames<'a>,
         sent: &'a SendTimes,
     ) -> Result<Receiver<'a>> {
@@ -133,7 +136,7 @@ impl<'a> Receiver<'a> {
         }
         Ok(Receiver {
             poll,
-            tally: Tally::new(clients.len(), frames.frame_count())?,
+            tally: Tally::new(clients.len(), frames.frame_count(), relays)?,
             clients,
             buf: vec![0; READ_CHUNK],
             frames,

@@ -2,7 +2,7 @@
 //! relays, the goals, and whether the load generator kept up.
 
 use super::key_file;
-use super::scenario::{Scenario, Tokens};
+use super::scenario::{CLUSTER_GOAL_RATE, Pace, Scenario, Tokens};
 use super::server::ServerKind;
 use super::summary::Summary;
 use super::trial::Outcome;
@@ -187,7 +187,7 @@ pub fn print(scenarios: &[Scenario], outcomes: &[Outcome], repeat: u32) {
         if scenario.relays.len() > 1 && baseline.is_none() {
             continue;
         }
-        let misses = misses(scenario.name, &subject, baseline.as_ref());
+        let misses = misses(scenario, &subject, baseline.as_ref());
         let verdict = if misses.is_empty() {
             "MET".to_owned()
         } else {
@@ -198,10 +198,17 @@ pub fn print(scenarios: &[Scenario], outcomes: &[Outcome], repeat: u32) {
     print_generator_check(outcomes);
 }
 
-/// What keeps `subject` from scenario `name`'s goal (against `baseline`,
-/// for the scenarios that compare); nothing when the goal is met.
-fn misses(name: &str, subject: &Summary, baseline: Option<&Summary>) -> Vec<String> {
+/// What keeps `subject` from `scenario`'s goal (against `baseline`, for
+/// the scenarios that compare); nothing when the goal is met.
+fn misses(scenario: &Scenario, subject: &Summary, baseline: Option<&Summary>) -> Vec<String> {
+    let name = scenario.name;
     let mut misses = Vec::new();
+    if name == "N" && !matches!(scenario.pace, Pace::PerSecond(CLUSTER_GOAL_RATE)) {
+        misses.push(format!(
+            "run at {} a sender, the goal is set at {CLUSTER_GOAL_RATE}/s",
+            scenario.pace_label()
+        ));
+    }
     match (name, baseline) {
         ("A", Some(baseline)) if subject.rate < baseline.rate => {
             misses.push(format!("rate below {}'s", baseline.server.name()));
@@ -284,6 +291,27 @@ fn print_generator_check(outcomes: &[Outcome]) {
             busiest.cpu.others
         );
     }
+    let paths: Vec<String> = outcomes
+        .iter()
+        .filter_map(|o| {
+            let by_path = o.by_path.as_ref()?;
+            let ms =
+                |(p50, p99): (u64, u64)| format!("{:.2}/{:.2}", p50 as f64 / 1e3, p99 as f64 / 1e3);
+            Some(format!(
+                "{}/{} same relay as the sender {}, across relays {}",
+                o.scenario,
+                o.server.name(),
+                ms(by_path.same_relay),
+                ms(by_path.across)
+            ))
+        })
+        .collect();
+    if !paths.is_empty() {
+        println!(
+            "latency by path, p50/p99 ms (across relays = over NATS): {}",
+            paths.join("; ")
+        );
+    }
     let switches: Vec<String> = outcomes
         .iter()
         .map(|o| format!("{}/{} {:.0}", o.scenario, o.server.name(), o.switches_per_s))
@@ -334,5 +362,44 @@ fn ratio(ours: f64, theirs: f64) -> String {
         format!("{:.2}x", ours / theirs)
     } else {
         "n/a".to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary(server: ServerKind, p99_us: f64) -> Summary {
+        Summary {
+            server,
+            rate: 500_000.0,
+            p50_us: 1_000.0,
+            p99_us,
+            peak_rss_kib: 10_000.0,
+            cpu: 100.0,
+            ns_per_delivery: 2_000.0,
+            lost: 0,
+            corrupted: 0,
+            repeated: 0,
+            senders_closed: 0,
+        }
+    }
+
+    #[test]
+    fn the_cluster_goal_is_judged_at_its_own_rate_and_at_2x_the_p99() {
+        let single = summary(ServerKind::Ours, 4_000.0);
+        let at_goal_rate = Scenario::cluster(5, CLUSTER_GOAL_RATE);
+        let within = summary(ServerKind::Cluster, 8_000.0);
+        let beyond = summary(ServerKind::Cluster, 8_001.0);
+        assert!(misses(&at_goal_rate, &within, Some(&single)).is_empty());
+        assert_eq!(
+            misses(&at_goal_rate, &beyond, Some(&single)),
+            ["p99 above 2x ours's"]
+        );
+        let lighter = Scenario::cluster(5, 50);
+        assert_eq!(
+            misses(&lighter, &within, Some(&single)),
+            ["run at 50/s a sender, the goal is set at 100/s"]
+        );
     }
 }

@@ -6,6 +6,10 @@
 
 use super::server::ServerKind;
 
+/// Frames a second each of scenario N's senders sends (scenario C's
+/// rate): its goal is set at this load.
+pub const CLUSTER_GOAL_RATE: u32 = 100;
+
 /// How fast each sender sends.
 #[derive(Clone, Copy, Debug)]
 pub enum Pace {
@@ -131,18 +135,19 @@ impl Scenario {
         ]
     }
 
-    /// Scenario N (`cargo xtask bench cluster`): scenario C's load on four
-    /// relays bridged over NATS against the same load on one relay.
-    pub fn cluster(seconds: u64) -> Scenario {
+    /// Scenario N (`cargo xtask bench cluster`): scenario C's load (or
+    /// another `rate` a sender) on four relays bridged over NATS against
+    /// the same load on one relay.
+    pub fn cluster(seconds: u64, rate: u32) -> Scenario {
         Scenario {
             name: "N",
             clients: 1000,
             senders: 5,
-            pace: Pace::PerSecond(100),
+            pace: Pace::PerSecond(rate),
             seconds,
             tokens: Tokens::Premade,
             relays: &[ServerKind::Cluster, ServerKind::Ours],
-            goal: "4 relays on NATS: 0 frames lost, p99 <= 2x one relay's",
+            goal: "4 relays on NATS at 5x100/s: 0 frames lost, p99 <= 2x one relay's",
         }
     }
 

@@ -24,6 +24,8 @@ pub struct Tally {
     pub untimed: u64,
     /// Send-to-receive latency of intact deliveries, in microseconds.
     pub latency: Histogram<u64>,
+    /// The same, by path, when the clients are spread over several relays.
+    pub by_path: Option<ByPath>,
     /// Nanoseconds from the origin to the last intact delivery.
     pub last_intact: u64,
     /// One bit per client and frame: delivered intact.
@@ -32,16 +34,52 @@ pub struct Tally {
     frames: usize,
 }
 
+/// A cluster's delivery latencies split by path, in microseconds: client
+/// `n` is on relay `n % relays`, and sender `s` is client `s`.
+pub struct ByPath {
+    relays: usize,
+    /// To clients on the sender's own relay (no NATS hop).
+    pub same_relay: Histogram<u64>,
+    /// To clients on the other relays, over NATS.
+    pub across: Histogram<u64>,
+}
+
+impl ByPath {
+    fn record(&mut self, client: usize, sender: usize, micros: u64) {
+        let path = if client % self.relays == sender % self.relays {
+            &mut self.same_relay
+        } else {
+            &mut self.across
+        };
+        path.saturating_record(micros);
+    }
+}
+
+fn latency_histogram() -> Result<Histogram<u64>> {
+    Ok(Histogram::new_with_bounds(1, MAX_LATENCY_US, 3)?)
+}
+
 impl Tally {
-    /// Nothing received yet by `clients` clients from a run of `frames`.
-    pub fn new(clients: usize, frames: usize) -> Result<Tally> {
+    /// Nothing received yet by `clients` clients, spread over `relays`
+    /// relays in turn, from a run of `frames`.
+    pub fn new(clients: usize, frames: usize, relays: usize) -> Result<Tally> {
+        let by_path = if relays > 1 {
+            Some(ByPath {
+                relays,
+                same_relay: latency_histogram()?,
+                across: latency_histogram()?,
+            })
+        } else {
+            None
+        };
         Ok(Tally {
             intact: 0,
             repeated: 0,
             corrupted: 0,
             from_relay: 0,
             untimed: 0,
-            latency: Histogram::new_with_bounds(1, MAX_LATENCY_US, 3)?,
+            latency: latency_histogram()?,
+            by_path,
             last_intact: 0,
             delivered: vec![0; (clients * frames).div_ceil(64)],
             frames,
@@ -72,11 +110,14 @@ impl Tally {
                 *word |= mask;
                 self.intact += 1;
                 self.last_intact = rx_nanos;
-                match sent.get(index) {
-                    Some(tx) => self
-                        .latency
-                        .saturating_record(rx_nanos.saturating_sub(tx) / 1000),
-                    None => self.untimed += 1,
+                let Some(tx) = sent.get(index) else {
+                    self.untimed += 1;
+                    return;
+                };
+                let micros = rx_nanos.saturating_sub(tx) / 1000;
+                self.latency.saturating_record(micros);
+                if let Some(by_path) = &mut self.by_path {
+                    by_path.record(client, sender, micros);
                 }
             }
         }
@@ -93,7 +134,7 @@ mod tests {
         let book = FrameBook::generate(2, 3).unwrap();
         let frames = Frames::Book(&book);
         let sent = SendTimes::new(frames.frame_count());
-        let mut tally = Tally::new(2, frames.frame_count()).unwrap();
+        let mut tally = Tally::new(2, frames.frame_count(), 1).unwrap();
         let frame = Line::Intact { sender: 1, seq: 2 };
         for client in [0, 1, 1] {
             tally.count(client, frame, 5, frames, &sent);
@@ -101,5 +142,27 @@ mod tests {
         tally.count(0, Line::FromRelay, 5, frames, &sent);
         assert_eq!((tally.intact, tally.repeated, tally.from_relay), (2, 1, 1));
         assert_eq!((tally.corrupted, tally.untimed), (0, 2));
+        assert!(tally.by_path.is_none());
+    }
+
+    #[test]
+    fn test_a_spread_room_splits_latency_by_the_relays_of_sender_and_client() {
+        let book = FrameBook::generate(2, 1).unwrap();
+        let frames = Frames::Book(&book);
+        let sent = SendTimes::new(frames.frame_count());
+        sent.stamp(frames.index(1, 0), 1);
+        let mut tally = Tally::new(6, frames.frame_count(), 4).unwrap();
+        let frame = Line::Intact { sender: 1, seq: 0 };
+        // Sender 1 is on relay 1, as are clients 1 and 5; clients 2 and 4
+        // are on relays 2 and 0.
+        for (client, rx_nanos) in [(5, 1_000_001), (2, 7_000_001), (4, 9_000_001)] {
+            tally.count(client, frame, rx_nanos, frames, &sent);
+        }
+        let by_path = tally.by_path.as_ref().unwrap();
+        assert_eq!(by_path.same_relay.len(), 1);
+        assert_eq!(by_path.same_relay.max(), 1000);
+        assert_eq!(by_path.across.len(), 2);
+        assert_eq!(by_path.across.min(), 7000);
+        assert_eq!(tally.latency.len(), 3);
     }
 }

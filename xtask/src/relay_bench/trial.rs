@@ -11,6 +11,7 @@ use super::send_times::SendTimes;
 use super::sender::{self, Sent};
 use super::server::{Server, ServerKind};
 use anyhow::{Result, anyhow};
+use hdrhistogram::Histogram;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::mpsc;
@@ -49,6 +50,8 @@ pub struct Outcome {
     pub p50_us: u64,
     /// 99th percentile latency, microseconds.
     pub p99_us: u64,
+    /// A cluster's latency by path.
+    pub by_path: Option<PathLatency>,
     /// The server's peak resident set size (VmHWM), KiB; a cluster's is the
     /// sum over its relays and NATS.
     pub peak_rss_kib: u64,
@@ -84,6 +87,15 @@ impl Outcome {
             self.cpu.generator
         )
     }
+}
+
+/// A cluster's p50 and p99 latency in microseconds, to clients on the
+/// sender's own relay and to those on the other relays (over NATS).
+pub struct PathLatency {
+    /// (p50, p99) on the sender's relay.
+    pub same_relay: (u64, u64),
+    /// (p50, p99) across relays.
+    pub across: (u64, u64),
 }
 
 /// CPU use over a run, each in % of one core.
@@ -162,9 +174,10 @@ fn drive(
     let control = Control::default();
     let (ready_tx, ready_rx) = mpsc::channel();
     let (sent_ref, control_ref) = (&sent, &control);
+    let relays = server.addrs().len();
     let measured = std::thread::scope(|scope| {
-        let receiving =
-            scope.spawn(move || receiver::run(streams, frames, sent_ref, control_ref, ready_tx));
+        let receiving = scope
+            .spawn(move || receiver::run(streams, relays, frames, sent_ref, control_ref, ready_tx));
         let joined = |handle: std::thread::ScopedJoinHandle<'_, Result<Received>>| {
             handle
                 .join()
@@ -252,6 +265,14 @@ fn outcome(kind: ServerKind, scenario: &Scenario, measured: Measured, sent: &Sen
         },
         p50_us: tally.latency.value_at_quantile(0.5),
         p99_us: tally.latency.value_at_quantile(0.99),
+        by_path: tally.by_path.as_ref().map(|by_path| {
+            let p50_p99 =
+                |h: &Histogram<u64>| (h.value_at_quantile(0.5), h.value_at_quantile(0.99));
+            PathLatency {
+                same_relay: p50_p99(&by_path.same_relay),
+                across: p50_p99(&by_path.across),
+            }
+        }),
         peak_rss_kib,
         cpu: CpuUse {
             server,
