@@ -13,10 +13,11 @@ use fernchat_tests::process::{Relay, lines, start_relay, start_relay_with_env};
 use fernchat_tests::prometheus::{metrics_addr, scrape};
 use fernchat_tests::python::{python, python_with_nats, script};
 use fernchat_tests::std_client::{StdClient, keygen, self_signed_cert};
+use nats_jwt::{KeyPair, Token};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -578,4 +579,78 @@ fn relays_bridge_over_tls_to_nats() {
             .any(|l| l.contains("0 frames published") && l.contains("1 while disconnected")),
         "{last:?}"
     );
+}
+
+/// A NATS credentials file (`nsc`'s format) for user `user`, under
+/// `account`'s JWT.
+fn creds_file(name: &str, account: &KeyPair, user: &KeyPair) -> PathBuf {
+    let jwt = Token::new_user(account.public_key(), user.public_key())
+        .name(name)
+        .sign(account);
+    let seed = user.seed().expect("a user's seed");
+    let path = std::env::temp_dir().join(format!("fernchat-{}-{name}.creds", std::process::id()));
+    let text = format!(
+        "-----BEGIN NATS USER JWT-----\n{jwt}\n------END NATS USER JWT------\n\n\
+         ************************* IMPORTANT *************************\n\
+         NKEY Seed printed below can be used to sign and prove identity.\n\n\
+         -----BEGIN USER NKEY SEED-----\n{seed}\n------END USER NKEY SEED------\n"
+    );
+    std::fs::write(&path, text).expect("write a creds file");
+    path
+}
+
+#[test]
+fn relays_authenticate_with_a_creds_file_and_a_stranger_is_refused() {
+    let (_, key) = keygen(Path::new(BIN), "nats-creds");
+    // A decentralized-auth server: it trusts one operator, and knows the
+    // accounts that operator signed: the room's and the system's (which
+    // JetStream needs).
+    let operator = KeyPair::new_operator();
+    let (account, system) = (KeyPair::new_account(), KeyPair::new_account());
+    let preload: Vec<String> = [(&account, "fernchat"), (&system, "SYS")]
+        .iter()
+        .map(|(keys, name)| {
+            let jwt = Token::new_account(keys.public_key())
+                .name(*name)
+                .sign(&operator);
+            format!("  {}: \"{jwt}\"", keys.public_key())
+        })
+        .collect();
+    let config = std::env::temp_dir().join(format!("fernchat-{}-creds.conf", std::process::id()));
+    let text = format!(
+        "trusted_keys: [\"{}\"]\nsystem_account: {}\nresolver: MEMORY\nresolver_preload: {{\n{}\n}}\n",
+        operator.public_key(),
+        system.public_key(),
+        preload.join("\n")
+    );
+    std::fs::write(&config, text).expect("write the server's config");
+    let node = start_node_with(
+        "creds",
+        Ports::free(),
+        &[],
+        &["-c", config.to_str().unwrap()],
+    );
+    let urls = [node.url()];
+    let ann_creds = creds_file("relay-a", &account, &KeyPair::new_user());
+    let bob_creds = creds_file("relay-b", &account, &KeyPair::new_user());
+    let first = bridged(&urls, &["--nats-creds", ann_creds.to_str().unwrap()]);
+    let second = bridged(&urls, &["--nats-creds", bob_creds.to_str().unwrap()]);
+    let (mut ann, mut bob) = pair_across(&first, &second, &key);
+    ann.say("with a creds file");
+    assert_eq!(bob.receive(1, WAIT), ["<ann> with a creds file"]);
+
+    // A user of an account the server does not know: refused, said so,
+    // and local chat goes on.
+    let stranger = creds_file("stranger", &KeyPair::new_account(), &KeyPair::new_user());
+    let refused = start_relay(
+        BIN,
+        &[
+            "--nats",
+            &node.url(),
+            "--nats-creds",
+            stranger.to_str().unwrap(),
+        ],
+    );
+    refused.wait_for_log("NATS refused this relay's credentials", WAIT);
+    assert_local_chat(&refused, &key);
 }
