@@ -333,6 +333,11 @@ fn a_relay_starts_while_nats_is_down_and_connects_when_it_comes_up() {
     let url = format!("nats://127.0.0.1:{}", ports.client);
     let relay = start_relay(BIN, &["--nats", &url, "--metrics", "127.0.0.1:0"]);
     let metrics = metrics_addr(&relay, WAIT);
+    // Why it cannot connect, in the relay's words.
+    relay.wait_for_log(
+        "NATS bridge cannot connect: IO error: Connection refused",
+        WAIT,
+    );
     let (_, key) = keygen(Path::new(BIN), "nats-late");
     let mut ann = Peer::connect(relay.addr, &key, "ann");
     let mut bob = Peer::connect(relay.addr, &key, "bob");
@@ -569,6 +574,8 @@ fn relays_bridge_over_tls_to_nats() {
     // Without the CA the server's certificate is not trusted: no bridge,
     // and the relay's own clients chat all the same.
     let untrusting = start_relay(BIN, &["--nats", &node.url(), "--nats-tls"]);
+    let why = untrusting.wait_for_log("NATS bridge cannot connect", WAIT);
+    assert!(why.contains("invalid peer certificate"), "{why}");
     let mut dan = assert_local_chat(&untrusting, &key);
     ann.say("not for the untrusting relay");
     assert_eq!(bob.receive(1, WAIT), ["<ann> not for the untrusting relay"]);

@@ -14,6 +14,7 @@ mod health;
 mod history;
 mod key_reload;
 mod lingering;
+mod logging;
 mod metrics_http;
 mod onward;
 mod outbound;
@@ -50,7 +51,7 @@ use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
 use stats::Stats;
 use std::collections::{HashMap, VecDeque};
-use std::io::{self, IsTerminal, Read};
+use std::io::{self, Read};
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -163,7 +164,7 @@ const TICK: Duration = Duration::from_millis(100);
 
 /// Runs the relay until SIGINT or SIGTERM; SIGHUP reloads the key file.
 pub fn run(args: &ServerArgs) -> Result<(), Error> {
-    init_logging();
+    logging::init();
     let limits = args.limits();
     fd_limit::raise_for(limits.max_clients);
     let mut policy = match &args.key_file {
@@ -283,16 +284,6 @@ fn bind(addr: &str) -> Result<TcpListener, Error> {
         .next()
         .ok_or_else(|| listen_error(io::ErrorKind::AddrNotAvailable.into()))?;
     TcpListener::bind(resolved).map_err(listen_error)
-}
-
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(io::stderr)
-        .with_ansi(io::stderr().is_terminal())
-        .init();
 }
 
 struct Relay {

@@ -4,11 +4,13 @@
 //! a `mio::Waker`, so NATS being slow or down never stalls local chat:
 //! what does not fit is counted ([`Counts`]), never waited for.
 
+mod attempt_failure;
 mod counts;
 mod options;
 mod room_stream;
 mod worker;
 
+pub use attempt_failure::CauseLayer;
 pub use counts::Counts;
 pub use options::NatsArgs;
 

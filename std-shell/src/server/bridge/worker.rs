@@ -2,6 +2,7 @@
 //! suppressed, so a relay never gets its own frames back), the publishing
 //! of local frames and the history requests.
 
+use super::attempt_failure;
 use super::counts::Counts;
 use super::room_stream::RoomStream;
 use super::{Handoff, HistoryRequest, Incoming, Outgoing, StreamHistory};
@@ -168,6 +169,10 @@ fn log_event(client: &Client, event: &Event, counts: &Counts) {
                  --nats-user and --nats-password, --nats-token, or user:password@ in \
                  the URL; retrying"
             );
+        }
+        Event::ClientError(ClientError::Other(kind)) => {
+            let cause = attempt_failure::take().unwrap_or_else(|| kind.clone());
+            tracing::warn!("NATS bridge cannot connect: {cause}; local chat goes on, retrying");
         }
         other => tracing::info!("NATS bridge: {other}"),
     }
