@@ -17,6 +17,8 @@ pub fn init() {
         .with_writer(io::stderr)
         .with_ansi(io::stderr().is_terminal())
         .with_filter(filter);
+    // The cause layer filters for itself: it sees async-nats's debug
+    // events whatever RUST_LOG lets through to the log.
     registry()
         .with(log)
         .with(CauseLayer.with_filter(CauseLayer))
