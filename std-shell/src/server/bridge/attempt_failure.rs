@@ -7,7 +7,9 @@
 use std::fmt;
 use std::sync::Mutex;
 use tracing::field::{Field, Visit};
+use tracing::subscriber::Interest;
 use tracing::{Event, Metadata, Subscriber};
+use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::{Context, Filter, Layer};
 
 /// Where `async-nats` logs a failed attempt, with its cause in `error`.
@@ -45,6 +47,19 @@ impl<S: Subscriber> Layer<S> for CauseLayer {
 impl<S> Filter<S> for CauseLayer {
     fn enabled(&self, meta: &Metadata<'_>, _: &Context<'_, S>) -> bool {
         Self::wants(meta)
+    }
+
+    /// Decided once per call site, so that every other one costs nothing.
+    fn callsite_enabled(&self, meta: &'static Metadata<'static>) -> Interest {
+        if Self::wants(meta) {
+            Interest::always()
+        } else {
+            Interest::never()
+        }
+    }
+
+    fn max_level_hint(&self) -> Option<LevelFilter> {
+        Some(LevelFilter::DEBUG)
     }
 }
 
