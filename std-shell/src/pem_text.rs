@@ -1,7 +1,17 @@
 //! PEM file errors in words: `rustls-pki-types` shows the section names it
 //! stumbled on as arrays of bytes.
 
-use rustls::pki_types::pem::Error;
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::{Error, PemObject};
+use std::path::Path;
+
+/// Every certificate in the PEM file at `path` (perhaps none), or what is
+/// wrong with the file, for a person.
+pub fn certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+    CertificateDer::pem_file_iter(path)
+        .and_then(Iterator::collect)
+        .map_err(|e| describe(&e))
+}
 
 /// What is wrong with a PEM file, for a person.
 pub fn describe(error: &Error) -> String {
@@ -21,8 +31,6 @@ pub fn describe(error: &Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rustls::pki_types::CertificateDer;
-    use rustls::pki_types::pem::PemObject;
 
     #[test]
     fn test_a_section_without_its_end_is_named_in_words() {

@@ -4,8 +4,6 @@
 
 use crate::error::Error;
 use rustls::RootCertStore;
-use rustls::pki_types::CertificateDer;
-use rustls::pki_types::pem::PemObject;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -20,9 +18,7 @@ pub fn client_config(ca: Option<&Path>) -> Result<Arc<rustls::ClientConfig>, Err
                 path: path.to_owned(),
                 why,
             };
-            let certs = CertificateDer::pem_file_iter(path)
-                .and_then(Iterator::collect::<Result<Vec<_>, _>>)
-                .map_err(|e| tls_file(crate::pem_text::describe(&e)))?;
+            let certs = crate::pem_text::certificates(path).map_err(tls_file)?;
             let (added, _) = roots.add_parsable_certificates(certs);
             if added == 0 {
                 return Err(tls_file("no usable certificate in it".to_owned()));

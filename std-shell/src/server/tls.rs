@@ -6,8 +6,8 @@
 use crate::error::Error;
 use mio::net::TcpStream;
 use rustls::ServerConnection;
+use rustls::pki_types::PrivateKeyDer;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use std::io::{self, Read, Write};
 use std::path::Path;
 use std::sync::Arc;
@@ -22,9 +22,7 @@ pub fn load_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>,
         path: path.to_owned(),
         why,
     };
-    let chain = CertificateDer::pem_file_iter(cert)
-        .and_then(Iterator::collect::<Result<Vec<_>, _>>)
-        .map_err(|e| tls_file(cert, crate::pem_text::describe(&e)))?;
+    let chain = crate::pem_text::certificates(cert).map_err(|why| tls_file(cert, why))?;
     if chain.is_empty() {
         return Err(tls_file(cert, "no certificate in it".to_owned()));
     }
