@@ -241,6 +241,7 @@ fn outcome(kind: ServerKind, scenario: &Scenario, measured: Measured, sent: &Sen
     let server = percent(server_cpu);
     let generator = percent(after.generator.saturating_sub(before.generator));
     let machine = percent(after.machine.busy.saturating_sub(before.machine.busy));
+    let (p50_us, p99_us) = p50_p99(&tally.latency);
     Outcome {
         scenario: scenario.name,
         server: kind,
@@ -263,15 +264,11 @@ fn outcome(kind: ServerKind, scenario: &Scenario, measured: Measured, sent: &Sen
         } else {
             0.0
         },
-        p50_us: tally.latency.value_at_quantile(0.5),
-        p99_us: tally.latency.value_at_quantile(0.99),
-        by_path: tally.by_path.as_ref().map(|by_path| {
-            let p50_p99 =
-                |h: &Histogram<u64>| (h.value_at_quantile(0.5), h.value_at_quantile(0.99));
-            PathLatency {
-                same_relay: p50_p99(&by_path.same_relay),
-                across: p50_p99(&by_path.across),
-            }
+        p50_us,
+        p99_us,
+        by_path: tally.by_path.as_ref().map(|by_path| PathLatency {
+            same_relay: p50_p99(&by_path.same_relay),
+            across: p50_p99(&by_path.across),
         }),
         peak_rss_kib,
         cpu: CpuUse {
@@ -295,4 +292,12 @@ fn outcome(kind: ServerKind, scenario: &Scenario, measured: Measured, sent: &Sen
         join: received.join,
         sender_late: (senders.max_late, senders.mean_late),
     }
+}
+
+/// A latency histogram's (p50, p99).
+fn p50_p99(latency: &Histogram<u64>) -> (u64, u64) {
+    (
+        latency.value_at_quantile(0.5),
+        latency.value_at_quantile(0.99),
+    )
 }
