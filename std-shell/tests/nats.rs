@@ -661,3 +661,38 @@ fn relays_authenticate_with_a_creds_file_and_a_stranger_is_refused() {
     refused.wait_for_log("NATS refused this relay's credentials", WAIT);
     assert_local_chat(&refused, &key);
 }
+
+/// A hostile "NATS server" on 127.0.0.1 for one connection: it greets the
+/// client and answers its CONNECT with an error whose text holds a
+/// carriage return and an escape sequence, then stops.
+fn hostile_nats() -> (String, std::thread::JoinHandle<()>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("nats://{}", listener.local_addr().unwrap());
+    let serving = std::thread::spawn(move || {
+        for stream in listener.incoming().take(1) {
+            let Ok(mut stream) = stream else { return };
+            let _ = stream.set_read_timeout(Some(WAIT));
+            let info = "INFO {\"server_id\":\"evil\",\"version\":\"2.9.0\",\"proto\":1,\
+                        \"max_payload\":1048576}\r\n";
+            let _ = std::io::Write::write_all(&mut stream, info.as_bytes());
+            let _ = std::io::Read::read(&mut stream, &mut [0; 4096]);
+            let error = "-ERR 'hidden\rforged \x1b[31mred'\r\n";
+            let _ = std::io::Write::write_all(&mut stream, error.as_bytes());
+        }
+    });
+    (url, serving)
+}
+
+#[test]
+fn a_nats_servers_error_text_cannot_touch_the_terminal_through_the_relays_log() {
+    let (url, serving) = hostile_nats();
+    let relay = start_relay(BIN, &["--nats", &url]);
+    let why = relay.wait_for_log("NATS bridge cannot connect", WAIT);
+    assert!(
+        why.contains("hidden^Mforged ^[[31mred"),
+        "the server's text, shown by the rules for a peer's: {why:?}"
+    );
+    assert!(!why.contains(['\r', '\x1b']), "{why:?}");
+    drop(relay);
+    serving.join().expect("the hostile server");
+}

@@ -11,6 +11,7 @@ use async_nats::{
     Client, ClientError, ConnectErrorKind, ConnectOptions, Event, ServerAddr, Subject,
 };
 use bytes::Bytes;
+use fernchat_core::render::Shown;
 use futures_util::StreamExt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -171,8 +172,13 @@ fn log_event(client: &Client, event: &Event, counts: &Counts) {
             );
         }
         Event::ClientError(ClientError::Other(kind)) => {
+            // The cause may quote the server's own error text: shown by
+            // the rules for a peer's text, so it cannot touch the terminal.
             let cause = attempt_failure::take().unwrap_or_else(|| kind.clone());
-            tracing::warn!("NATS bridge cannot connect: {cause}; local chat goes on, retrying");
+            tracing::warn!(
+                "NATS bridge cannot connect: {}; local chat goes on, retrying",
+                Shown(cause.as_bytes())
+            );
         }
         other => tracing::info!("NATS bridge: {other}"),
     }
