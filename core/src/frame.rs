@@ -28,6 +28,14 @@ pub const fn frame_len(plaintext_len: usize) -> usize {
     token_len(plaintext_len) + 1
 }
 
+/// The token in a frame as the relay forwards it: `raw` less its line
+/// ending (LF, or CR LF), for carriers whose messages are bare tokens
+/// (WebSocket, NATS, history).
+pub fn token_of(raw: &[u8]) -> &[u8] {
+    let line = raw.strip_suffix(b"\n").unwrap_or(raw);
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
 /// Why a line was not a frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FrameError {
@@ -151,6 +159,35 @@ impl FrameDecoder {
             consumed,
             found: None,
         }
+    }
+
+    /// Takes one message that carries exactly one token and nothing else (a
+    /// WebSocket message, a NATS payload, a history entry), as
+    /// [`FrameDecoder::decode`] takes a line: the token and a line feed
+    /// when it is one, an error for anything else, `None` for an empty
+    /// message (a keep-alive). The message is one item whatever it holds: a
+    /// line feed or a carriage return inside it is a byte outside base64url
+    /// and makes all of it invalid, so one message can never become two
+    /// frames. What an earlier call left unfinished is dropped. Never
+    /// panics, whatever the input.
+    pub fn decode_message(&mut self, message: &[u8]) -> Option<Result<Frame<'_>, FrameError>> {
+        self.reset();
+        if message.is_empty() {
+            return None;
+        }
+        // The token and its line feed must fit in a frame.
+        if message.len() >= MAX_FRAME || self.line.extend_from_slice(message).is_err() {
+            return Some(Err(FrameError::FrameTooLong));
+        }
+        if !message.iter().all(|&b| is_base64url(b)) || self.line.push(b'\n').is_err() {
+            self.rejected = true;
+            return Some(Err(FrameError::InvalidFrame));
+        }
+        self.delivered = true;
+        Some(Ok(Frame {
+            raw: &self.line,
+            token: &self.line[..message.len()],
+        }))
     }
 
     /// The frame the last call handed out (raw bytes, line feed included),
@@ -329,5 +366,35 @@ mod tests {
         assert_eq!(decoder.last_frame(), Some(&b"abc\n"[..]));
         let _ = decoder.decode(b"x");
         assert_eq!(decoder.last_frame(), None);
+    }
+
+    #[test]
+    fn test_a_message_is_one_token_or_nothing() {
+        let mut decoder = FrameDecoder::new();
+        let _ = decoder.decode(b"half a line");
+        assert_eq!(token_of(b"abc\r\n"), b"abc");
+        assert_eq!(token_of(b"abc\n"), b"abc");
+        let frame = decoder.decode_message(b"abc").unwrap().unwrap();
+        assert_eq!((frame.raw, frame.token), (&b"abc\n"[..], &b"abc"[..]));
+        assert_eq!(decoder.last_frame(), Some(&b"abc\n"[..]));
+        assert_eq!(decoder.decode_message(b""), None);
+        // A line feed or carriage return inside: the whole message is invalid,
+        // never a frame behind it.
+        for smuggled in [&b"AAAA\nabc"[..], b"abc\n", b"abc\r", b"\n"] {
+            assert_eq!(
+                decoder.decode_message(smuggled),
+                Some(Err(FrameError::InvalidFrame)),
+                "{smuggled:?}"
+            );
+            assert_eq!(decoder.last_frame(), None);
+            assert_eq!(decoder.pending(), 0);
+        }
+        let longest = [b'A'; MAX_FRAME - 1];
+        assert!(matches!(decoder.decode_message(&longest), Some(Ok(_))));
+        assert_eq!(
+            decoder.decode_message(&[b'A'; MAX_FRAME]),
+            Some(Err(FrameError::FrameTooLong))
+        );
+        assert_eq!(decoder.pending(), 0);
     }
 }

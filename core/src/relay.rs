@@ -3,7 +3,7 @@
 //! out.
 
 use crate::fernet::{DEFAULT_MAX_KEYS, KeySet, TokenError, check_shape};
-use crate::frame::{Frame, FrameError, Framing, SenderDecoder, frame_len};
+use crate::frame::{Frame, FrameError, Framing, MAX_FRAME, SenderDecoder, frame_len, is_base64url};
 use crate::message::{Body, MAX_NICK, NickBuf, Payload};
 use crate::replay::{ArrayStore, ReplayCache, ReplayCheck, ReplayStore, window_for_ttl};
 use crate::seal::seal_frame;
@@ -112,6 +112,22 @@ impl Inbound {
         self.decoder.framing()
     }
 
+    /// Its decoder, and the rest of its state apart from it.
+    fn split(&mut self) -> (&mut SenderDecoder, InvalidRun<'_>) {
+        let Inbound {
+            decoder,
+            invalid_in_a_row,
+            recent_invalid,
+            nick,
+        } = self;
+        let run = InvalidRun {
+            invalid_in_a_row,
+            recent_invalid,
+            nick,
+        };
+        (decoder, run)
+    }
+
     /// The sender paused: true when that ends an unframed token, which the
     /// next [`RelayPolicy::receive`] judges (`docs/PROTOCOL.md` section 2).
     pub(crate) fn pause(&mut self) -> bool {
@@ -180,56 +196,46 @@ impl<const K: usize, S: ReplayStore> RelayPolicy<K, S> {
     /// Consumes bytes `conn` sent, from the front of `input`, up to the next
     /// verdict. Never panics, whatever the input.
     pub fn receive<'c>(&mut self, conn: &'c mut Inbound, input: &[u8], now: u64) -> RelayStep<'c> {
-        let step = conn.decoder.decode(input);
-        let consumed = step.consumed;
-        let checked = match step.found {
-            None => {
-                return RelayStep {
-                    consumed,
-                    verdict: None,
-                };
-            }
-            Some(Err(e)) => Err(RejectReason::Frame(e)),
-            Some(Ok(frame)) => match &mut self.keyed {
-                None => check_shape(frame.token)
-                    .map(|()| frame.raw)
-                    .map_err(RejectReason::Token),
-                Some(keyed) => keyed.check(frame, now, &mut conn.nick).map(|()| frame.raw),
-            },
-        };
-        let verdict = match checked {
-            Ok(raw) => {
-                conn.invalid_in_a_row = 0;
-                conn.recent_invalid <<= 1;
-                Verdict::Forward(raw)
-            }
-            Err(RejectReason::Unverifiable) => {
-                conn.recent_invalid <<= 1;
-                Verdict::Reject(RejectReason::Unverifiable)
-            }
-            Err(reason) => {
-                conn.invalid_in_a_row = conn.invalid_in_a_row.saturating_add(1);
-                conn.recent_invalid = conn.recent_invalid << 1 | 1;
-                if conn.invalid_in_a_row >= MAX_INVALID_IN_A_ROW
-                    || conn.recent_invalid.count_ones() > MAX_INVALID_OF_64
-                {
-                    Verdict::Disconnect(reason)
-                } else {
-                    Verdict::Reject(reason)
-                }
-            }
-        };
+        let (decoder, run) = conn.split();
+        let step = decoder.decode(input);
         RelayStep {
-            consumed,
-            verdict: Some(verdict),
+            consumed: step.consumed,
+            verdict: step
+                .found
+                .map(|found| judge(&mut self.keyed, run, found, now)),
         }
     }
 
-    /// Checks a token (no line feed) that the relay passes on again, such
-    /// as history for a new client: blind, its shape; keyed, also its MAC
-    /// and freshness. The replay cache is neither asked nor changed: the
+    /// Judges one message that carries exactly one token (a WebSocket
+    /// message, a NATS payload): its verdict, under the same rules and
+    /// counts as a frame on a stream (`docs/PROTOCOL.md` section 2, One
+    /// token a message). A message holding anything but one token (a line
+    /// feed, two tokens, junk) is one invalid frame, dropped whole. `None`
+    /// for an empty message, a keep-alive. Never panics, whatever the input.
+    pub fn receive_message<'c>(
+        &mut self,
+        conn: &'c mut Inbound,
+        message: &[u8],
+        now: u64,
+    ) -> Option<Verdict<'c>> {
+        let (decoder, run) = conn.split();
+        let found = decoder.decode_message(message)?;
+        Some(judge(&mut self.keyed, run, found, now))
+    }
+
+    /// Checks a token that the relay passes on again, such as history for
+    /// a new client: exactly one token, with no line ending (anything else
+    /// is an invalid frame); blind, its shape; keyed, also its MAC and
+    /// freshness. The replay cache is neither asked nor changed: the
     /// token was remembered when it was first forwarded.
     pub fn recheck(&self, token: &[u8], now: u64) -> Result<(), RejectReason> {
+        // One token and nothing else, as a message carries it.
+        if token.len() >= MAX_FRAME {
+            return Err(RejectReason::Frame(FrameError::FrameTooLong));
+        }
+        if !token.iter().all(|&b| is_base64url(b)) {
+            return Err(RejectReason::Frame(FrameError::InvalidFrame));
+        }
         match &self.keyed {
             None => check_shape(token).map_err(RejectReason::Token),
             Some(keyed) => {
@@ -259,6 +265,56 @@ impl<const K: usize, S: ReplayStore> RelayPolicy<K, S> {
             body: Body::Leave,
         };
         seal_frame(&keyed.keys, &payload, now, rng, out).ok()
+    }
+}
+
+/// A connection's counts of invalid frames and its nick, borrowed apart
+/// from its decoder, which holds the frame being judged.
+struct InvalidRun<'c> {
+    invalid_in_a_row: &'c mut u8,
+    recent_invalid: &'c mut u64,
+    nick: &'c mut Option<NickBuf>,
+}
+
+/// The verdict on one frame (or the error that stood for one): blind, its
+/// shape; keyed, also MAC, freshness and replay. Counts it in the
+/// connection's run of invalid frames.
+fn judge<'f, const K: usize, S: ReplayStore>(
+    keyed: &mut Option<Keyed<K, S>>,
+    run: InvalidRun<'_>,
+    found: Result<Frame<'f>, FrameError>,
+    now: u64,
+) -> Verdict<'f> {
+    let checked = match found {
+        Err(e) => Err(RejectReason::Frame(e)),
+        Ok(frame) => match keyed {
+            None => check_shape(frame.token)
+                .map(|()| frame.raw)
+                .map_err(RejectReason::Token),
+            Some(keyed) => keyed.check(frame, now, run.nick).map(|()| frame.raw),
+        },
+    };
+    match checked {
+        Ok(raw) => {
+            *run.invalid_in_a_row = 0;
+            *run.recent_invalid <<= 1;
+            Verdict::Forward(raw)
+        }
+        Err(RejectReason::Unverifiable) => {
+            *run.recent_invalid <<= 1;
+            Verdict::Reject(RejectReason::Unverifiable)
+        }
+        Err(reason) => {
+            *run.invalid_in_a_row = run.invalid_in_a_row.saturating_add(1);
+            *run.recent_invalid = *run.recent_invalid << 1 | 1;
+            if *run.invalid_in_a_row >= MAX_INVALID_IN_A_ROW
+                || run.recent_invalid.count_ones() > MAX_INVALID_OF_64
+            {
+                Verdict::Disconnect(reason)
+            } else {
+                Verdict::Reject(reason)
+            }
+        }
     }
 }
 
@@ -388,8 +444,17 @@ mod tests {
         // The cache was not touched: the frame is still a replay.
         let seen = run(&mut policy, &mut Inbound::new(), &frame, 1_010);
         assert_eq!(seen, [Seen::Reject(RejectReason::Replayed)]);
+        // One token only: not one smuggled behind a line feed, nor a frame.
+        let smuggled = [&b"AAAA\n"[..], token].concat();
+        for junk in [&smuggled[..], &frame] {
+            assert_eq!(
+                policy.recheck(junk, 1_010),
+                Err(RejectReason::Frame(FrameError::InvalidFrame))
+            );
+        }
         // Blind: the shape only.
         let blind = RelayPolicy::<2, Small>::blind();
+        assert!(blind.recheck(&smuggled, 1_000).is_err());
         assert_eq!(blind.recheck(&foreign[..foreign.len() - 1], 1_000), Ok(()));
         assert!(blind.recheck(b"QUJD", 0).is_err());
     }

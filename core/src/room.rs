@@ -220,12 +220,20 @@ pub struct Member {
     joined_ms: u64,
     /// When it last sent bytes.
     last_input_ms: u64,
+    /// Since when frames have waited for it without it taking any.
+    waiting_since_ms: Option<u64>,
+    /// How its frames have fared.
+    standing: Standing,
+}
+
+/// How a member's frames have fared: kept apart from its [`Inbound`],
+/// which holds the frame being judged.
+#[derive(Clone, Debug)]
+struct Standing {
     /// It has sent a valid frame.
     greeted: bool,
     /// A frame it sent waits in `inbound` for room in the fan-out.
     held: bool,
-    /// Since when frames have waited for it without it taking any.
-    waiting_since_ms: Option<u64>,
     /// What its rate limit still allows.
     rate: RateBucket,
     /// Its refused frames, for summaries.
@@ -274,7 +282,7 @@ impl Member {
     /// True while a frame it sent waits for room: read nothing more from
     /// it until [`Room::release`] says the frame went.
     pub fn is_held(&self) -> bool {
-        self.held
+        self.standing.held
     }
 
     /// How it frames its tokens, as far as it is known: the original
@@ -298,7 +306,7 @@ impl Member {
     /// [`crate::tally::SUMMARY_INTERVAL_MS`], and the rest when it is
     /// `leaving`.
     pub fn refusal_summary(&mut self, now: Now, leaving: bool) -> Option<Summary> {
-        self.refusals.summary(now.millis, leaving)
+        self.standing.refusals.summary(now.millis, leaving)
     }
 
     /// Its transport took some of what waited for it; `remaining` bytes
@@ -375,10 +383,9 @@ impl<const K: usize, S: ReplayStore> Room<K, S> {
     /// sender is limited by its own relay) and no deadlines, and is never
     /// made to leave: invalid frames are only refused.
     pub fn remote(&self, now: Now) -> Member {
-        Member {
-            remote: true,
-            ..self.member([0; 16], now)
-        }
+        let mut member = self.member([0; 16], now);
+        member.standing.remote = true;
+        member
     }
 
     /// A new member's state.
@@ -388,15 +395,17 @@ impl<const K: usize, S: ReplayStore> Room<K, S> {
             ip,
             joined_ms: now.millis,
             last_input_ms: now.millis,
-            greeted: false,
-            held: false,
             waiting_since_ms: None,
-            rate: RateBucket {
-                credit: self.rate_burst(),
-                filled_ms: now.millis,
+            standing: Standing {
+                greeted: false,
+                held: false,
+                rate: RateBucket {
+                    credit: self.rate_burst(),
+                    filled_ms: now.millis,
+                },
+                refusals: RefusalTally::new(now.millis),
+                remote: false,
             },
-            refusals: RefusalTally::new(now.millis),
-            remote: false,
         }
     }
 
@@ -417,57 +426,121 @@ impl<const K: usize, S: ReplayStore> Room<K, S> {
             member.last_input_ms = now.millis;
         }
         let mut consumed = 0;
-        while !member.held {
+        while !member.standing.held {
             let step = self
                 .policy
                 .receive(&mut member.inbound, &input[consumed..], now.unix);
             consumed += step.consumed;
-            match step.verdict {
-                // The input is used up.
-                None => break,
-                Some(Verdict::Forward(frame)) => {
-                    member.greeted = true;
-                    if !member.remote && !member.rate.take(self.limits.max_rate, now.millis) {
-                        let first = member.refusals.record(Refusal::RateLimited);
-                        on_event(FrameEvent::Refused {
-                            refusal: Refusal::RateLimited,
-                            first,
-                        });
-                    } else if fanout.has_room(id, frame.len()) {
-                        fanout.push(Some(id), frame);
-                        on_event(FrameEvent::Forwarded { len: frame.len() });
-                    } else {
-                        member.held = true;
-                    }
-                }
-                Some(Verdict::Reject(reason) | Verdict::Disconnect(reason)) if member.remote => {
-                    let refusal = Refusal::Rejected(reason);
-                    let first = member.refusals.record(refusal);
-                    on_event(FrameEvent::Refused { refusal, first });
-                }
-                Some(Verdict::Reject(reason)) => {
-                    if reason == RejectReason::Unverifiable {
-                        // A verified token: the sender holds the key.
-                        member.greeted = true;
-                    }
-                    let refusal = Refusal::Rejected(reason);
-                    let first = member.refusals.record(refusal);
-                    on_event(FrameEvent::Refused { refusal, first });
-                }
-                Some(Verdict::Disconnect(reason)) => {
-                    let refusal = Refusal::Rejected(reason);
-                    let first = member.refusals.record(refusal);
-                    on_event(FrameEvent::Refused { refusal, first });
-                    return RoomStep {
-                        consumed,
-                        departure: Some(Departure::TooManyInvalid(reason)),
-                    };
-                }
+            // The input is used up.
+            let Some(verdict) = step.verdict else { break };
+            let departure = self.act(
+                id,
+                &mut member.standing,
+                verdict,
+                now,
+                fanout,
+                &mut on_event,
+            );
+            if departure.is_some() {
+                return RoomStep {
+                    consumed,
+                    departure,
+                };
             }
         }
         RoomStep {
             consumed,
             departure: None,
+        }
+    }
+
+    /// Feeds one message that member `id` sent on a carrier whose messages
+    /// each hold one token (a WebSocket message, a NATS message): the
+    /// token goes through the policy as a frame would, with the same rate
+    /// limit and the same count of invalid frames. Anything but exactly one
+    /// token (a line feed inside, two tokens, junk) is one invalid frame,
+    /// dropped whole; an empty message is a keep-alive. Takes nothing
+    /// (`consumed` 0) while the member is held; otherwise all of it, and a
+    /// frame with no room in the fan-out holds the member as
+    /// [`Room::receive`] does. Never panics, whatever the input.
+    pub fn receive_message(
+        &mut self,
+        id: usize,
+        member: &mut Member,
+        message: &[u8],
+        now: Now,
+        fanout: &mut impl Fanout,
+        mut on_event: impl FnMut(FrameEvent),
+    ) -> RoomStep {
+        if member.standing.held {
+            return RoomStep {
+                consumed: 0,
+                departure: None,
+            };
+        }
+        member.last_input_ms = now.millis;
+        let departure = self
+            .policy
+            .receive_message(&mut member.inbound, message, now.unix)
+            .and_then(|verdict| {
+                self.act(
+                    id,
+                    &mut member.standing,
+                    verdict,
+                    now,
+                    fanout,
+                    &mut on_event,
+                )
+            });
+        RoomStep {
+            consumed: message.len(),
+            departure,
+        }
+    }
+
+    /// Acts on the policy's verdict on one of `member`'s frames: forwards
+    /// it (rate limit and room allowing; held when there is no room),
+    /// counts a refusal, or says it must leave.
+    fn act(
+        &mut self,
+        id: usize,
+        member: &mut Standing,
+        verdict: Verdict<'_>,
+        now: Now,
+        fanout: &mut impl Fanout,
+        on_event: &mut impl FnMut(FrameEvent),
+    ) -> Option<Departure> {
+        let reason = match verdict {
+            Verdict::Forward(frame) => {
+                member.greeted = true;
+                if !member.remote && !member.rate.take(self.limits.max_rate, now.millis) {
+                    let first = member.refusals.record(Refusal::RateLimited);
+                    on_event(FrameEvent::Refused {
+                        refusal: Refusal::RateLimited,
+                        first,
+                    });
+                } else if fanout.has_room(id, frame.len()) {
+                    fanout.push(Some(id), frame);
+                    on_event(FrameEvent::Forwarded { len: frame.len() });
+                } else {
+                    member.held = true;
+                }
+                return None;
+            }
+            Verdict::Reject(reason) | Verdict::Disconnect(reason) => reason,
+        };
+        if reason == RejectReason::Unverifiable {
+            // A verified token: the sender holds the key.
+            member.greeted = true;
+        }
+        let refusal = Refusal::Rejected(reason);
+        let first = member.refusals.record(refusal);
+        on_event(FrameEvent::Refused { refusal, first });
+        match verdict {
+            Verdict::Disconnect(reason) if !member.remote => {
+                Some(Departure::TooManyInvalid(reason))
+            }
+            _ => None,
         }
     }
 
@@ -485,7 +558,7 @@ impl<const K: usize, S: ReplayStore> Room<K, S> {
         on_event: impl FnMut(FrameEvent),
     ) -> Option<Departure> {
         let quiet = now.millis.saturating_sub(member.last_input_ms) >= UNFRAMED_PAUSE_MS;
-        if member.held || !quiet || !member.inbound.pause() {
+        if member.standing.held || !quiet || !member.inbound.pause() {
             return None;
         }
         self.receive(id, member, &[], now, fanout, on_event)
@@ -501,11 +574,11 @@ impl<const K: usize, S: ReplayStore> Room<K, S> {
         fanout: &mut impl Fanout,
         mut on_event: impl FnMut(FrameEvent),
     ) -> bool {
-        if !member.held {
+        if !member.standing.held {
             return true;
         }
         let Some(frame) = member.inbound.last_frame() else {
-            member.held = false;
+            member.standing.held = false;
             return true;
         };
         if !fanout.has_room(id, frame.len()) {
@@ -513,18 +586,18 @@ impl<const K: usize, S: ReplayStore> Room<K, S> {
         }
         fanout.push(Some(id), frame);
         on_event(FrameEvent::Forwarded { len: frame.len() });
-        member.held = false;
+        member.standing.held = false;
         true
     }
 
     /// The deadline `member` has passed, if any: call it every so often
     /// (a few times a second).
     pub fn overdue(&self, member: &Member, now: Now) -> Option<Departure> {
-        if member.remote {
+        if member.standing.remote {
             return None;
         }
         let since = |start: u64| now.millis.saturating_sub(start);
-        if !member.greeted && since(member.joined_ms) >= self.limits.hello_timeout_ms {
+        if !member.standing.greeted && since(member.joined_ms) >= self.limits.hello_timeout_ms {
             return Some(Departure::HelloTimeout);
         }
         match member.waiting_since_ms {
@@ -993,5 +1066,67 @@ mod tests {
         // The slow timeout holds as for framed members.
         old.queued(60_000);
         assert_eq!(room.overdue(&old, at(65_000)), Some(Departure::NotReading));
+    }
+
+    #[test]
+    fn test_a_message_is_one_token_whole_or_dropped_whole() {
+        let mut room = Room::<1, Small>::new(RelayPolicy::blind(), limits());
+        let mut ws = room.admit(IP, 0, at(0)).unwrap();
+        let mut queues = Queues {
+            queues: std::vec![Vec::new(), Vec::new()],
+            bound: 1 << 20,
+        };
+        let hi = frame("hi", 1000);
+        let token = &hi[..hi.len() - 1];
+        let mut events = Vec::new();
+        let mut send =
+            |room: &mut Room<1, Small>, ws: &mut Member, message: &[u8], queues: &mut Queues| {
+                room.receive_message(0, ws, message, at(0), queues, |e| events.push(e))
+            };
+        let step = send(&mut room, &mut ws, token, &mut queues);
+        assert_eq!((step.consumed, step.departure), (token.len(), None));
+        assert_eq!(queues.queues[1], hi);
+        // Smuggled behind a line feed, after one, two tokens in one
+        // message, a keep-alive: nothing is forwarded.
+        let smuggled = [b"AAAA\n", token].concat();
+        let trailing = [token, b"\n"].concat();
+        let two = [token, token].concat();
+        for message in [&smuggled[..], &trailing, &two, b""] {
+            let step = send(&mut room, &mut ws, message, &mut queues);
+            assert_eq!((step.consumed, step.departure), (message.len(), None));
+        }
+        assert_eq!(queues.queues[1], hi, "nothing more was forwarded");
+        let refused = |e: &FrameEvent| matches!(e, FrameEvent::Refused { .. });
+        assert_eq!(events.len(), 4, "{events:?}");
+        assert!(events[1..].iter().all(refused));
+        // Invalid messages count as invalid frames do: sixteen in a row and
+        // it must leave.
+        let departures: Vec<_> = (0..13)
+            .filter_map(|_| {
+                room.receive_message(0, &mut ws, &smuggled, at(0), &mut queues, |_| {})
+                    .departure
+            })
+            .collect();
+        assert!(matches!(departures[..], [Departure::TooManyInvalid(_)]));
+    }
+
+    #[test]
+    fn test_a_message_with_no_room_holds_its_sender() {
+        let mut room = Room::<1, Small>::new(RelayPolicy::blind(), limits());
+        let mut ws = room.admit(IP, 0, at(0)).unwrap();
+        let one = frame("one", 1000);
+        let mut queues = Queues {
+            queues: std::vec![Vec::new(), Vec::new()],
+            bound: 0,
+        };
+        let token = &one[..one.len() - 1];
+        let step = room.receive_message(0, &mut ws, token, at(0), &mut queues, |_| {});
+        assert_eq!(step.consumed, token.len());
+        assert!(ws.is_held());
+        let again = room.receive_message(0, &mut ws, token, at(0), &mut queues, |_| {});
+        assert_eq!(again.consumed, 0, "a held member takes no message");
+        queues.bound = 1 << 20;
+        assert!(room.release(0, &mut ws, &mut queues, |_| {}));
+        assert_eq!(queues.queues[1], one);
     }
 }

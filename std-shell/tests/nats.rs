@@ -206,6 +206,61 @@ fn a_keyed_relay_drops_forged_and_repeated_frames_from_nats() {
     assert_eq!(mal.receive(1, WAIT), ["ann left"]);
 }
 
+/// The frames dropped for each reason in a scrape of `metrics`.
+fn drops(metrics: std::net::SocketAddr) -> HashMap<String, f64> {
+    scrape(metrics)
+        .into_iter()
+        .filter_map(|(key, sample)| {
+            let reason = key.strip_prefix("fernchat_frames_dropped_total{reason=\"")?;
+            Some((reason.trim_end_matches("\"}").to_owned(), sample.value))
+        })
+        .collect()
+}
+
+/// One NATS message is one token (`docs/PROTOCOL.md` section 12): nats-py
+/// publishes a token behind a line feed, two tokens on two lines, two
+/// glued, one with a line feed after it. None reaches a client, each is
+/// one dropped frame, and a late joiner's history from JetStream, which
+/// stored them all, gives only the genuine token.
+#[test]
+fn a_nats_message_that_is_not_one_token_reaches_no_client() {
+    let node = nats::single();
+    let (key_file, key) = keygen(Path::new(BIN), "nats-smuggle");
+    let metrics_port = nats::free_port();
+    let metrics = format!("127.0.0.1:{metrics_port}");
+    let args = [
+        "--room",
+        "smuggle",
+        "--history",
+        "10",
+        "--metrics",
+        &metrics,
+    ];
+    let relay = bridged(&[node.url()], &args);
+    relay.wait_for_log("JetStream stream fernchat-smuggle ready", WAIT);
+    let metrics = metrics.parse().unwrap();
+    let mut ann = Peer::connect(relay.addr, &key, "ann");
+    relay.wait_for_log("connected (1 clients)", WAIT);
+    let status = Command::new(python_with_nats())
+        .arg(script("nats_smuggler.py"))
+        .arg(&key_file)
+        .args([node.url().as_str(), "smuggle"])
+        .status()
+        .expect("start python");
+    assert!(status.success(), "nats_smuggler.py failed");
+    assert_eq!(ann.receive(1, WAIT), ["<natspy> genuine"]);
+    assert!(ann.receive(1, QUIET).is_empty(), "no smuggled token");
+    let live = drops(metrics);
+    assert_eq!(live.values().sum::<f64>(), 4.0, "{live:?}");
+    assert_eq!(live["not_base64url"], 3.0, "{live:?}");
+
+    let mut late = Peer::connect(relay.addr, &key, "late");
+    assert_eq!(late.receive(1, WAIT), ["<natspy> genuine"]);
+    assert!(late.receive(1, QUIET).is_empty(), "no smuggled history");
+    let after = drops(metrics);
+    assert_eq!(after.values().sum::<f64>(), 8.0, "{after:?}");
+}
+
 /// The client port of the NATS server a relay logged it connected to.
 fn connected_port(line: &str) -> u16 {
     line.rsplit(':')

@@ -6,17 +6,18 @@ use fernchat_core::fernet::{Key, KeySet};
 use fernchat_core::session::Session;
 use fernchat_tests::peer::{Peer, now, seal_text};
 use fernchat_tests::process::{Relay, start_relay};
+use fernchat_tests::prometheus::{metrics_addr, scrape};
 use fernchat_tests::std_client::self_signed_cert;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName};
-use rustls::{ClientConnection, StreamOwned};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tls_client::tls_to;
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::{Message, WebSocket};
+
+#[path = "support/tls_client.rs"]
+mod tls_client;
 
 const BIN: &str = env!("CARGO_BIN_EXE_fernchat");
 const WAIT: Duration = Duration::from_secs(10);
@@ -243,22 +244,6 @@ fn requests_are_logged_without_query_or_fragment() {
     assert!(!all.contains('?') && !all.contains('#'), "{all}");
 }
 
-/// A TLS connection to `localhost:PORT` trusting exactly `ca`.
-fn tls_to(port: u16, ca: &Path) -> StreamOwned<ClientConnection, TcpStream> {
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_file_iter(ca).unwrap() {
-        roots.add(cert.unwrap()).unwrap();
-    }
-    let config = rustls::ClientConfig::builder()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let name = ServerName::try_from("localhost").unwrap();
-    let session = ClientConnection::new(Arc::new(config), name).unwrap();
-    let tcp = TcpStream::connect(("localhost", port)).unwrap();
-    tcp.set_read_timeout(Some(WAIT)).unwrap();
-    StreamOwned::new(session, tcp)
-}
-
 #[test]
 fn the_page_and_the_websocket_work_over_tls() {
     let (cert, tls_key) = self_signed_cert(Path::new(BIN), "wss");
@@ -321,22 +306,38 @@ fn read_until_close<S: Read + Write>(ws: &mut WebSocket<S>) -> (CloseCode, Vec<S
 #[test]
 fn a_websocket_that_breaks_the_mapping_is_closed_and_nothing_reaches_the_room() {
     let key = Key::from_bytes(rand::random());
-    let relay = start_relay(BIN, &["--web", "127.0.0.1:0"]);
+    let relay = start_relay(BIN, &["--web", "127.0.0.1:0", "--metrics", "127.0.0.1:0"]);
+    // The relay logs its metrics address before its web address.
+    let metrics = metrics_addr(&relay, WAIT);
     let web = web_addr(&relay);
     let mut bob = Peer::connect(relay.addr, &key, "bob");
     let mut ann = WsPeer::connect(web, &key, "ann");
     relay.wait_for_log("connected (2 clients)", WAIT);
 
-    // Two real tokens in one message: a line feed would make two frames.
+    // One message is one token: two real tokens in one message, with a
+    // line feed between them or none, and a token behind a line feed, are
+    // each dropped whole and counted; the sender stays.
     let mut mallory = WsPeer::connect(web, &key, "mallory");
-    let two = [
-        seal_text(&mallory.session, "one"),
-        seal_text(&mallory.session, "two"),
-    ]
-    .concat();
-    let two = String::from_utf8(two.trim_ascii_end().to_vec()).unwrap();
-    mallory.ws.send(Message::text(two)).unwrap();
-    assert_eq!(read_until_close(&mut mallory.ws).0, CloseCode::Invalid);
+    let one = seal_text(&mallory.session, "one");
+    let two = seal_text(&mallory.session, "two");
+    let hidden = seal_text(&mallory.session, "hidden");
+    let token = |frame: &[u8]| String::from_utf8(frame.trim_ascii_end().to_vec()).unwrap();
+    let messages = [
+        format!("{}\n{}", token(&one), token(&two)),
+        format!("{}{}", token(&one), token(&two)),
+        format!("AAAA\n{}", token(&hidden)),
+    ];
+    for message in messages {
+        mallory.ws.send(Message::text(message)).unwrap();
+    }
+    mallory.say("after the junk");
+    assert_eq!(bob.receive(1, WAIT), ["<mallory> after the junk"]);
+    let samples = scrape(metrics);
+    let dropped = |reason: &str| {
+        let key = format!("fernchat_frames_dropped_total{{reason=\"{reason}\"}}");
+        samples.get(&key).map_or(0.0, |sample| sample.value)
+    };
+    assert_eq!((dropped("not_base64url"), dropped("malformed")), (2.0, 1.0));
 
     // A binary message, and a text message longer than any frame.
     let mut binary = WsPeer::connect(web, &key, "bin");

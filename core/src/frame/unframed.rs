@@ -154,6 +154,18 @@ impl SenderDecoder {
         }
     }
 
+    /// Takes one message that carries exactly one token (a WebSocket
+    /// message, a NATS payload), as [`FrameDecoder::decode_message`]: the
+    /// connection's messages are its frames, so it counts as framed from
+    /// now on and its bytes are never split by shape.
+    pub fn decode_message(&mut self, message: &[u8]) -> Option<Result<Frame<'_>, FrameError>> {
+        self.framing = Framing::Lines;
+        self.resync = None;
+        self.head_read = false;
+        self.paused = false;
+        self.lines.decode_message(message)
+    }
+
     /// The sender has sent nothing for a while (the relay's pause, see
     /// `docs/PROTOCOL.md` section 2): true when that ends a token, which
     /// the next [`SenderDecoder::decode`] hands out (even with no input).

@@ -10,7 +10,10 @@ use super::onward::Onward;
 use super::{Relay, ServerArgs, count_frame};
 use crate::clock;
 use crate::error::Error;
+use fernchat_core::fernet::TokenError;
+use fernchat_core::relay::RejectReason;
 use fernchat_core::room::{Member, Now, REMOTE, Room};
+use fernchat_core::tally::Refusal;
 use mio::{Poll, Token, Waker};
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -26,8 +29,6 @@ pub struct Remote {
     inbox: Inbox,
     /// Lent out (`None`) while its frame goes through the room.
     member: Option<Box<Member>>,
-    /// The rest of a message that stopped at a held frame.
-    unread: Vec<u8>,
     /// The inbox may hold more than the last turn took.
     pending: bool,
     /// `--history` was given: new clients get it from JetStream.
@@ -89,7 +90,6 @@ pub fn start<const K: usize, S: fernchat_core::replay::ReplayStore>(
     let remote = Remote {
         inbox,
         member: Some(Box::new(room.remote(now))),
-        unread: Vec::new(),
         pending: true,
         history: keep.is_some(),
         history_wanted: HashMap::new(),
@@ -120,12 +120,7 @@ impl Relay {
                     remote.pending = false;
                     return;
                 }
-                Some(Incoming::Frame(payload)) => {
-                    let mut frame = Vec::with_capacity(payload.len() + 1);
-                    frame.extend_from_slice(&payload);
-                    frame.push(b'\n');
-                    self.take_remote(&frame);
-                }
+                Some(Incoming::Frame(payload)) => self.take_remote(&payload),
                 Some(Incoming::History { request, frames }) => {
                     let wanted = remote.history_wanted.get(&request.client);
                     if wanted == Some(&request.serial) {
@@ -138,22 +133,20 @@ impl Relay {
     }
 
     /// Runs one message from the bridge through the room as the remote
-    /// member's; what a held frame leaves unread is kept for later.
-    fn take_remote(&mut self, bytes: &[u8]) {
+    /// member's: one token (`docs/PROTOCOL.md` section 12, Payload), never
+    /// split into frames, whatever it holds.
+    fn take_remote(&mut self, payload: &[u8]) {
         let now = self.now();
         let Some(mut member) = self.remote.as_mut().and_then(|r| r.member.take()) else {
             return;
         };
         let (room, mut queues, stats) = self.parts(now.millis);
         // The remote member never leaves: a departure cannot come.
-        let step = room.receive(REMOTE, &mut member, bytes, now, &mut queues, |event| {
+        let _ = room.receive_message(REMOTE, &mut member, payload, now, &mut queues, |event| {
             count_frame(stats, event, None);
         });
         let held = member.is_held();
         if let Some(remote) = &mut self.remote {
-            if held {
-                remote.unread.extend_from_slice(&bytes[step.consumed..]);
-            }
             remote.member = Some(member);
         }
         if held {
@@ -175,14 +168,10 @@ impl Relay {
             return;
         };
         remote.member = Some(member);
-        if !released {
+        if released {
+            remote.pending = true;
+        } else {
             self.held.push(REMOTE);
-            return;
-        }
-        remote.pending = true;
-        let unread = std::mem::take(&mut remote.unread);
-        if !unread.is_empty() {
-            self.take_remote(&unread);
         }
     }
 
@@ -220,9 +209,11 @@ impl Relay {
         }
     }
 
-    /// Queues for client `id` the frames of `history` (line feeds or not)
-    /// that are still fresh and pass the room's policy again (keyed: MAC),
-    /// as many as fit in its queue.
+    /// Queues for client `id` the tokens of `history` that are still fresh
+    /// and pass the room's policy again (keyed: MAC), as many as fit in its
+    /// queue. Each entry must be exactly one token: anything else (a line
+    /// feed inside, two tokens, junk, and keyed a bad MAC) is dropped whole
+    /// and counted as a dropped frame.
     fn deliver_history<'h>(&mut self, id: usize, history: impl Iterator<Item = &'h [u8]>) {
         let now = self.now();
         let ttl = self.history_ttl;
@@ -230,10 +221,19 @@ impl Relay {
         let Some(client) = self.clients.get_mut(id) else {
             return;
         };
-        let mut sent = 0;
-        for frame in history {
-            let token = frame.strip_suffix(b"\n").unwrap_or(frame);
-            if !is_fresh(token, now.unix, ttl) || self.room.recheck(token, now).is_err() {
+        let (mut sent, mut dropped) = (0, 0);
+        for token in history {
+            match self.room.recheck(token, now) {
+                Ok(()) => {}
+                // Old, not wrong.
+                Err(RejectReason::Token(TokenError::Expired)) => continue,
+                Err(reason) => {
+                    self.stats.dropped(Refusal::Rejected(reason));
+                    dropped += 1;
+                    continue;
+                }
+            }
+            if !is_fresh(token, now.unix, ttl) {
                 continue;
             }
             if client.outbound.len() + token.len() + 1 > max_outbound {
@@ -241,6 +241,12 @@ impl Relay {
             }
             client.outbound.push(Rc::from([token, b"\n"].concat()));
             sent += 1;
+        }
+        if dropped > 0 {
+            tracing::info!(
+                "{}: {dropped} history entries dropped: not one valid token each",
+                client.peer
+            );
         }
         if sent == 0 {
             return;

@@ -6,7 +6,7 @@
 use fernchat_core::fernet::{MAX_CLOCK_SKEW, unverified_timestamp};
 use std::collections::VecDeque;
 
-/// The room's last frames, oldest first, line feeds included.
+/// The tokens of the room's last frames, oldest first.
 pub struct Recent {
     frames: VecDeque<Vec<u8>>,
     keep: usize,
@@ -21,28 +21,27 @@ impl Recent {
         }
     }
 
-    /// Remembers a frame the room forwarded.
-    pub fn record(&mut self, frame: &[u8]) {
+    /// Remembers the token of a frame the room forwarded.
+    pub fn record(&mut self, token: &[u8]) {
         if self.keep == 0 {
             return;
         }
         if self.frames.len() == self.keep {
             self.frames.pop_front();
         }
-        self.frames.push_back(frame.to_vec());
+        self.frames.push_back(token.to_vec());
     }
 
-    /// The frames kept, oldest first.
+    /// The tokens kept, oldest first.
     pub fn frames(&self) -> impl Iterator<Item = &[u8]> {
         self.frames.iter().map(Vec::as_slice)
     }
 }
 
-/// True when `token` (line feed or not) is well formed and its timestamp,
+/// True when `token` is well formed and its timestamp,
 /// read without the key, is at most `ttl` seconds old and not from the
 /// future: a frame worth showing a late joiner (it verifies the MAC).
 pub fn is_fresh(token: &[u8], now: u64, ttl: u64) -> bool {
-    let token = token.strip_suffix(b"\n").unwrap_or(token);
     unverified_timestamp(token)
         .is_ok_and(|t| t <= now.saturating_add(MAX_CLOCK_SKEW) && now.saturating_sub(t) <= ttl)
 }
@@ -64,7 +63,12 @@ mod tests {
     #[test]
     fn test_freshness_by_the_tokens_own_time() {
         assert!(is_fresh(&token(1_000), 1_000, 300));
-        assert!(is_fresh(&[token(700), b"\n".to_vec()].concat(), 1_000, 300));
+        assert!(is_fresh(&token(700), 1_000, 300));
+        assert!(!is_fresh(
+            &[token(700), b"\n".to_vec()].concat(),
+            1_000,
+            300
+        ));
         assert!(!is_fresh(&token(699), 1_000, 300));
         assert!(!is_fresh(&token(1_000 + MAX_CLOCK_SKEW + 1), 1_000, 300));
         assert!(!is_fresh(b"not a token", 1_000, 300));
@@ -73,12 +77,12 @@ mod tests {
     #[test]
     fn test_recent_keeps_the_last_frames() {
         let mut recent = Recent::new(2);
-        for frame in [b"a\n", b"b\n", b"c\n"] {
-            recent.record(frame);
+        for token in [b"a", b"b", b"c"] {
+            recent.record(token);
         }
-        assert_eq!(recent.frames().collect::<Vec<_>>(), [b"b\n", b"c\n"]);
+        assert_eq!(recent.frames().collect::<Vec<_>>(), [b"b", b"c"]);
         let mut none = Recent::new(0);
-        none.record(b"a\n");
+        none.record(b"a");
         assert_eq!(none.frames().count(), 0);
     }
 }

@@ -555,48 +555,18 @@ impl Relay {
         }
     }
 
+    /// Reads a bounded amount from client `id` into the room; lists it to
+    /// be read again when more may wait, and to be closed when it must go.
     fn read_from(&mut self, id: usize) {
-        let mut departure = None;
-        let mut still_pending = true;
-        for _ in 0..READS_PER_TURN {
-            let Some(client) = self.clients.get_mut(id) else {
-                return;
-            };
-            if client.member.as_ref().is_none_or(|m| m.is_held()) {
-                // Its frame waits for room: read nothing more until it goes.
-                still_pending = false;
-                break;
-            }
-            let n = match client.transport.read(&mut self.read_buf) {
-                Ok(0) => {
-                    departure = Some(Departure::Closed);
-                    break;
-                }
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    still_pending = false;
-                    break;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(_) => {
-                    departure = Some(Departure::Reset);
-                    break;
-                }
-            };
-            self.stats.bytes_in.inc_by(n as u64);
-            let bytes = std::mem::take(&mut self.read_buf);
-            departure = self.take_frames(id, &bytes[..n]);
-            self.read_buf = bytes;
-            // A busy sender's frames start going out before its next read.
-            if self.unflushed >= FLUSH_AFTER {
-                self.flush_some();
-            }
-            if departure.is_some() {
-                break;
-            }
-        }
+        let Some(client) = self.clients.get_mut(id) else {
+            return;
+        };
+        let (departure, more) = match client.transport {
+            Transport::Stream(_) => self.read_stream(id),
+            Transport::WebSocket(_) => self.read_websocket(id),
+        };
         if let Some(client) = self.clients.get_mut(id)
-            && still_pending
+            && more
             && departure.is_none()
         {
             list_for_read(&mut self.readable, client, id);
@@ -604,6 +574,110 @@ impl Relay {
         if let Some(why) = departure {
             self.to_close.push((id, why));
         }
+    }
+
+    /// Reads up to [`READS_PER_TURN`] chunks of a stream client's bytes
+    /// into the room: its departure, if it must go, and whether more may
+    /// wait in the socket.
+    fn read_stream(&mut self, id: usize) -> (Option<Departure>, bool) {
+        for _ in 0..READS_PER_TURN {
+            let Some(client) = self.clients.get_mut(id) else {
+                return (None, false);
+            };
+            let Transport::Stream(stream) = &mut client.transport else {
+                return (None, false);
+            };
+            if client.member.as_ref().is_none_or(|m| m.is_held()) {
+                // Its frame waits for room: read nothing more until it goes.
+                return (None, false);
+            }
+            let n = match stream.read(&mut self.read_buf) {
+                Ok(0) => return (Some(Departure::Closed), false),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return (None, false),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => return (Some(Departure::Reset), false),
+            };
+            self.stats.bytes_in.inc_by(n as u64);
+            let bytes = std::mem::take(&mut self.read_buf);
+            let departure = self.take_frames(id, &bytes[..n]);
+            self.read_buf = bytes;
+            self.flush_if_busy();
+            if departure.is_some() {
+                return (departure, false);
+            }
+        }
+        (None, true)
+    }
+
+    /// Reads up to [`websocket::FRAMES_PER_TURN`] WebSocket frames (control
+    /// frames too) from client `id`, at most [`websocket::READ_BUDGET`]
+    /// bytes, and hands each text message to the room as one message: its
+    /// departure, if it must go, and whether more may wait.
+    fn read_websocket(&mut self, id: usize) -> (Option<Departure>, bool) {
+        if let Some(Transport::WebSocket(ws)) = self.clients.get_mut(id).map(|c| &mut c.transport) {
+            ws.new_turn();
+        }
+        for _ in 0..websocket::FRAMES_PER_TURN {
+            let now_ms = self.now().millis;
+            let Some(client) = self.clients.get_mut(id) else {
+                return (None, false);
+            };
+            let Transport::WebSocket(ws) = &mut client.transport else {
+                return (None, false);
+            };
+            if client.member.as_ref().is_none_or(|m| m.is_held()) {
+                return (None, false);
+            }
+            let input = ws.read_input();
+            if ws.wants_write() {
+                // Pongs wait for the socket: they count as frames waiting
+                // for this client, and the slow timeout holds.
+                if let Some(member) = &mut client.member {
+                    member.queued(now_ms);
+                }
+                list_for_flush(&mut self.to_flush, client, id);
+            }
+            let message = match input {
+                Ok(websocket::Input::Message(message)) => message,
+                Ok(websocket::Input::Control) => continue,
+                Ok(websocket::Input::Paused { more }) => return (None, more),
+                Ok(websocket::Input::Closed) => return (Some(Departure::Closed), false),
+                Err(_) => return (Some(Departure::Reset), false),
+            };
+            self.stats.bytes_in.inc_by(message.len() as u64 + 1);
+            let departure = self.take_message(id, message.as_bytes());
+            self.flush_if_busy();
+            if departure.is_some() {
+                return (departure, false);
+            }
+        }
+        (None, true)
+    }
+
+    /// A busy sender's frames start going out before its next read.
+    fn flush_if_busy(&mut self) {
+        if self.unflushed >= FLUSH_AFTER {
+            self.flush_some();
+        }
+    }
+
+    /// Runs one message from WebSocket client `id` through the room as one
+    /// token; a frame with no room holds the client.
+    fn take_message(&mut self, id: usize, message: &[u8]) -> Option<Departure> {
+        let now = self.now();
+        let client = self.clients.get_mut(id)?;
+        let mut member = client.member.take()?;
+        let peer = Some(client.peer);
+        let (room, mut queues, stats) = self.parts(now.millis);
+        let step = room.receive_message(id, &mut member, message, now, &mut queues, |event| {
+            count_frame(stats, event, peer);
+        });
+        if member.is_held() {
+            self.held.push(id);
+        }
+        self.clients.get_mut(id)?.member = Some(member);
+        step.departure
     }
 
     /// Runs `bytes` from client `id` through the room; what a held frame
@@ -725,11 +799,14 @@ impl Relay {
             };
             client.flush_listed = false;
             match client.outbound.write_to(&mut client.transport) {
-                Ok(0) => {}
                 Ok(written) => {
                     self.stats.bytes_out.inc_by(written as u64);
-                    let remaining = client.outbound.len();
-                    if let Some(member) = &mut client.member {
+                    // What the transport keeps (a WebSocket's pongs) waits too.
+                    let remaining =
+                        client.outbound.len() + usize::from(client.transport.wants_write());
+                    if let Some(member) = &mut client.member
+                        && (written > 0 || remaining == 0)
+                    {
                         member.took(remaining, now_ms);
                     }
                 }

@@ -4,6 +4,7 @@
 
 use super::bridge::Publisher;
 use super::history::Recent;
+use fernchat_core::frame::token_of;
 use fernchat_core::room::REMOTE;
 
 /// The bridge's sending half and the history, either optional.
@@ -24,7 +25,7 @@ impl Onward {
             publisher.publish(frame);
         }
         if let Some(recent) = &mut self.recent {
-            recent.record(frame);
+            recent.record(token_of(frame));
         }
     }
 }

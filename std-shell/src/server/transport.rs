@@ -1,12 +1,13 @@
 //! How a client's frames travel: bytes on a stream (TCP, or TLS), or
-//! messages on a WebSocket over either. Both read and write as a stream of
-//! frames, so the room and the queues are the same for every client.
+//! messages on a WebSocket over either. Both are written as a stream of
+//! frames, so the queues are the same for every client; a stream's bytes
+//! reach the room as bytes, a WebSocket's messages as messages.
 
 use super::stream::Stream;
 use super::websocket::WebSocketLink;
 use fernchat_core::room::Notice;
 use mio::net::TcpStream;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::net::Shutdown;
 
 /// A client's transport.
@@ -26,12 +27,12 @@ impl Transport {
         }
     }
 
-    /// True when bytes may wait inside the transport for the socket to
-    /// take them (TLS records; a WebSocket's buffer, which does not say).
+    /// True when bytes wait inside the transport for the socket to take
+    /// them (TLS records; a WebSocket's frames, pongs or close frame).
     pub fn wants_write(&self) -> bool {
         match self {
             Transport::Stream(stream) => stream.wants_write(),
-            Transport::WebSocket(_) => true,
+            Transport::WebSocket(ws) => ws.wants_write(),
         }
     }
 
@@ -47,15 +48,6 @@ impl Transport {
             Transport::WebSocket(ws) => ws.close(last, notice),
         }
         let _ = self.tcp().shutdown(Shutdown::Write);
-    }
-}
-
-impl Read for Transport {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Transport::Stream(stream) => stream.read(buf),
-            Transport::WebSocket(ws) => ws.read(buf),
-        }
     }
 }
 

@@ -16,6 +16,7 @@ pub use options::NatsArgs;
 
 use crate::error::Error;
 use bytes::Bytes;
+use fernchat_core::frame::token_of;
 use mio::Waker;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -80,7 +81,7 @@ impl Publisher {
     /// Hands a frame the relay accepted from a local client to the bridge,
     /// never waiting: when the bridge's queue is full it is counted.
     pub fn publish(&self, frame: &[u8]) {
-        let token = frame.strip_suffix(b"\n").unwrap_or(frame);
+        let token = token_of(frame);
         let sent = self
             .outbox
             .try_send(Outgoing::Publish(Bytes::copy_from_slice(token)));
