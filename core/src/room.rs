@@ -19,9 +19,26 @@ use crate::replay::ReplayStore;
 use crate::tally::{Refusal, RefusalTally, Summary};
 use rand_core::CryptoRng;
 
-/// A peer's address as the room counts it: an IPv6 address, or an IPv4
-/// address in its IPv4-mapped IPv6 form.
+/// A peer's address as the room counts it for `--max-per-ip`: an IPv4
+/// address in its IPv4-mapped IPv6 form, or an IPv6 address's /64 (the
+/// rest zero), since one host is routinely given a whole /64. Made by
+/// [`peer_ip`].
 pub type PeerIp = [u8; 16];
+
+/// The [`PeerIp`] that `ip` counts under: IPv4 (and IPv4-mapped IPv6) as
+/// the one address, IPv6 by its /64.
+pub fn peer_ip(ip: core::net::IpAddr) -> PeerIp {
+    let v6 = match ip {
+        core::net::IpAddr::V4(v4) => return v4.to_ipv6_mapped().octets(),
+        core::net::IpAddr::V6(v6) => v6,
+    };
+    if let Some(v4) = v6.to_ipv4_mapped() {
+        return v4.to_ipv6_mapped().octets();
+    }
+    let mut prefix = [0; 16];
+    prefix[..8].copy_from_slice(&v6.octets()[..8]);
+    prefix
+}
 
 /// The time as a relay sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -1128,5 +1145,22 @@ mod tests {
         queues.bound = 1 << 20;
         assert!(room.release(0, &mut ws, &mut queues, |_| {}));
         assert_eq!(queues.queues[1], one);
+    }
+
+    #[test]
+    fn test_peer_ip_counts_ipv6_by_its_64() {
+        use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+        let v4 = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 7));
+        let mapped = IpAddr::V6(Ipv4Addr::new(192, 0, 2, 7).to_ipv6_mapped());
+        assert_eq!(peer_ip(v4), peer_ip(mapped));
+        assert_ne!(
+            peer_ip(v4),
+            peer_ip(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 8)))
+        );
+        let host = |last: u16| IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 1, 2, 0, 0, 0, last));
+        assert_eq!(peer_ip(host(1)), peer_ip(host(0xffff)), "one /64");
+        let other = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 1, 3, 0, 0, 0, 1));
+        assert_ne!(peer_ip(host(1)), peer_ip(other), "another /64");
+        assert_eq!(&peer_ip(host(1))[8..], &[0; 8]);
     }
 }

@@ -12,14 +12,14 @@ use crate::fanout::FanoutLog;
 use crate::net::NetConfig;
 use crate::now::Now;
 use fernchat_core::replay::ReplayStore;
-use fernchat_core::room::{Departure, Fanout, FrameEvent, Member, Notice, PeerIp, Room};
+use fernchat_core::room::{Departure, Fanout, FrameEvent, Member, Notice, Room, peer_ip};
 use fernchat_core::tally::{Refusal, Summary};
 use rand_core::{CryptoRng, RngCore};
 use smoltcp::iface::{Interface, SocketHandle, SocketSet};
 use smoltcp::phy::Device;
 use smoltcp::socket::tcp;
 use smoltcp::time::Duration;
-use smoltcp::wire::{IpAddress, IpEndpoint};
+use smoltcp::wire::IpEndpoint;
 
 /// How long a connection the relay closed may take to finish closing before
 /// its socket is reset and listens again.
@@ -233,7 +233,7 @@ impl<'a, D: Device, G: RngCore + CryptoRng, const N: usize, const K: usize, S: R
             _ => return,
         }
         let peer = socket.remote_endpoint();
-        let ip = peer.map_or([0; 16], |peer| peer_ip(peer.addr));
+        let ip = peer.map_or([0; 16], |peer| peer_ip(peer.addr.into()));
         let same_ip = self
             .members
             .iter()
@@ -432,14 +432,6 @@ impl<const N: usize> Fanout for InLine<'_, '_, N> {
 /// The room's monotonic milliseconds.
 fn millis(now: Now) -> u64 {
     fernchat_core::room::Now::from(now).millis
-}
-
-/// An address in the room's form: IPv4 as IPv4-mapped IPv6.
-fn peer_ip(addr: IpAddress) -> PeerIp {
-    match core::net::IpAddr::from(addr) {
-        core::net::IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
-        core::net::IpAddr::V6(v6) => v6.octets(),
-    }
 }
 
 /// Adds a socket over `rx` and `tx` to `sockets`, listening on `port`. Out

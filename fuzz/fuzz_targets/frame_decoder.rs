@@ -4,11 +4,16 @@
 //! (`fernchat_fuzz::reference_frames`). Every frame is at most `MAX_FRAME`
 //! bytes, ends with LF, and holds a non-empty base64url token.
 //!
+//! The same bytes as one message (`FrameDecoder::decode_message`, the
+//! WebSocket's and NATS's carrier) are one frame or one error whole: a
+//! frame exactly when they are a non-empty base64url line that fits, and
+//! then the frame is those bytes and an LF, never a part of them.
+//!
 //! Input: one byte that picks the chunk sizes, then the stream.
 
 #![no_main]
 
-use fernchat_core::frame::{FrameDecoder, MAX_FRAME};
+use fernchat_core::frame::{FrameDecoder, MAX_FRAME, is_base64url};
 use fernchat_fuzz::{Item, push_found, reference_frames};
 use libfuzzer_sys::fuzz_target;
 
@@ -33,7 +38,28 @@ fuzz_target!(|data: &[u8]| {
         reference_frames(stream),
         "the decoder and docs/PROTOCOL.md disagree"
     );
+    check_message(stream);
 });
+
+/// Checks `FrameDecoder::decode_message` on `message`, after a decoder
+/// was left holding part of a line.
+fn check_message(message: &[u8]) {
+    let mut decoder = FrameDecoder::new();
+    let _ = decoder.decode(b"half a line");
+    let whole = !message.is_empty()
+        && message.len() < MAX_FRAME
+        && message.iter().all(|&b| is_base64url(b));
+    match decoder.decode_message(message) {
+        None => assert!(message.is_empty(), "only an empty message is nothing"),
+        Some(Ok(frame)) => {
+            assert!(whole, "a frame from a message that is not one token");
+            assert_eq!(frame.token, message);
+            assert_eq!(frame.raw, [message, b"\n"].concat());
+        }
+        Some(Err(_)) => assert!(!whole, "a whole token refused"),
+    }
+    assert_eq!(decoder.pending(), 0, "a message leaves nothing behind");
+}
 
 /// Decodes `stream` in chunks of the sizes `next_chunk` gives, checking each
 /// call's own contract.

@@ -8,10 +8,11 @@ use fernchat_tests::peer::Peer;
 use fernchat_tests::process::start_relay;
 use fernchat_tests::prometheus::{Samples, http_get, metrics_addr, scrape};
 use fernchat_tests::std_client::keygen;
-use std::net::TcpListener;
+use std::io::{ErrorKind, Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_fernchat");
 const WAIT: Duration = Duration::from_secs(10);
@@ -151,4 +152,52 @@ fn value(samples: &Samples, key: &str, kind: &str) -> f64 {
 /// The value of the counter sample `key`.
 fn counter(samples: &Samples, key: &str) -> f64 {
     value(samples, key, "counter")
+}
+
+/// 300 idle connections and a few that trickle a byte every 1.5 s do not
+/// keep `/healthz` and `/metrics` from answering within 2 s, and an idle
+/// connection is closed about 2 s after it was accepted.
+#[test]
+fn idle_and_trickling_connections_cannot_stop_a_scrape() {
+    let relay = start_relay(BIN, &["--metrics", "127.0.0.1:0"]);
+    let metrics = metrics_addr(&relay, WAIT);
+    let idle: Vec<TcpStream> = (0..300)
+        .map(|_| TcpStream::connect(metrics).expect("connect to the metrics port"))
+        .collect();
+    let tricklers: Vec<_> = (0..3)
+        .map(|_| {
+            let mut stream = TcpStream::connect(metrics).expect("connect");
+            std::thread::spawn(move || {
+                for byte in b"GET /metrics HTTP/1.1\r\n" {
+                    if stream.write_all(&[*byte]).is_err() {
+                        return;
+                    }
+                    std::thread::sleep(Duration::from_millis(1500));
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    for path in ["/healthz", "/metrics"] {
+        let asked = Instant::now();
+        let (status, _) = http_get(metrics, path);
+        let took = asked.elapsed();
+        eprintln!("{path}: {status} in {took:?}");
+        assert_eq!(status, 200, "{path}");
+        assert!(took < Duration::from_secs(2), "{path} took {took:?}");
+    }
+    // The idle ones are closed at their deadline, not held for ever.
+    let mut first = idle.into_iter().next().unwrap();
+    first
+        .set_read_timeout(Some(Duration::from_secs(4)))
+        .unwrap();
+    let mut byte = [0u8; 1];
+    let closed = match first.read(&mut byte) {
+        Ok(n) => n == 0,
+        Err(e) => !matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut),
+    };
+    assert!(closed, "an idle connection was closed");
+    for trickler in tricklers {
+        trickler.join().unwrap();
+    }
 }

@@ -5,7 +5,7 @@
 use fernchat_core::fernet::{Key, KeySet};
 use fernchat_core::session::Session;
 use fernchat_tests::peer::{Peer, now, seal_text};
-use fernchat_tests::process::{Relay, start_relay};
+use fernchat_tests::process::start_relay;
 use fernchat_tests::prometheus::{metrics_addr, scrape};
 use fernchat_tests::std_client::self_signed_cert;
 use std::io::{Read, Write};
@@ -21,13 +21,6 @@ mod tls_client;
 
 const BIN: &str = env!("CARGO_BIN_EXE_fernchat");
 const WAIT: Duration = Duration::from_secs(10);
-
-/// The web port the relay logs.
-fn web_addr(relay: &Relay) -> SocketAddr {
-    let line = relay.wait_for_log("web client at ", WAIT);
-    let rest = line.split("://").nth(1).expect("a URL in the log");
-    rest.split('/').next().unwrap().parse().expect("host:port")
-}
 
 /// A chat peer on a WebSocket: one text message a token.
 struct WsPeer<S: Read + Write> {
@@ -85,7 +78,7 @@ impl<S: Read + Write> WsPeer<S> {
 fn websocket_and_tcp_clients_chat_in_one_room() {
     let key = Key::from_bytes(rand::random());
     let relay = start_relay(BIN, &["--web", "127.0.0.1:0"]);
-    let web = web_addr(&relay);
+    let web = relay.web_addr();
     let mut tcp = Peer::connect(relay.addr, &key, "ann");
     relay.wait_for_log("connected (1 clients)", WAIT);
     let mut ws = WsPeer::connect(web, &key, "wes");
@@ -112,7 +105,7 @@ fn websocket_and_tcp_clients_chat_in_one_room() {
 fn a_websocket_past_the_limit_is_told_full_and_closed() {
     let key = Key::from_bytes(rand::random());
     let relay = start_relay(BIN, &["--web", "127.0.0.1:0", "--max-clients", "1"]);
-    let web = web_addr(&relay);
+    let web = relay.web_addr();
     let _ann = Peer::connect(relay.addr, &key, "ann");
     relay.wait_for_log("connected (1 clients)", WAIT);
     let mut late = WsPeer::connect(web, &key, "late");
@@ -131,7 +124,7 @@ fn a_websocket_past_the_limit_is_told_full_and_closed() {
 fn a_silent_websocket_is_told_timeout() {
     let key = Key::from_bytes(rand::random());
     let relay = start_relay(BIN, &["--web", "127.0.0.1:0", "--hello-timeout", "1"]);
-    let web = web_addr(&relay);
+    let web = relay.web_addr();
     let mut silent = WsPeer::connect(web, &key, "mute");
     assert_eq!(silent.ws.read().unwrap(), Message::text("!timeout"));
     match silent.ws.read().unwrap() {
@@ -152,7 +145,7 @@ fn a_websocket_that_never_reads_is_dropped_and_the_room_goes_on() {
         "1",
     ];
     let relay = start_relay(BIN, &args);
-    let web = web_addr(&relay);
+    let web = relay.web_addr();
     let mut ann = Peer::connect(relay.addr, &key, "ann");
     let mut bob = Peer::connect(relay.addr, &key, "bob");
     let sleeper = WsPeer::connect(web, &key, "zzz");
@@ -186,7 +179,7 @@ fn http(web: SocketAddr, request: &str) -> Vec<u8> {
 #[test]
 fn the_page_is_served_with_its_type() {
     let relay = start_relay(BIN, &["--web", "127.0.0.1:0"]);
-    let web = web_addr(&relay);
+    let web = relay.web_addr();
     let response = http(web, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     let text = String::from_utf8_lossy(&response);
     let (head, body) = text.split_once("\r\n\r\n").expect("a head and a body");
@@ -252,16 +245,7 @@ fn the_page_and_the_websocket_work_over_tls() {
         BIN,
         &["--web", "127.0.0.1:0", "--tls-cert", c, "--tls-key", k],
     );
-    let line = relay.wait_for_log("web client at https://", WAIT);
-    let web: SocketAddr = line
-        .split("https://")
-        .nth(1)
-        .unwrap()
-        .split('/')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let web = relay.web_addr();
 
     let mut page = tls_to(web.port(), &cert);
     page.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
@@ -309,7 +293,7 @@ fn a_websocket_that_breaks_the_mapping_is_closed_and_nothing_reaches_the_room() 
     let relay = start_relay(BIN, &["--web", "127.0.0.1:0", "--metrics", "127.0.0.1:0"]);
     // The relay logs its metrics address before its web address.
     let metrics = metrics_addr(&relay, WAIT);
-    let web = web_addr(&relay);
+    let web = relay.web_addr();
     let mut bob = Peer::connect(relay.addr, &key, "bob");
     let mut ann = WsPeer::connect(web, &key, "ann");
     relay.wait_for_log("connected (2 clients)", WAIT);

@@ -90,6 +90,25 @@ impl Relay {
     pub fn wait_for_log(&self, needle: &str, timeout: Duration) -> String {
         expect_line(&self.log, "relay", needle, timeout)
     }
+
+    /// The web port (`--web`) the relay logs, waiting at most 10 s.
+    pub fn web_addr(&self) -> SocketAddr {
+        let line = self.wait_for_log("web client at ", Duration::from_secs(10));
+        let rest = line.split("://").nth(1).expect("a URL in the log");
+        let host_port = rest.split('/').next().unwrap_or_default();
+        host_port.parse().expect("host:port")
+    }
+
+    /// The relay's resident memory now, in KiB (`VmRSS`).
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.guard.0.id()))
+            .expect("the relay's /proc status");
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+            .expect("VmRSS in /proc status")
+    }
 }
 
 /// The lines of `out` on a channel, read by a thread of their own.

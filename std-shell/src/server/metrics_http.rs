@@ -1,57 +1,260 @@
-//! `--metrics ADDR`: a minimal HTTP/1.1 server on a thread of its own. It
-//! answers `GET /metrics` (Prometheus text format 0.0.4) and `GET
-//! /healthz`, 404 for any other path, one connection at a time, each
-//! closed after its answer; a client gets [`IO_TIMEOUT`] to send its
-//! request and take the answer. It only reads the counters and the
-//! heartbeat the event loop keeps; it never touches the loop.
+//! `--metrics ADDR`: a minimal HTTP/1.1 server on a thread of its own,
+//! with a mio event loop of its own. It answers `GET /metrics` (Prometheus
+//! text format 0.0.4) and `GET /healthz`, 404 for any other path, each
+//! connection closed after its answer. It serves up to
+//! [`MAX_CONNECTIONS`] at once, and each has [`DEADLINE`] from accept to
+//! send its request and take the answer, in all, so idle or trickling
+//! connections cannot keep a scrape from being answered. Per connection it
+//! holds the request head read so far (at most [`MAX_HEAD`] bytes) and
+//! then the answer while it is written. With every place taken, a new
+//! connection takes the oldest one's. It only reads the counters and the
+//! heartbeat the relay's loop keeps; it never touches the loop.
 
 use super::health::Health;
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token};
 use prometheus_client::encoding::prometheus_text;
 use prometheus_client::registry::Registry;
+use slab::Slab;
 use std::io::{self, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-/// How long one client has to send its request, and to take the answer.
-const IO_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long one connection has, from accept, to send its request and
+/// take the answer.
+const DEADLINE: Duration = Duration::from_secs(2);
 /// The longest request head (request line and headers) read.
 const MAX_HEAD: usize = 8 * 1024;
+/// Connections served at once.
+const MAX_CONNECTIONS: usize = 1024;
 /// The content type of the Prometheus text format.
 const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
+/// The listener's token; connections have their slab keys.
+const LISTENER: Token = Token(usize::MAX);
 
 /// Serves `registry` and `health` on `listener` from a new thread, for as
 /// long as the process runs.
-pub fn spawn(listener: TcpListener, registry: Registry, health: Arc<Health>) -> io::Result<()> {
+pub fn spawn(
+    listener: std::net::TcpListener,
+    registry: Registry,
+    health: Arc<Health>,
+) -> io::Result<()> {
+    listener.set_nonblocking(true)?;
+    let mut listener = TcpListener::from_std(listener);
+    let poll = Poll::new()?;
+    poll.registry()
+        .register(&mut listener, LISTENER, Interest::READABLE)?;
+    let server = Server {
+        poll,
+        listener,
+        connections: Slab::new(),
+        registry,
+        health,
+    };
     std::thread::Builder::new()
         .name("metrics".to_owned())
-        .spawn(move || serve(&listener, &registry, &health))
+        .spawn(move || server.serve())
         .map(drop)
 }
 
-fn serve(listener: &TcpListener, registry: &Registry, health: &Health) {
-    loop {
-        match listener.accept() {
-            Ok((mut stream, peer)) => {
-                if let Err(e) = answer(&mut stream, registry, health) {
-                    tracing::debug!("metrics: {peer}: {e}");
+/// The metrics server's state.
+struct Server {
+    poll: Poll,
+    listener: TcpListener,
+    connections: Slab<Connection>,
+    registry: Registry,
+    health: Arc<Health>,
+}
+
+/// One HTTP connection.
+struct Connection {
+    stream: TcpStream,
+    peer: SocketAddr,
+    accepted: Instant,
+    /// The request head read so far.
+    head: Vec<u8>,
+    /// The answer, once the head is read, and how much of it went out.
+    answer: Option<(Vec<u8>, usize)>,
+}
+
+/// What became of a connection after it was served.
+enum Served {
+    /// It waits for the peer or the socket.
+    Waiting,
+    /// It is done with, answered or not.
+    Done,
+}
+
+impl Server {
+    fn serve(mut self) {
+        let mut events = Events::with_capacity(256);
+        loop {
+            let now = Instant::now();
+            let timeout = self
+                .connections
+                .iter()
+                .map(|(_, c)| (c.accepted + DEADLINE).saturating_duration_since(now))
+                .min();
+            match self.poll.poll(&mut events, timeout) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    tracing::warn!("metrics: event loop failed: {e}; metrics stop");
+                    return;
                 }
             }
-            Err(e) => {
-                // Out of descriptors and the like: try again shortly.
-                tracing::warn!("metrics: accept failed: {e}");
-                std::thread::sleep(Duration::from_millis(100));
+            for event in &events {
+                match event.token() {
+                    LISTENER => self.accept(),
+                    Token(id) => self.advance(id),
+                }
             }
+            self.close_overdue();
+        }
+    }
+
+    /// Takes every waiting connection; with every place taken, the oldest
+    /// connection is closed for each new one.
+    fn accept(&mut self) {
+        loop {
+            let (mut stream, peer) = match self.listener.accept() {
+                Ok(accepted) => accepted,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    // Out of descriptors and the like: the next event retries.
+                    tracing::warn!("metrics: accept failed: {e}");
+                    std::thread::sleep(Duration::from_millis(100));
+                    return;
+                }
+            };
+            if self.connections.len() >= MAX_CONNECTIONS {
+                self.close_oldest();
+            }
+            let entry = self.connections.vacant_entry();
+            let interest = Interest::READABLE | Interest::WRITABLE;
+            if let Err(e) = self
+                .poll
+                .registry()
+                .register(&mut stream, Token(entry.key()), interest)
+            {
+                tracing::debug!("metrics: {peer}: cannot register: {e}");
+                continue;
+            }
+            entry.insert(Connection {
+                stream,
+                peer,
+                accepted: Instant::now(),
+                head: Vec::new(),
+                answer: None,
+            });
+        }
+    }
+
+    /// Reads what connection `id` sent and writes what it can of its answer.
+    fn advance(&mut self, id: usize) {
+        let Some(connection) = self.connections.get_mut(id) else {
+            return;
+        };
+        match connection.serve(&self.registry, &self.health) {
+            Ok(Served::Waiting) => {}
+            Ok(Served::Done) => self.close(id),
+            Err(e) => {
+                tracing::debug!("metrics: {}: {e}", connection.peer);
+                self.close(id);
+            }
+        }
+    }
+
+    /// Closes every connection past its deadline.
+    fn close_overdue(&mut self) {
+        let now = Instant::now();
+        let overdue: Vec<usize> = self
+            .connections
+            .iter()
+            .filter(|(_, c)| now.duration_since(c.accepted) >= DEADLINE)
+            .map(|(id, _)| id)
+            .collect();
+        for id in overdue {
+            self.close(id);
+        }
+    }
+
+    /// Closes the connection accepted first.
+    fn close_oldest(&mut self) {
+        let oldest = self
+            .connections
+            .iter()
+            .min_by_key(|(_, c)| c.accepted)
+            .map(|(id, _)| id);
+        if let Some(id) = oldest {
+            self.close(id);
+        }
+    }
+
+    fn close(&mut self, id: usize) {
+        if let Some(mut connection) = self.connections.try_remove(id) {
+            let _ = self.poll.registry().deregister(&mut connection.stream);
         }
     }
 }
 
-/// Reads one request from `stream` and writes its answer.
-fn answer(stream: &mut TcpStream, registry: &Registry, health: &Health) -> io::Result<()> {
-    stream.set_read_timeout(Some(IO_TIMEOUT))?;
-    stream.set_write_timeout(Some(IO_TIMEOUT))?;
-    let head = read_head(stream)?;
-    let reply = match parse_request_line(&head) {
+impl Connection {
+    /// Reads the request head, builds the answer once it is whole, and
+    /// writes as much of it as the socket takes.
+    fn serve(&mut self, registry: &Registry, health: &Health) -> io::Result<Served> {
+        if self.answer.is_none() {
+            let ended = read_head(&mut self.stream, &mut self.head)?;
+            if !ended {
+                return Ok(Served::Waiting);
+            }
+            self.answer = Some((answer(&self.head, registry, health), 0));
+        }
+        let Some((answer, written)) = &mut self.answer else {
+            return Ok(Served::Waiting);
+        };
+        while *written < answer.len() {
+            match self.stream.write(&answer[*written..]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => *written += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Served::Waiting),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(Served::Done)
+    }
+}
+
+/// Reads into `head` what `stream` has, up to the blank line that ends the
+/// request head; true once it has ended (or the peer stopped sending). An
+/// error for a head over [`MAX_HEAD`] bytes.
+fn read_head(stream: &mut impl Read, head: &mut Vec<u8>) -> io::Result<bool> {
+    let mut buf = [0u8; 1024];
+    loop {
+        if head.windows(4).any(|w| w == b"\r\n\r\n") || head.windows(2).any(|w| w == b"\n\n") {
+            return Ok(true);
+        }
+        if head.len() >= MAX_HEAD {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "request head too long",
+            ));
+        }
+        match stream.read(&mut buf) {
+            Ok(0) => return Ok(true),
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// The answer's bytes to the request whose head is `head`.
+fn answer(head: &[u8], registry: &Registry, health: &Health) -> Vec<u8> {
+    let reply = match parse_request_line(head) {
         None => Reply::text(400, "Bad Request", "bad request\n"),
         Some((method, _)) if method != "GET" && method != "HEAD" => {
             Reply::text(405, "Method Not Allowed", "only GET and HEAD\n")
@@ -64,8 +267,7 @@ fn answer(stream: &mut TcpStream, registry: &Registry, health: &Health) -> io::R
             reply
         }
     };
-    stream.write_all(&reply.to_bytes())?;
-    stream.flush()
+    reply.to_bytes()
 }
 
 /// The answer to a GET of `path`.
@@ -89,27 +291,6 @@ fn route(path: &str, registry: &Registry, health: &Health) -> Reply {
         },
         _ => Reply::text(404, "Not Found", "not found: try /metrics or /healthz\n"),
     }
-}
-
-/// Reads up to the blank line that ends the request head, at most
-/// [`MAX_HEAD`] bytes.
-fn read_head(stream: &mut impl Read) -> io::Result<Vec<u8>> {
-    let mut head = Vec::new();
-    let mut buf = [0u8; 1024];
-    while !head.windows(4).any(|w| w == b"\r\n\r\n") && !head.windows(2).any(|w| w == b"\n\n") {
-        if head.len() >= MAX_HEAD {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "request head too long",
-            ));
-        }
-        let n = stream.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        head.extend_from_slice(&buf[..n]);
-    }
-    Ok(head)
 }
 
 /// The method and the path (without its query) of `METHOD TARGET HTTP/x`.
@@ -161,6 +342,7 @@ impl Reply {
 mod tests {
     use super::*;
     use prometheus_client::metrics::counter::Counter;
+    use std::net::{TcpListener, TcpStream};
 
     /// Sends `request` to a server on 127.0.0.1 and gives its whole answer.
     fn exchange(request: &[u8]) -> String {
@@ -205,7 +387,7 @@ mod tests {
     #[test]
     fn test_a_head_that_never_ends_is_cut_off() {
         let mut endless = io::repeat(b'a');
-        let err = read_head(&mut endless).unwrap_err();
+        let err = read_head(&mut endless, &mut Vec::new()).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidData);
     }
 }

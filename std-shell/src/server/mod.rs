@@ -35,7 +35,7 @@ use fernchat_core::fernet::DEFAULT_MAX_KEYS;
 use fernchat_core::frame::{Framing, MAX_FRAME};
 use fernchat_core::relay::{DEFAULT_RELAY_TTL, RelayPolicy};
 use fernchat_core::room::{
-    DEFAULT_LIMITS, Departure, FrameEvent, Limits, Member, Now, PeerIp, REMOTE, Room,
+    DEFAULT_LIMITS, Departure, FrameEvent, Limits, Member, Now, PeerIp, REMOTE, Room, peer_ip,
 };
 use handshake::{Handshake, Port};
 use health::Health;
@@ -52,7 +52,7 @@ use slab::Slab;
 use stats::Stats;
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, Read};
-use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -105,7 +105,8 @@ pub struct ServerArgs {
     /// Serve Prometheus metrics at http://ADDR/metrics and a health check
     /// at /healthz (200 while the relay accepts; 503 when its loop is stuck
     /// for 5 s or accepting has failed for 2 s) on host:port, from a thread
-    /// of their own. Keep ADDR private: it is plain HTTP.
+    /// of their own that serves many connections, each within 2 s of
+    /// accept. Keep ADDR private: it is plain HTTP.
     #[arg(long, value_name = "ADDR")]
     metrics: Option<String>,
     /// Send each new client the room's last N frames that are still fresh
@@ -932,12 +933,4 @@ fn log_framing(before: Framing, member: &Member, peer: Option<SocketAddr>) {
 /// bridge.
 fn client_peer(peer: Option<SocketAddr>) -> String {
     peer.map_or_else(|| "NATS".to_owned(), |p| p.to_string())
-}
-
-/// An address in the room's form: IPv4 as IPv4-mapped IPv6.
-fn peer_ip(ip: IpAddr) -> PeerIp {
-    match ip {
-        IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
-        IpAddr::V6(v6) => v6.octets(),
-    }
 }
