@@ -36,6 +36,21 @@ pub fn token_of(raw: &[u8]) -> &[u8] {
     line.strip_suffix(b"\r").unwrap_or(line)
 }
 
+/// Whether `message`, a carrier's message that must hold exactly one
+/// token (`docs/PROTOCOL.md` section 2, One token a message), can be one:
+/// with its line feed it fits a frame, and every byte is base64url (so no
+/// line feed or carriage return hides inside). The token's shape is
+/// section 3's to check.
+pub fn check_message(message: &[u8]) -> Result<(), FrameError> {
+    if message.len() >= MAX_FRAME {
+        return Err(FrameError::FrameTooLong);
+    }
+    if !message.iter().all(|&b| is_base64url(b)) {
+        return Err(FrameError::InvalidFrame);
+    }
+    Ok(())
+}
+
 /// Why a line was not a frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FrameError {
@@ -175,14 +190,18 @@ impl FrameDecoder {
         if message.is_empty() {
             return None;
         }
-        // The token and its line feed must fit in a frame.
-        if message.len() >= MAX_FRAME || self.line.extend_from_slice(message).is_err() {
+        let checked = check_message(message);
+        if checked == Err(FrameError::FrameTooLong) {
             return Some(Err(FrameError::FrameTooLong));
         }
-        if !message.iter().all(|&b| is_base64url(b)) || self.line.push(b'\n').is_err() {
+        // Fits, line feed and all: the check says it is short enough.
+        let _ = self.line.extend_from_slice(message);
+        if let Err(e) = checked {
+            // Kept for `last_rejected`, as a rejected line is.
             self.rejected = true;
-            return Some(Err(FrameError::InvalidFrame));
+            return Some(Err(e));
         }
+        let _ = self.line.push(b'\n');
         self.delivered = true;
         Some(Ok(Frame {
             raw: &self.line,

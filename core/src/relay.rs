@@ -3,7 +3,7 @@
 //! out.
 
 use crate::fernet::{DEFAULT_MAX_KEYS, KeySet, TokenError, check_shape};
-use crate::frame::{Frame, FrameError, Framing, MAX_FRAME, SenderDecoder, frame_len, is_base64url};
+use crate::frame::{Frame, FrameError, Framing, SenderDecoder, check_message, frame_len};
 use crate::message::{Body, MAX_NICK, NickBuf, Payload};
 use crate::replay::{ArrayStore, ReplayCache, ReplayCheck, ReplayStore, window_for_ttl};
 use crate::seal::seal_frame;
@@ -230,12 +230,7 @@ impl<const K: usize, S: ReplayStore> RelayPolicy<K, S> {
     /// token was remembered when it was first forwarded.
     pub fn recheck(&self, token: &[u8], now: u64) -> Result<(), RejectReason> {
         // One token and nothing else, as a message carries it.
-        if token.len() >= MAX_FRAME {
-            return Err(RejectReason::Frame(FrameError::FrameTooLong));
-        }
-        if !token.iter().all(|&b| is_base64url(b)) {
-            return Err(RejectReason::Frame(FrameError::InvalidFrame));
-        }
+        check_message(token).map_err(RejectReason::Frame)?;
         match &self.keyed {
             None => check_shape(token).map_err(RejectReason::Token),
             Some(keyed) => {
