@@ -15,7 +15,7 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 use prometheus_client::encoding::prometheus_text;
 use prometheus_client::registry::Registry;
-use slab::Slab;
+use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -30,7 +30,7 @@ const MAX_HEAD: usize = 8 * 1024;
 const MAX_CONNECTIONS: usize = 1024;
 /// The content type of the Prometheus text format.
 const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
-/// The listener's token; connections have their slab keys.
+/// The listener's token; connections have their serials, which count up from 0.
 const LISTENER: Token = Token(usize::MAX);
 
 /// Serves `registry` and `health` on `listener` from a new thread, for as
@@ -48,7 +48,8 @@ pub fn spawn(
     let server = Server {
         poll,
         listener,
-        connections: Slab::new(),
+        connections: BTreeMap::new(),
+        accepted: 0,
         registry,
         health,
     };
@@ -62,7 +63,11 @@ pub fn spawn(
 struct Server {
     poll: Poll,
     listener: TcpListener,
-    connections: Slab<Connection>,
+    /// By the serial each was accepted under, which is also its token: the
+    /// first is the oldest, and the one whose deadline comes next.
+    connections: BTreeMap<usize, Connection>,
+    /// Connections accepted so far, for the next serial.
+    accepted: usize,
     registry: Registry,
     health: Arc<Health>,
 }
@@ -90,12 +95,10 @@ impl Server {
     fn serve(mut self) {
         let mut events = Events::with_capacity(256);
         loop {
-            let now = Instant::now();
             let timeout = self
                 .connections
-                .iter()
-                .map(|(_, c)| (c.accepted + DEADLINE).saturating_duration_since(now))
-                .min();
+                .first_key_value()
+                .map(|(_, c)| (c.accepted + DEADLINE).saturating_duration_since(Instant::now()));
             match self.poll.poll(&mut events, timeout) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -129,32 +132,38 @@ impl Server {
                     return;
                 }
             };
-            if self.connections.len() >= MAX_CONNECTIONS {
-                self.close_oldest();
+            if self.connections.len() >= MAX_CONNECTIONS
+                && let Some((oldest, _)) = self.connections.first_key_value()
+            {
+                self.close(*oldest);
             }
-            let entry = self.connections.vacant_entry();
+            let serial = self.accepted;
+            self.accepted += 1;
             let interest = Interest::READABLE | Interest::WRITABLE;
             if let Err(e) = self
                 .poll
                 .registry()
-                .register(&mut stream, Token(entry.key()), interest)
+                .register(&mut stream, Token(serial), interest)
             {
                 tracing::debug!("metrics: {peer}: cannot register: {e}");
                 continue;
             }
-            entry.insert(Connection {
-                stream,
-                peer,
-                accepted: Instant::now(),
-                head: Vec::new(),
-                answer: None,
-            });
+            self.connections.insert(
+                serial,
+                Connection {
+                    stream,
+                    peer,
+                    accepted: Instant::now(),
+                    head: Vec::new(),
+                    answer: None,
+                },
+            );
         }
     }
 
     /// Reads what connection `id` sent and writes what it can of its answer.
     fn advance(&mut self, id: usize) {
-        let Some(connection) = self.connections.get_mut(id) else {
+        let Some(connection) = self.connections.get_mut(&id) else {
             return;
         };
         match connection.serve(&self.registry, &self.health) {
@@ -167,34 +176,18 @@ impl Server {
         }
     }
 
-    /// Closes every connection past its deadline.
+    /// Closes every connection past its deadline: the oldest ones.
     fn close_overdue(&mut self) {
         let now = Instant::now();
-        let overdue: Vec<usize> = self
-            .connections
-            .iter()
-            .filter(|(_, c)| now.duration_since(c.accepted) >= DEADLINE)
-            .map(|(id, _)| id)
-            .collect();
-        for id in overdue {
-            self.close(id);
-        }
-    }
-
-    /// Closes the connection accepted first.
-    fn close_oldest(&mut self) {
-        let oldest = self
-            .connections
-            .iter()
-            .min_by_key(|(_, c)| c.accepted)
-            .map(|(id, _)| id);
-        if let Some(id) = oldest {
+        while let Some((&id, connection)) = self.connections.first_key_value()
+            && now.duration_since(connection.accepted) >= DEADLINE
+        {
             self.close(id);
         }
     }
 
     fn close(&mut self, id: usize) {
-        if let Some(mut connection) = self.connections.try_remove(id) {
+        if let Some(mut connection) = self.connections.remove(&id) {
             let _ = self.poll.registry().deregister(&mut connection.stream);
         }
     }
@@ -204,16 +197,13 @@ impl Connection {
     /// Reads the request head, builds the answer once it is whole, and
     /// writes as much of it as the socket takes.
     fn serve(&mut self, registry: &Registry, health: &Health) -> io::Result<Served> {
-        if self.answer.is_none() {
-            let ended = read_head(&mut self.stream, &mut self.head)?;
-            if !ended {
-                return Ok(Served::Waiting);
-            }
-            self.answer = Some((answer(&self.head, registry, health), 0));
-        }
-        let Some((answer, written)) = &mut self.answer else {
+        if self.answer.is_none() && !read_head(&mut self.stream, &mut self.head)? {
             return Ok(Served::Waiting);
-        };
+        }
+        let head = &self.head;
+        let (answer, written) = self
+            .answer
+            .get_or_insert_with(|| (answer(head, registry, health), 0));
         while *written < answer.len() {
             match self.stream.write(&answer[*written..]) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
