@@ -10,7 +10,7 @@ use fernchat_core::fernet::Key;
 use fernchat_tests::nats::{self, Ports, start_node, start_node_with};
 use fernchat_tests::peer::{Peer, now};
 use fernchat_tests::process::{Relay, lines, start_relay, start_relay_with_env};
-use fernchat_tests::prometheus::{metrics_addr, scrape};
+use fernchat_tests::prometheus::{dropped_frames, metrics_addr, scrape};
 use fernchat_tests::python::{python, python_with_nats, script};
 use fernchat_tests::std_client::{StdClient, keygen, self_signed_cert};
 use nats_jwt::{KeyPair, Token};
@@ -206,17 +206,6 @@ fn a_keyed_relay_drops_forged_and_repeated_frames_from_nats() {
     assert_eq!(mal.receive(1, WAIT), ["ann left"]);
 }
 
-/// The frames dropped for each reason in a scrape of `metrics`.
-fn drops(metrics: std::net::SocketAddr) -> HashMap<String, f64> {
-    scrape(metrics)
-        .into_iter()
-        .filter_map(|(key, sample)| {
-            let reason = key.strip_prefix("fernchat_frames_dropped_total{reason=\"")?;
-            Some((reason.trim_end_matches("\"}").to_owned(), sample.value))
-        })
-        .collect()
-}
-
 /// One NATS message is one token (`docs/PROTOCOL.md` section 12): nats-py
 /// publishes a token behind a line feed, two tokens on two lines, two
 /// glued, one with a line feed after it. None reaches a client, each is
@@ -250,14 +239,14 @@ fn a_nats_message_that_is_not_one_token_reaches_no_client() {
     assert!(status.success(), "nats_smuggler.py failed");
     assert_eq!(ann.receive(1, WAIT), ["<natspy> genuine"]);
     assert!(ann.receive(1, QUIET).is_empty(), "no smuggled token");
-    let live = drops(metrics);
+    let live = dropped_frames(&scrape(metrics));
     assert_eq!(live.values().sum::<f64>(), 4.0, "{live:?}");
     assert_eq!(live["not_base64url"], 3.0, "{live:?}");
 
     let mut late = Peer::connect(relay.addr, &key, "late");
     assert_eq!(late.receive(1, WAIT), ["<natspy> genuine"]);
     assert!(late.receive(1, QUIET).is_empty(), "no smuggled history");
-    let after = drops(metrics);
+    let after = dropped_frames(&scrape(metrics));
     assert_eq!(after.values().sum::<f64>(), 8.0, "{after:?}");
 }
 

@@ -8,7 +8,7 @@ use fernchat_core::fernet::{Key, KeySet};
 use fernchat_core::session::Session;
 use fernchat_tests::peer::seal_text;
 use fernchat_tests::process::{Relay, start_relay};
-use fernchat_tests::prometheus::{metrics_addr, scrape};
+use fernchat_tests::prometheus::{dropped_frames, metrics_addr, scrape};
 use fernchat_tests::std_client::self_signed_cert;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -46,11 +46,7 @@ fn hidden_tokens_are_dropped_whole(relay: &Relay, sender: &mut impl Write, recei
         .map(|line| [line.expect("a frame"), b"\n".to_vec()].concat())
         .collect();
     assert_eq!(got, [first, last], "no hidden token was forwarded");
-    let dropped: f64 = scrape(metrics)
-        .iter()
-        .filter(|(name, _)| name.starts_with("fernchat_frames_dropped_total"))
-        .map(|(_, sample)| sample.value)
-        .sum();
+    let dropped: f64 = dropped_frames(&scrape(metrics)).values().sum();
     assert_eq!(dropped, 2.0);
 }
 

@@ -6,7 +6,7 @@ use fernchat_core::fernet::{Key, KeySet};
 use fernchat_core::session::Session;
 use fernchat_tests::peer::{Peer, now, seal_text};
 use fernchat_tests::process::start_relay;
-use fernchat_tests::prometheus::{metrics_addr, scrape};
+use fernchat_tests::prometheus::{dropped_frames, metrics_addr, scrape};
 use fernchat_tests::std_client::self_signed_cert;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -316,12 +316,9 @@ fn a_websocket_that_breaks_the_mapping_is_closed_and_nothing_reaches_the_room() 
     }
     mallory.say("after the junk");
     assert_eq!(bob.receive(1, WAIT), ["<mallory> after the junk"]);
-    let samples = scrape(metrics);
-    let dropped = |reason: &str| {
-        let key = format!("fernchat_frames_dropped_total{{reason=\"{reason}\"}}");
-        samples.get(&key).map_or(0.0, |sample| sample.value)
-    };
-    assert_eq!((dropped("not_base64url"), dropped("malformed")), (2.0, 1.0));
+    let dropped = dropped_frames(&scrape(metrics));
+    let count = |reason: &str| dropped.get(reason).copied().unwrap_or(0.0);
+    assert_eq!((count("not_base64url"), count("malformed")), (2.0, 1.0));
 
     // A binary message, and a text message longer than any frame.
     let mut binary = WsPeer::connect(web, &key, "bin");

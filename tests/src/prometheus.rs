@@ -88,3 +88,15 @@ fn python() -> PathBuf {
          and set FERNCHAT_PYTHON to that python",
     )
 }
+
+/// The frames a scrape counts as dropped, by reason label (`malformed`,
+/// `not_base64url`...; a reason never counted is absent).
+pub fn dropped_frames(samples: &Samples) -> HashMap<String, f64> {
+    samples
+        .iter()
+        .filter_map(|(key, sample)| {
+            let reason = key.strip_prefix("fernchat_frames_dropped_total{reason=\"")?;
+            Some((reason.strip_suffix("\"}")?.to_owned(), sample.value))
+        })
+        .collect()
+}
