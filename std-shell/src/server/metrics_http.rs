@@ -355,6 +355,13 @@ mod tests {
         answer
     }
 
+    /// The numbers the README's "Metrics and health" and `--help` state.
+    #[test]
+    fn test_bounds_pinned() {
+        assert_eq!(DEADLINE, Duration::from_secs(2));
+        assert_eq!(MAX_CONNECTIONS, 1024);
+    }
+
     #[test]
     fn test_routes_and_status_lines() {
         let metrics = exchange(b"GET /metrics?x=1 HTTP/1.1\r\nHost: a\r\n\r\n");

@@ -238,3 +238,16 @@ fn into_io(error: tungstenite::Error) -> io::Error {
         other => io::Error::other(other),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The numbers `docs/PROTOCOL.md` section 13 states.
+    #[test]
+    fn test_bounds_pinned() {
+        assert_eq!(READ_BUDGET, 32 * 1024);
+        assert_eq!(FRAMES_PER_TURN, 64);
+        assert_eq!(MAX_WRITE_BUFFER, 136 * 1024);
+    }
+}
