@@ -80,6 +80,10 @@ fn pair_latencies(relay: &Relay, flooder: std::thread::JoinHandle<u64>) -> Vec<D
     let key = Key::from_bytes(rand::random());
     let mut ann = Peer::connect(relay.addr, &key, "ann");
     let mut bob = Peer::connect(relay.addr, &key, "bob");
+    // A frame from bob too, or the hello timeout (10 s) ends the silent
+    // reader as the flood ends.
+    bob.say("here");
+    assert_eq!(ann.receive(1, WAIT), ["<bob> here"]);
     let mut latencies = Vec::new();
     while !flooder.is_finished() {
         let sent = Instant::now();
