@@ -133,6 +133,11 @@ impl Inbound {
     pub(crate) fn pause(&mut self) -> bool {
         self.decoder.pause()
     }
+
+    /// True when a pause now could end an unframed token.
+    pub(crate) fn pause_pending(&self) -> bool {
+        self.decoder.pause_pending()
+    }
 }
 
 /// The relay's rules: blind (shape only) or keyed (MAC, freshness, replay).

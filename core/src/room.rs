@@ -1,22 +1,48 @@
-//! The relay's whole life per connection (`docs/PROTOCOL.md` section 6):
-//! admission, the inbound frame and its verdict, back-pressure, deadlines,
-//! rate limits, departures and the notices that say why. Both relays (std
-//! sockets on mio, smoltcp on a board) and any transport to come drive
-//! this one type; they only move bytes and report time and progress.
+//! The relay engine (`docs/PROTOCOL.md` section 6): one [`Room`] owns its
+//! members, their deadlines and the verdict on every frame, sans-IO in
+//! the manner of quinn-proto's `Connection`. Both relays (std sockets on
+//! mio, smoltcp on a board) drive this one type; they move bytes, report
+//! time and progress, and act on its events.
 //!
-//! A shell keeps one [`Member`] per connection wherever it likes and lends
-//! the [`Room`] its fan-out (how frames reach the other members) through
-//! the [`Fanout`] trait. The room never drops a member for falling behind
-//! in a buffer: a frame that cannot be queued for everyone is *held*, and
-//! its sender is not read until it goes; a member that takes nothing for
+//! A shell lends the room its storage ([`Seats`], as a
+//! [`crate::replay::ReplayStore`] is lent) and, for each call, its
+//! fan-out (how frames reach the other members, [`Fanout`]). The calls:
+//!
+//! - [`Room::admit`] a connection: a [`MemberId`], or the notice that
+//!   turns it away; [`Room::receive`] its bytes (or
+//!   [`Room::receive_message`] a carrier's message, one token);
+//! - [`Room::queued`] and [`Room::took`] as its transport makes progress,
+//!   [`Room::leave`] when its connection ends;
+//! - [`Room::release`] when queues may have room again, and
+//!   [`Room::handle_timeout`] once [`Room::poll_timeout`] has come;
+//! - then [`Room::poll_event`] until it gives `None`: who left (close
+//!   them), who was released (read them again), summaries to log.
+//!
+//! The room never drops a member for falling behind in a buffer: a frame
+//! that cannot be queued for everyone is *held*, its sender is not read
+//! until it goes, and the first sender held is next in line: no other
+//! frame takes the room it waits for. A member that takes nothing for
 //! [`Limits::slow_timeout_ms`] while frames wait for it is the one that
 //! leaves.
 
+mod event;
+mod line;
+mod member;
+mod notice;
+mod seats;
+
+pub use event::Event;
+pub use member::Member;
+pub use notice::{Departure, Notice};
+pub use seats::{MemberId, SeatMemory, Seats};
+
 use crate::fernet::DEFAULT_MAX_KEYS;
 use crate::frame::Framing;
-use crate::relay::{Inbound, RejectReason, RelayPolicy, RelayReplay, Verdict};
+use crate::relay::{MAX_LEAVE_FRAME, RejectReason, RelayPolicy, RelayReplay, Verdict};
 use crate::replay::ReplayStore;
-use crate::tally::{Refusal, RefusalTally, Summary};
+use crate::tally::Refusal;
+use line::{Line, Link};
+use member::News;
 use rand_core::CryptoRng;
 
 /// A peer's address as the room counts it for `--max-per-ip`: an IPv4
@@ -77,119 +103,20 @@ pub const DEFAULT_LIMITS: Limits = Limits {
 };
 
 /// How long a member sends nothing before a token it left without line
-/// feed counts as whole (`docs/PROTOCOL.md` section 2, Unframed senders):
-/// call [`Room::pause`] a few times a second.
+/// feed counts as whole (`docs/PROTOCOL.md` section 2, Unframed senders).
 pub const UNFRAMED_PAUSE_MS: u64 = 100;
 
-/// An unauthenticated line from the relay, sent before it closes a
-/// connection: `!` and a word, outside the base64url alphabet, so never a
-/// token (`docs/PROTOCOL.md` section 6).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Notice {
-    /// Every slot is taken.
-    Full,
-    /// Too many connections from this address.
-    Busy,
-    /// No valid frame came in time.
-    Timeout,
-    /// Frames waited for this connection and it took none in time.
-    Slow,
-    /// Too many invalid frames in a row.
-    Invalid,
-    /// A plain client on a port that speaks TLS (sent in the clear).
-    Tls,
-}
-
-impl Notice {
-    /// The notice as it goes on the wire, line feed included.
-    pub const fn line(self) -> &'static [u8] {
-        match self {
-            Notice::Full => b"!full\n",
-            Notice::Busy => b"!busy\n",
-            Notice::Timeout => b"!timeout\n",
-            Notice::Slow => b"!slow\n",
-            Notice::Invalid => b"!invalid\n",
-            Notice::Tls => b"!tls\n",
-        }
-    }
-
-    /// Reads a notice line (without its line ending); `None` for anything
-    /// else.
-    pub fn parse(line: &[u8]) -> Option<Notice> {
-        [
-            Notice::Full,
-            Notice::Busy,
-            Notice::Timeout,
-            Notice::Slow,
-            Notice::Invalid,
-            Notice::Tls,
-        ]
-        .into_iter()
-        .find(|notice| notice.line().strip_suffix(b"\n") == Some(line))
-    }
-}
-
-impl core::fmt::Display for Notice {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str(match self {
-            Notice::Full => "the relay is full",
-            Notice::Busy => "too many connections from this address",
-            Notice::Timeout => "no valid frame in time",
-            Notice::Slow => "frames waited too long for this connection",
-            Notice::Invalid => "too many invalid frames",
-            Notice::Tls => "this port speaks TLS: connect with --tls",
-        })
-    }
-}
-
-/// Why a member left.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Departure {
-    /// It closed its side.
-    Closed,
-    /// The connection was reset, timed out or failed.
-    Reset,
-    /// Too many invalid frames in a row; the last one's reason.
-    TooManyInvalid(RejectReason),
-    /// No valid frame within the hello timeout.
-    HelloTimeout,
-    /// Frames waited for it and it took none within the slow timeout.
-    NotReading,
-}
-
-impl Departure {
-    /// The notice to send before closing, if the relay is the one closing.
-    pub fn notice(self) -> Option<Notice> {
-        match self {
-            Departure::Closed | Departure::Reset => None,
-            Departure::TooManyInvalid(_) => Some(Notice::Invalid),
-            Departure::HelloTimeout => Some(Notice::Timeout),
-            Departure::NotReading => Some(Notice::Slow),
-        }
-    }
-}
-
-impl core::fmt::Display for Departure {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
-            Departure::Closed => f.write_str("closed"),
-            Departure::Reset => f.write_str("reset or failed"),
-            Departure::TooManyInvalid(reason) => {
-                write!(f, "too many invalid frames ({reason})")
-            }
-            Departure::HelloTimeout => f.write_str("no valid frame in time"),
-            Departure::NotReading => f.write_str("not reading"),
-        }
-    }
-}
+/// The room looks over its members for deadlines at most this often: a
+/// deadline is met within this much of its time.
+pub const DEADLINE_GRAIN_MS: u64 = 100;
 
 /// How frames reach the members: the shell's queues or buffers.
 pub trait Fanout {
     /// True when a frame of `len` bytes can be queued now for every member
     /// but `from` without passing any bound.
-    fn has_room(&self, from: usize, len: usize) -> bool;
+    fn has_room(&self, from: MemberId, len: usize) -> bool;
     /// Queues `frame` for every member but `from` (`None`: for all).
-    fn push(&mut self, from: Option<usize>, frame: &[u8]);
+    fn push(&mut self, from: Option<MemberId>, frame: &[u8]);
 }
 
 /// What happened to one frame, for logs and counters.
@@ -205,149 +132,74 @@ pub enum FrameEvent {
         /// Why.
         refusal: Refusal,
         /// The first refusal of its kind on this connection: log it now;
-        /// the others go into [`Member::refusal_summary`].
+        /// the others come in an [`Event::Summary`].
         first: bool,
     },
 }
 
 /// What one [`Room::receive`] step did.
-#[must_use = "a departure must be acted on, and `consumed` says how far the input was used"]
+#[must_use = "`consumed` says how far the input was used"]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RoomStep {
     /// Bytes taken from the front of the input. Less than all of it when
-    /// the member is held or leaves: keep the rest for later, or drop it.
+    /// the member is held (keep the rest for its [`Event::Released`]) or
+    /// leaves (drop it).
     pub consumed: usize,
-    /// The member must leave, and why.
+    /// The member is leaving, and why: read nothing more from it; its
+    /// [`Event::Left`] follows.
     pub departure: Option<Departure>,
 }
 
-/// The id under which the [`Room::remote`] member's frames go to
-/// [`Fanout::push`]: no local member has it, so they reach every local
-/// member, and a shell that bridges tells them from local frames by it.
-pub const REMOTE: usize = usize::MAX;
-
-/// Milli-frames in a member's rate bucket per frame.
-const FRAME_COST: u64 = 1000;
-
-/// One connection as the room sees it.
-#[derive(Clone, Debug)]
-pub struct Member {
-    inbound: Inbound,
-    ip: PeerIp,
-    joined_ms: u64,
-    /// When it last sent bytes.
-    last_input_ms: u64,
-    /// Since when frames have waited for it without it taking any.
-    waiting_since_ms: Option<u64>,
-    /// How its frames have fared.
-    standing: Standing,
+impl RoomStep {
+    const NOTHING: RoomStep = RoomStep {
+        consumed: 0,
+        departure: None,
+    };
 }
 
-/// How a member's frames have fared: kept apart from its [`Inbound`],
-/// which holds the frame being judged.
-#[derive(Clone, Debug)]
-struct Standing {
-    /// It has sent a valid frame.
-    greeted: bool,
-    /// A frame it sent waits in `inbound` for room in the fan-out.
-    held: bool,
-    /// What its rate limit still allows.
-    rate: RateBucket,
-    /// Its refused frames, for summaries.
-    refusals: RefusalTally,
-    /// It stands for other relays ([`Room::remote`]).
-    remote: bool,
-}
+/// The link of the line of held senders.
+const HELD: Link = |m| &mut m.next_held;
+/// The link of the line of members with news.
+const NEWS: Link = |m| &mut m.next_news;
 
-/// A token bucket of milli-frames, filled at the rate limit.
-#[derive(Clone, Copy, Debug)]
-struct RateBucket {
-    credit: u64,
-    filled_ms: u64,
-}
-
-impl RateBucket {
-    /// Takes one frame's credit, filling the bucket first for the time gone
-    /// by (up to one second's worth); false when it is empty. Always true
-    /// with no limit.
-    fn take(&mut self, max_rate: Option<u32>, now_ms: u64) -> bool {
-        let Some(rate) = max_rate else {
-            return true;
-        };
-        let elapsed = now_ms.saturating_sub(self.filled_ms);
-        self.filled_ms = now_ms.max(self.filled_ms);
-        // `rate` frames a second is `rate` milli-frames a millisecond.
-        let burst = u64::from(rate) * FRAME_COST;
-        self.credit = self
-            .credit
-            .saturating_add(elapsed.saturating_mul(u64::from(rate)))
-            .min(burst);
-        if self.credit < FRAME_COST {
-            return false;
-        }
-        self.credit -= FRAME_COST;
-        true
-    }
-}
-
-impl Member {
-    /// The peer's address.
-    pub fn ip(&self) -> PeerIp {
-        self.ip
-    }
-
-    /// True while a frame it sent waits for room: read nothing more from
-    /// it until [`Room::release`] says the frame went.
-    pub fn is_held(&self) -> bool {
-        self.standing.held
-    }
-
-    /// How it frames its tokens, as far as it is known: the original
-    /// Python chat sends them unframed.
-    pub fn framing(&self) -> Framing {
-        self.inbound.framing()
-    }
-
-    /// The nick it has been sending as (keyed relays only).
-    pub fn nick(&self) -> Option<&str> {
-        self.inbound.nick()
-    }
-
-    /// Frames were queued for it: if none were waiting, the slow timeout
-    /// starts now.
-    pub fn queued(&mut self, now_ms: u64) {
-        self.waiting_since_ms.get_or_insert(now_ms);
-    }
-
-    /// The summary of its refused frames that is due: one per
-    /// [`crate::tally::SUMMARY_INTERVAL_MS`], and the rest when it is
-    /// `leaving`.
-    pub fn refusal_summary(&mut self, now: Now, leaving: bool) -> Option<Summary> {
-        self.standing.refusals.summary(now.millis, leaving)
-    }
-
-    /// Its transport took some of what waited for it; `remaining` bytes
-    /// still wait. Progress restarts the slow timeout.
-    pub fn took(&mut self, remaining: usize, now_ms: u64) {
-        self.waiting_since_ms = (remaining > 0).then_some(now_ms);
-    }
-}
-
-/// The relay's rules for every connection: admission, the per-frame
-/// policy, back-pressure, deadlines and departures.
-pub struct Room<const K: usize = DEFAULT_MAX_KEYS, S = RelayReplay> {
+/// The relay's rules for every connection, and its members: admission,
+/// the per-frame policy, back-pressure, deadlines and departures.
+pub struct Room<
+    const K: usize = DEFAULT_MAX_KEYS,
+    S = RelayReplay,
+    T = [&'static mut Option<Member>; 1],
+> {
     policy: RelayPolicy<K, S>,
     limits: Limits,
+    seats: T,
+    /// Local members seated (the remote member not counted).
     members: usize,
+    /// Members whose frame waits for room, first held first.
+    held: Line,
+    /// Members with news for the shell.
+    news: Line,
+    /// No member has anything due before this.
+    next_due_ms: u64,
+    /// When the members were last looked over.
+    scanned_ms: u64,
 }
 
-impl<const K: usize, S: ReplayStore> Room<K, S> {
-    /// A room deciding frames with `policy` under `limits`.
-    pub fn new(policy: RelayPolicy<K, S>, limits: Limits) -> Self {
+impl<const K: usize, S: ReplayStore, T: Seats> Room<K, S, T> {
+    /// A room opened at `now`, deciding frames with `policy` under
+    /// `limits`, its members in `seats`. A keyed room refuses tokens dated
+    /// before it opened: what this relay forwarded before a restart is
+    /// not let through again (`docs/PROTOCOL.md` section 6).
+    pub fn new(mut policy: RelayPolicy<K, S>, limits: Limits, seats: T, now: Now) -> Self {
+        policy.refuse_until(now.unix.saturating_sub(1));
         Room {
             policy,
             limits,
+            seats,
             members: 0,
+            held: Line::default(),
+            news: Line::default(),
+            next_due_ms: u64::MAX,
+            scanned_ms: now.millis,
         }
     }
 
@@ -373,76 +225,82 @@ impl<const K: usize, S: ReplayStore> Room<K, S> {
         &self.limits
     }
 
-    /// Members now.
+    /// Local members now, those leaving included until their
+    /// [`Event::Left`].
     pub fn members(&self) -> usize {
         self.members
     }
 
-    /// A connection from `ip` arrived; `same_ip` members already come from
-    /// that address. Gives its [`Member`], or the notice to send it before
-    /// closing.
-    pub fn admit(&mut self, ip: PeerIp, same_ip: usize, now: Now) -> Result<Member, Notice> {
+    /// Member `id`, to read.
+    pub fn member(&self, id: MemberId) -> Option<&Member> {
+        self.seats.get(id)
+    }
+
+    /// The storage the members sit in.
+    pub fn seats(&self) -> &T {
+        &self.seats
+    }
+
+    /// A connection from `ip` arrived: its id, or the notice to send it
+    /// before closing (`!full`, `!busy`).
+    pub fn admit(&mut self, ip: PeerIp, now: Now) -> Result<MemberId, Notice> {
         if self.members >= self.limits.max_clients {
             return Err(Notice::Full);
         }
-        if self.limits.max_per_ip > 0 && same_ip >= self.limits.max_per_ip {
+        if self.limits.max_per_ip > 0 && self.seats.count_from(ip) >= self.limits.max_per_ip {
             return Err(Notice::Busy);
         }
+        let id = self
+            .seats
+            .insert(Member::new(ip, &self.limits, now, false))
+            .ok_or(Notice::Full)?;
         self.members += 1;
-        Ok(self.member(ip, now))
+        self.schedule(id);
+        Ok(id)
     }
 
-    /// The member that stands for frames from outside this relay (other
-    /// relays, over a bridge): its frames go through the same policy as a
-    /// local member's (shape; keyed: MAC, freshness, replay) and to every
-    /// local member. Feed it to [`Room::receive`] and [`Room::release`]
-    /// under the id [`REMOTE`]. It takes no slot, has no rate limit (each
-    /// sender is limited by its own relay) and no deadlines, and is never
-    /// made to leave: invalid frames are only refused.
-    pub fn remote(&self, now: Now) -> Member {
-        let mut member = self.member([0; 16], now);
-        member.standing.remote = true;
-        member
-    }
-
-    /// A new member's state.
-    fn member(&self, ip: PeerIp, now: Now) -> Member {
-        Member {
-            inbound: Inbound::new(),
-            ip,
-            joined_ms: now.millis,
-            last_input_ms: now.millis,
-            waiting_since_ms: None,
-            standing: Standing {
-                greeted: false,
-                held: false,
-                rate: RateBucket {
-                    credit: self.rate_burst(),
-                    filled_ms: now.millis,
-                },
-                refusals: RefusalTally::new(now.millis),
-                remote: false,
-            },
-        }
+    /// Seats the member that stands for frames from outside this relay
+    /// (other relays, over a bridge): its frames go through the same
+    /// policy as a local member's (shape; keyed: MAC, freshness, replay)
+    /// and to every local member; give them to [`Room::receive_message`]
+    /// under its id, which [`Fanout::push`] then has as `from`. It takes
+    /// no place under the limits, has no rate limit (each sender is
+    /// limited by its own relay) and no deadlines, and is never made to
+    /// leave: invalid frames are only refused. `None` with no seat free.
+    pub fn admit_remote(&mut self, now: Now) -> Option<MemberId> {
+        let member = Member::new([0; 16], &self.limits, now, true);
+        self.seats.insert(member)
     }
 
     /// Feeds bytes that member `id` sent through the policy: valid frames
-    /// go to `fanout`, and `on_event` hears what became of each frame. Stops
+    /// go to `fanout`, and `on_frame` hears what became of each. Stops
     /// early when a frame has no room in the fan-out (the member is then
     /// held) or the member must leave. Never panics, whatever the input.
     pub fn receive(
         &mut self,
-        id: usize,
-        member: &mut Member,
+        id: MemberId,
         input: &[u8],
         now: Now,
         fanout: &mut impl Fanout,
-        mut on_event: impl FnMut(FrameEvent),
+        mut on_frame: impl FnMut(MemberId, FrameEvent),
     ) -> RoomStep {
+        let first_in_line = self.held.head();
+        let Some(member) = self.seats.get_mut(id) else {
+            return RoomStep::NOTHING;
+        };
+        if let Some(why) = member.leaving {
+            return RoomStep {
+                consumed: 0,
+                departure: Some(why),
+            };
+        }
         if !input.is_empty() {
             member.last_input_ms = now.millis;
         }
+        let framing = member.framing();
+        let was_held = member.standing.held;
         let mut consumed = 0;
+        let mut departure = None;
         while !member.standing.held {
             let step = self
                 .policy
@@ -450,95 +308,363 @@ impl<const K: usize, S: ReplayStore> Room<K, S> {
             consumed += step.consumed;
             // The input is used up.
             let Some(verdict) = step.verdict else { break };
-            let departure = self.act(
+            let ruling = Ruling {
                 id,
-                &mut member.standing,
-                verdict,
+                limits: &self.limits,
+                first_in_line,
                 now,
-                fanout,
-                &mut on_event,
-            );
+            };
+            departure = ruling.act(&mut member.standing, verdict, fanout, &mut on_frame);
             if departure.is_some() {
-                return RoomStep {
-                    consumed,
-                    departure,
-                };
+                break;
             }
         }
+        let unframed = framing != Framing::Unframed && member.framing() == Framing::Unframed;
+        self.settle(id, was_held, departure, unframed);
         RoomStep {
             consumed,
-            departure: None,
+            departure: departure.or(self.seats.get(id).and_then(Member::leaving)),
         }
     }
 
     /// Feeds one message that member `id` sent on a carrier whose messages
-    /// each hold one token (a WebSocket message, a NATS message): the
-    /// token goes through the policy as a frame would, with the same rate
-    /// limit and the same count of invalid frames. Anything but exactly one
-    /// token (a line feed inside, two tokens, junk) is one invalid frame,
-    /// dropped whole; an empty message is a keep-alive. Takes nothing
-    /// (`consumed` 0) while the member is held; otherwise all of it, and a
-    /// frame with no room in the fan-out holds the member as
-    /// [`Room::receive`] does. Never panics, whatever the input.
+    /// each hold one token (a WebSocket message, a NATS message, a history
+    /// entry): the token goes through the policy as a frame would, with
+    /// the same rate limit and the same count of invalid frames. Anything
+    /// but exactly one token (a line feed inside, two tokens, junk) is one
+    /// invalid frame, dropped whole; an empty message is a keep-alive.
+    /// Takes nothing (`consumed` 0) while the member is held or leaving;
+    /// otherwise all of it, and a frame with no room in the fan-out holds
+    /// the member as [`Room::receive`] does. Never panics, whatever the
+    /// input.
     pub fn receive_message(
         &mut self,
-        id: usize,
-        member: &mut Member,
+        id: MemberId,
         message: &[u8],
         now: Now,
         fanout: &mut impl Fanout,
-        mut on_event: impl FnMut(FrameEvent),
+        mut on_frame: impl FnMut(MemberId, FrameEvent),
     ) -> RoomStep {
-        if member.standing.held {
+        let first_in_line = self.held.head();
+        let Some(member) = self.seats.get_mut(id) else {
+            return RoomStep::NOTHING;
+        };
+        if member.leaving.is_some() || member.standing.held {
             return RoomStep {
                 consumed: 0,
-                departure: None,
+                departure: member.leaving,
             };
         }
         member.last_input_ms = now.millis;
+        let ruling = Ruling {
+            id,
+            limits: &self.limits,
+            first_in_line,
+            now,
+        };
         let departure = self
             .policy
             .receive_message(&mut member.inbound, message, now.unix)
-            .and_then(|verdict| {
-                self.act(
-                    id,
-                    &mut member.standing,
-                    verdict,
-                    now,
-                    fanout,
-                    &mut on_event,
-                )
-            });
+            .and_then(|verdict| ruling.act(&mut member.standing, verdict, fanout, &mut on_frame));
+        self.settle(id, false, departure, false);
         RoomStep {
             consumed: message.len(),
             departure,
         }
     }
 
-    /// Acts on the policy's verdict on one of `member`'s frames: forwards
-    /// it (rate limit and room allowing; held when there is no room),
-    /// counts a refusal, or says it must leave.
-    fn act(
+    /// After member `id`'s input: puts it in line if it became held,
+    /// starts its departure, tells of its framing, and schedules what it
+    /// has due.
+    fn settle(
         &mut self,
-        id: usize,
-        member: &mut Standing,
-        verdict: Verdict<'_>,
+        id: MemberId,
+        was_held: bool,
+        departure: Option<Departure>,
+        unframed: bool,
+    ) {
+        if !was_held && self.seats.get(id).is_some_and(|m| m.standing.held) {
+            self.held.push(&mut self.seats, HELD, id);
+        }
+        if unframed {
+            self.tell(id, News::UNFRAMED);
+        }
+        if let Some(why) = departure {
+            self.leave(id, why);
+        }
+        self.schedule(id);
+    }
+
+    /// Tries again to forward the held senders' frames, first held first,
+    /// as far as the fan-out has room; each one released is reported
+    /// ([`Event::Released`]). Call it when queues may have room again.
+    pub fn release(
+        &mut self,
+        fanout: &mut impl Fanout,
+        mut on_frame: impl FnMut(MemberId, FrameEvent),
+    ) {
+        while let Some(id) = self.held.head() {
+            let Some(member) = self.seats.get_mut(id) else {
+                self.held.pop(&mut self.seats, HELD);
+                continue;
+            };
+            if member.standing.held
+                && member.leaving.is_none()
+                && let Some(frame) = member.inbound.last_frame()
+            {
+                if !fanout.has_room(id, frame.len()) {
+                    return;
+                }
+                fanout.push(Some(id), frame);
+                on_frame(id, FrameEvent::Forwarded { len: frame.len() });
+            }
+            member.standing.held = false;
+            self.held.pop(&mut self.seats, HELD);
+            self.tell(id, News::RELEASED);
+            self.schedule(id);
+        }
+    }
+
+    /// Frames were queued for member `id` that its transport has not taken:
+    /// if none were waiting, its slow timeout starts now.
+    pub fn queued(&mut self, id: MemberId, now_ms: u64) {
+        if let Some(member) = self.seats.get_mut(id) {
+            member.queued(now_ms);
+            self.schedule(id);
+        }
+    }
+
+    /// Member `id`'s transport took some of what waited for it; `remaining`
+    /// bytes still wait. Progress restarts the slow timeout.
+    pub fn took(&mut self, id: MemberId, remaining: usize, now_ms: u64) {
+        if let Some(member) = self.seats.get_mut(id) {
+            member.took(remaining, now_ms);
+            self.schedule(id);
+        }
+    }
+
+    /// Member `id` must leave, for `why` (its connection closed or failed):
+    /// read nothing more from it; its [`Event::Left`] follows. The first
+    /// reason given stands.
+    pub fn leave(&mut self, id: MemberId, why: Departure) {
+        let Some(member) = self.seats.get_mut(id) else {
+            return;
+        };
+        if member.leaving.is_none() {
+            member.leaving = Some(why);
+            self.tell(id, News::LEFT);
+        }
+    }
+
+    /// When [`Room::handle_timeout`] has something to do (monotonic
+    /// milliseconds, as [`Now::millis`]); `None`: nothing until the next
+    /// input.
+    pub fn poll_timeout(&self) -> Option<u64> {
+        (self.next_due_ms != u64::MAX).then(|| {
+            self.next_due_ms
+                .max(self.scanned_ms.saturating_add(DEADLINE_GRAIN_MS))
+        })
+    }
+
+    /// Does what is due at `now`: ends the tokens of unframed senders that
+    /// paused, sees off members past a deadline (no valid frame in time,
+    /// not reading), and schedules the summaries of refused frames. Cheap
+    /// before [`Room::poll_timeout`]: it then does nothing.
+    pub fn handle_timeout(
+        &mut self,
         now: Now,
         fanout: &mut impl Fanout,
-        on_event: &mut impl FnMut(FrameEvent),
+        mut on_frame: impl FnMut(MemberId, FrameEvent),
+    ) {
+        if self.poll_timeout().is_none_or(|due| now.millis < due) {
+            return;
+        }
+        self.scanned_ms = now.millis;
+        let mut next_due = u64::MAX;
+        for index in 0..self.seats.id_bound() {
+            let id = MemberId::new(index);
+            let Some(member) = self.seats.get_mut(id) else {
+                continue;
+            };
+            if member.is_remote() || member.leaving.is_some() {
+                continue;
+            }
+            let quiet = now.millis.saturating_sub(member.last_input_ms) >= UNFRAMED_PAUSE_MS;
+            let framing = member.framing();
+            if !member.standing.held && quiet && member.inbound.pause() {
+                // A token the sender left without line feed.
+                let _ = self.receive(id, &[], now, fanout, &mut on_frame);
+                if framing != Framing::Unframed {
+                    self.tell(id, News::UNFRAMED);
+                }
+            }
+            let Some(member) = self.seats.get_mut(id) else {
+                continue;
+            };
+            let summary_due = member
+                .standing
+                .refusals
+                .due_ms()
+                .is_some_and(|due| due <= now.millis);
+            let overdue = member.overdue(&self.limits, now.millis);
+            if summary_due {
+                self.tell(id, News::SUMMARY);
+            }
+            if let Some(why) = overdue {
+                self.leave(id, why);
+            }
+            let due = self
+                .seats
+                .get(id)
+                .map_or(u64::MAX, |m| m.next_due_ms(&self.limits));
+            next_due = next_due.min(due);
+        }
+        self.next_due_ms = next_due;
+    }
+
+    /// The next thing the shell must hear, oldest first; `None` when all is
+    /// told. A member's [`Event::Left`] frees its seat: in keyed mode the
+    /// room first sends `nick LF /leave` on its behalf through `fanout`
+    /// (an IV from `rng`) if it had named itself.
+    pub fn poll_event(
+        &mut self,
+        now: Now,
+        rng: &mut (impl CryptoRng + ?Sized),
+        fanout: &mut impl Fanout,
+    ) -> Option<Event> {
+        loop {
+            let id = self.news.head()?;
+            let Some(member) = self.seats.get_mut(id) else {
+                self.news.pop(&mut self.seats, NEWS);
+                continue;
+            };
+            let Some(news) = member.news.take_first() else {
+                self.news.pop(&mut self.seats, NEWS);
+                continue;
+            };
+            let leaving = member.leaving;
+            let summary = match (news, leaving) {
+                (News::SUMMARY, None) => member.standing.refusals.summary(now.millis, false),
+                (News::LEFT, Some(_)) => member.standing.refusals.summary(now.millis, true),
+                _ => None,
+            };
+            if member.news.is_empty() {
+                self.news.pop(&mut self.seats, NEWS);
+            }
+            match (news, leaving) {
+                (News::UNFRAMED, _) => return Some(Event::Unframed { id }),
+                (News::RELEASED, None) => return Some(Event::Released { id }),
+                (News::SUMMARY, None) => {
+                    if let Some(summary) = summary {
+                        return Some(Event::Summary { id, summary });
+                    }
+                }
+                (News::LEFT, Some(why)) => {
+                    let said_leave = self.see_off(id, now, rng, fanout);
+                    return Some(Event::Left {
+                        id,
+                        why,
+                        summary,
+                        said_leave,
+                    });
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Frees member `id`'s seat, after saying `/leave` for it (keyed mode,
+    /// a member that named itself): true when it did.
+    fn see_off(
+        &mut self,
+        id: MemberId,
+        now: Now,
+        rng: &mut (impl CryptoRng + ?Sized),
+        fanout: &mut impl Fanout,
+    ) -> bool {
+        if self.seats.get(id).is_some_and(|m| m.standing.held) {
+            self.held.unlink(&mut self.seats, HELD, id);
+        }
+        let Some(member) = self.seats.get(id) else {
+            return false;
+        };
+        let mut out = [0u8; MAX_LEAVE_FRAME];
+        let leave = self
+            .policy
+            .leave_on_behalf(&member.inbound, now.unix, rng, &mut out);
+        let said = leave.is_some();
+        if let Some(leave) = leave {
+            fanout.push(Some(id), leave);
+        }
+        if !member.is_remote() {
+            self.members = self.members.saturating_sub(1);
+        }
+        self.seats.remove(id);
+        said
+    }
+
+    /// Adds `news` to what member `id` has to tell, putting it in the line
+    /// of news if it was not. A leaving member has only its departure left
+    /// to tell.
+    fn tell(&mut self, id: MemberId, news: News) {
+        let Some(member) = self.seats.get_mut(id) else {
+            return;
+        };
+        if member.leaving.is_some() && news != News::LEFT {
+            return;
+        }
+        let was_quiet = member.news.is_empty();
+        member.news.add(news);
+        if was_quiet {
+            self.news.push(&mut self.seats, NEWS, id);
+        }
+    }
+
+    /// Brings the room's next deadline forward to member `id`'s, if sooner.
+    fn schedule(&mut self, id: MemberId) {
+        if let Some(member) = self.seats.get(id) {
+            self.next_due_ms = self.next_due_ms.min(member.next_due_ms(&self.limits));
+        }
+    }
+}
+
+/// What the room needs to rule on one of member `id`'s frames.
+struct Ruling<'l> {
+    id: MemberId,
+    limits: &'l Limits,
+    /// The first held sender, whose frame goes before any other.
+    first_in_line: Option<MemberId>,
+    now: Now,
+}
+
+impl Ruling<'_> {
+    /// Acts on the policy's verdict: forwards the frame (rate limit and
+    /// room allowing; held when there is no room or another sender is in
+    /// line first), counts a refusal, or says the member must leave.
+    fn act(
+        &self,
+        member: &mut member::Standing,
+        verdict: Verdict<'_>,
+        fanout: &mut impl Fanout,
+        on_frame: &mut impl FnMut(MemberId, FrameEvent),
     ) -> Option<Departure> {
+        let id = self.id;
         let reason = match verdict {
             Verdict::Forward(frame) => {
                 member.greeted = true;
-                if !member.remote && !member.rate.take(self.limits.max_rate, now.millis) {
+                let in_turn = self.first_in_line.is_none_or(|first| first == id);
+                if !member.remote && !member.rate.take(self.limits.max_rate, self.now.millis) {
                     let first = member.refusals.record(Refusal::RateLimited);
-                    on_event(FrameEvent::Refused {
-                        refusal: Refusal::RateLimited,
-                        first,
-                    });
-                } else if fanout.has_room(id, frame.len()) {
+                    on_frame(
+                        id,
+                        FrameEvent::Refused {
+                            refusal: Refusal::RateLimited,
+                            first,
+                        },
+                    );
+                } else if in_turn && fanout.has_room(id, frame.len()) {
                     fanout.push(Some(id), frame);
-                    on_event(FrameEvent::Forwarded { len: frame.len() });
+                    on_frame(id, FrameEvent::Forwarded { len: frame.len() });
                 } else {
                     member.held = true;
                 }
@@ -552,109 +678,13 @@ impl<const K: usize, S: ReplayStore> Room<K, S> {
         }
         let refusal = Refusal::Rejected(reason);
         let first = member.refusals.record(refusal);
-        on_event(FrameEvent::Refused { refusal, first });
+        on_frame(id, FrameEvent::Refused { refusal, first });
         match verdict {
             Verdict::Disconnect(reason) if !member.remote => {
                 Some(Departure::TooManyInvalid(reason))
             }
             _ => None,
         }
-    }
-
-    /// Call every so often (a few times a second) for each member: once it
-    /// has sent nothing for [`UNFRAMED_PAUSE_MS`], a whole token it left
-    /// without line feed goes through the policy as a frame would, and on
-    /// to `fanout` (`docs/PROTOCOL.md` section 2, Unframed senders). A
-    /// framed member is never affected.
-    pub fn pause(
-        &mut self,
-        id: usize,
-        member: &mut Member,
-        now: Now,
-        fanout: &mut impl Fanout,
-        on_event: impl FnMut(FrameEvent),
-    ) -> Option<Departure> {
-        let quiet = now.millis.saturating_sub(member.last_input_ms) >= UNFRAMED_PAUSE_MS;
-        if member.standing.held || !quiet || !member.inbound.pause() {
-            return None;
-        }
-        self.receive(id, member, &[], now, fanout, on_event)
-            .departure
-    }
-
-    /// Tries again to forward a held member's frame; true when the member
-    /// is no longer held (read from it again).
-    pub fn release(
-        &mut self,
-        id: usize,
-        member: &mut Member,
-        fanout: &mut impl Fanout,
-        mut on_event: impl FnMut(FrameEvent),
-    ) -> bool {
-        if !member.standing.held {
-            return true;
-        }
-        let Some(frame) = member.inbound.last_frame() else {
-            member.standing.held = false;
-            return true;
-        };
-        if !fanout.has_room(id, frame.len()) {
-            return false;
-        }
-        fanout.push(Some(id), frame);
-        on_event(FrameEvent::Forwarded { len: frame.len() });
-        member.standing.held = false;
-        true
-    }
-
-    /// The deadline `member` has passed, if any: call it every so often
-    /// (a few times a second).
-    pub fn overdue(&self, member: &Member, now: Now) -> Option<Departure> {
-        if member.standing.remote {
-            return None;
-        }
-        let since = |start: u64| now.millis.saturating_sub(start);
-        if !member.standing.greeted && since(member.joined_ms) >= self.limits.hello_timeout_ms {
-            return Some(Departure::HelloTimeout);
-        }
-        match member.waiting_since_ms {
-            Some(start) if since(start) >= self.limits.slow_timeout_ms => {
-                Some(Departure::NotReading)
-            }
-            _ => None,
-        }
-    }
-
-    /// `member` (number `id`) is gone: frees its place and, in keyed mode
-    /// for a member that had named itself, sends `nick LF /leave` on its
-    /// behalf through `fanout`, with an IV from `rng`.
-    pub fn depart(
-        &mut self,
-        id: usize,
-        member: &Member,
-        now: Now,
-        rng: &mut (impl CryptoRng + ?Sized),
-        fanout: &mut impl Fanout,
-    ) -> bool {
-        self.members = self.members.saturating_sub(1);
-        let mut out = [0u8; crate::relay::MAX_LEAVE_FRAME];
-        match self
-            .policy
-            .leave_on_behalf(&member.inbound, now.unix, rng, &mut out)
-        {
-            Some(leave) => {
-                fanout.push(Some(id), leave);
-                true
-            }
-            None => false,
-        }
-    }
-
-    /// The most milli-frames a bucket holds: one second's worth.
-    fn rate_burst(&self) -> u64 {
-        self.limits
-            .max_rate
-            .map_or(0, |rate| u64::from(rate) * FRAME_COST)
     }
 }
 
@@ -673,24 +703,35 @@ mod tests {
     use std::vec::Vec;
 
     type Small = ArrayStore<8, 8>;
+    /// Four seats.
+    type Test<'s> = Room<1, Small, [&'s mut Option<Member>; 4]>;
 
-    /// Per-member queues of at most `bound` bytes.
+    /// Per-member queues of at most `bound` bytes, by seat.
     struct Queues {
         queues: Vec<Vec<u8>>,
         bound: usize,
     }
 
+    impl Queues {
+        fn new(bound: usize) -> Queues {
+            Queues {
+                queues: std::vec![Vec::new(); 4],
+                bound,
+            }
+        }
+    }
+
     impl Fanout for Queues {
-        fn has_room(&self, from: usize, len: usize) -> bool {
+        fn has_room(&self, from: MemberId, len: usize) -> bool {
             self.queues
                 .iter()
                 .enumerate()
-                .all(|(id, q)| id == from || q.len() + len <= self.bound)
+                .all(|(id, q)| id == from.index() || q.len() + len <= self.bound)
         }
 
-        fn push(&mut self, from: Option<usize>, frame: &[u8]) {
+        fn push(&mut self, from: Option<MemberId>, frame: &[u8]) {
             for (id, q) in self.queues.iter_mut().enumerate() {
-                if Some(id) != from {
+                if from.map(MemberId::index) != Some(id) {
                     q.extend_from_slice(frame);
                 }
             }
@@ -716,6 +757,23 @@ mod tests {
         }
     }
 
+    fn open<'s>(
+        memory: &'s mut SeatMemory<4>,
+        policy: RelayPolicy<1, Small>,
+        limits: Limits,
+    ) -> Test<'s> {
+        Room::new(policy, limits, memory.seats(), at(0))
+    }
+
+    fn blind(memory: &mut SeatMemory<4>) -> Test<'_> {
+        open(memory, RelayPolicy::blind(), limits())
+    }
+
+    fn keyed(memory: &mut SeatMemory<4>, limits: Limits) -> Test<'_> {
+        let keys = KeySet::single(Key::from_bytes([1; 32]));
+        open(memory, RelayPolicy::keyed(keys, 300, Small::new()), limits)
+    }
+
     fn frame(text: &str, unix: u64) -> Vec<u8> {
         let ann = Session::<1, Small>::new(KeySet::single(Key::from_bytes([1; 32])), "ann", None)
             .unwrap();
@@ -729,33 +787,65 @@ mod tests {
     }
 
     fn feed(
-        room: &mut Room<1, Small>,
-        id: usize,
-        member: &mut Member,
+        room: &mut Test<'_>,
+        id: MemberId,
         bytes: &[u8],
         now: Now,
         fanout: &mut Queues,
     ) -> (RoomStep, Vec<FrameEvent>) {
         let mut events = Vec::new();
-        let step = room.receive(id, member, bytes, now, fanout, |e| events.push(e));
+        let step = room.receive(id, bytes, now, fanout, |_, e| events.push(e));
         (step, events)
     }
 
+    /// Every event the room has at `now`.
+    fn events(room: &mut Test<'_>, now: Now, fanout: &mut Queues) -> Vec<Event> {
+        let mut rng = ChaCha8Rng::seed_from_u64(now.millis);
+        core::iter::from_fn(|| room.poll_event(now, &mut rng, fanout)).collect()
+    }
+
+    /// The reasons members left, in the events.
+    fn departures(events: &[Event]) -> Vec<(MemberId, Departure)> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Left { id, why, .. } => Some((*id, *why)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Runs the room's timers at `now`, then gives its events.
+    fn tick(room: &mut Test<'_>, now: Now, fanout: &mut Queues) -> Vec<Event> {
+        room.handle_timeout(now, fanout, |_, _| {});
+        events(room, now, fanout)
+    }
+
     #[test]
-    fn test_admission_full_and_per_ip() {
-        let mut room = Room::<1, Small>::new(RelayPolicy::blind(), limits());
-        assert!(room.admit(IP, 0, at(0)).is_ok());
-        assert!(room.admit(IP, 1, at(0)).is_ok());
-        assert_eq!(room.admit(IP, 2, at(0)).unwrap_err(), Notice::Busy);
-        let other = room.admit([2; 16], 0, at(0)).unwrap();
-        assert_eq!(room.admit([3; 16], 0, at(0)).unwrap_err(), Notice::Full);
-        let mut queues = Queues {
-            queues: Vec::new(),
-            bound: 0,
-        };
-        let mut rng = ChaCha8Rng::seed_from_u64(1);
-        assert!(!room.depart(2, &other, at(1), &mut rng, &mut queues));
-        assert!(room.admit([3; 16], 0, at(0)).is_ok());
+    fn test_admission_full_and_per_ip_and_seats_freed_after_left() {
+        let mut memory = SeatMemory::new();
+        let mut room = blind(&mut memory);
+        let mut queues = Queues::new(1 << 20);
+        let a = room.admit(IP, at(0)).unwrap();
+        assert!(room.admit(IP, at(0)).is_ok());
+        assert_eq!(room.admit(IP, at(0)), Err(Notice::Busy));
+        let other = room.admit([2; 16], at(0)).unwrap();
+        assert_eq!(room.admit([3; 16], at(0)), Err(Notice::Full));
+        room.leave(other, Departure::Closed);
+        assert_eq!(room.admit([3; 16], at(0)), Err(Notice::Full), "until told");
+        let told = events(&mut room, at(1), &mut queues);
+        assert_eq!(departures(&told), [(other, Departure::Closed)]);
+        assert!(room.member(other).is_none(), "its seat is free");
+        let again = room.admit([3; 16], at(0)).unwrap();
+        assert_eq!(again, other, "the freed seat is given again");
+        room.leave(a, Departure::Reset);
+        room.leave(a, Departure::Closed);
+        let told = events(&mut room, at(1), &mut queues);
+        assert_eq!(
+            departures(&told),
+            [(a, Departure::Reset)],
+            "the first reason"
+        );
         assert_eq!(Notice::parse(b"!full"), Some(Notice::Full));
         assert_eq!(Notice::parse(b"!tls"), Some(Notice::Tls));
         assert_eq!(Notice::parse(b"!nonsense"), None);
@@ -763,126 +853,139 @@ mod tests {
 
     #[test]
     fn test_frame_held_until_room_then_released() {
-        let mut room = Room::<1, Small>::new(RelayPolicy::blind(), limits());
-        let mut ann = room.admit(IP, 0, at(0)).unwrap();
+        let mut memory = SeatMemory::new();
+        let mut room = blind(&mut memory);
+        let ann = room.admit(IP, at(0)).unwrap();
         let one = frame("one", 1000);
         let two = frame("two", 1000);
-        // Room for one frame only in member 1's queue.
-        let mut queues = Queues {
-            queues: std::vec![Vec::new(), Vec::new()],
-            bound: one.len() + 10,
-        };
+        // Room for one frame only in each queue.
+        let mut queues = Queues::new(one.len() + 10);
         let wire = [one.clone(), two.clone()].concat();
-        let (step, events) = feed(&mut room, 0, &mut ann, &wire, at(0), &mut queues);
+        let (step, frames) = feed(&mut room, ann, &wire, at(0), &mut queues);
         assert_eq!(step.departure, None);
         assert_eq!(step.consumed, wire.len(), "the second frame was read whole");
-        assert_eq!(events, [FrameEvent::Forwarded { len: one.len() }]);
-        assert!(ann.is_held());
-        assert!(!room.release(0, &mut ann, &mut queues, |_| {}));
-        // Member 1 reads: the held frame goes, and in order.
-        queues.queues[1].clear();
-        assert!(room.release(0, &mut ann, &mut queues, |_| {}));
-        assert!(!ann.is_held());
+        assert_eq!(frames, [FrameEvent::Forwarded { len: one.len() }]);
+        assert!(room.member(ann).unwrap().is_held());
+        room.release(&mut queues, |_, _| {});
+        assert!(room.member(ann).unwrap().is_held());
+        assert!(events(&mut room, at(0), &mut queues).is_empty());
+        // The others read: the held frame goes, and in order.
+        queues.queues.iter_mut().for_each(Vec::clear);
+        room.release(&mut queues, |_, _| {});
+        assert!(!room.member(ann).unwrap().is_held());
         assert_eq!(queues.queues[1], two);
+        let told = events(&mut room, at(0), &mut queues);
+        assert_eq!(told, [Event::Released { id: ann }]);
+    }
+
+    #[test]
+    fn test_first_held_goes_first() {
+        let mut memory = SeatMemory::new();
+        let mut room = blind(&mut memory);
+        let ann = room.admit(IP, at(0)).unwrap();
+        let bob = room.admit([2; 16], at(0)).unwrap();
+        let one = frame("one", 1000);
+        let mut queues = Queues::new(one.len());
+        queues.queues[3].resize(1, b'x');
+        // Seat 3 is one byte short of room: ann is held, then bob is too,
+        // although bob's frame would fit once ann's is gone.
+        let _ = feed(&mut room, ann, &one, at(0), &mut queues);
+        assert!(room.member(ann).unwrap().is_held());
+        queues.queues[3].clear();
+        queues.bound = one.len() * 2;
+        queues.queues[3].resize(one.len() + 1, b'x');
+        let _ = feed(&mut room, bob, &one, at(0), &mut queues);
+        assert!(room.member(bob).unwrap().is_held(), "ann is first in line");
+        queues.queues[3].clear();
+        let mut order = Vec::new();
+        room.release(&mut queues, |id, _| order.push(id));
+        assert_eq!(order, [ann, bob]);
+        let told = events(&mut room, at(0), &mut queues);
+        assert_eq!(
+            told,
+            [Event::Released { id: ann }, Event::Released { id: bob }]
+        );
     }
 
     #[test]
     fn test_held_member_reads_nothing_more() {
-        let mut room = Room::<1, Small>::new(RelayPolicy::blind(), limits());
-        let mut ann = room.admit(IP, 0, at(0)).unwrap();
+        let mut memory = SeatMemory::new();
+        let mut room = blind(&mut memory);
+        let ann = room.admit(IP, at(0)).unwrap();
         let one = frame("one", 1000);
-        let mut queues = Queues {
-            queues: std::vec![Vec::new(), Vec::new()],
-            bound: 0,
-        };
+        let mut queues = Queues::new(0);
         let wire = [one.clone(), one.clone()].concat();
-        let (step, events) = feed(&mut room, 0, &mut ann, &wire, at(0), &mut queues);
+        let (step, frames) = feed(&mut room, ann, &wire, at(0), &mut queues);
         assert_eq!(step.consumed, one.len());
-        assert!(events.is_empty());
-        let (step, _) = feed(
-            &mut room,
-            0,
-            &mut ann,
-            &wire[one.len()..],
-            at(0),
-            &mut queues,
-        );
+        assert!(frames.is_empty());
+        let (step, _) = feed(&mut room, ann, &wire[one.len()..], at(0), &mut queues);
         assert_eq!(step.consumed, 0);
     }
 
     #[test]
-    fn test_hello_timeout_and_keepalives() {
-        let mut room = Room::<1, Small>::new(RelayPolicy::blind(), limits());
-        let mut idle = room.admit(IP, 0, at(0)).unwrap();
-        let mut queues = Queues {
-            queues: std::vec![Vec::new(), Vec::new()],
-            bound: 1 << 20,
-        };
-        let _ = feed(&mut room, 0, &mut idle, b"\n\r\n\n", at(9_000), &mut queues);
-        assert_eq!(room.overdue(&idle, at(9_999)), None);
-        assert_eq!(
-            room.overdue(&idle, at(10_000)),
-            Some(Departure::HelloTimeout)
-        );
+    fn test_hello_timeout_scheduled_and_keepalives_do_not_count() {
+        let mut memory = SeatMemory::new();
+        let mut room = blind(&mut memory);
+        let mut queues = Queues::new(1 << 20);
+        assert_eq!(room.poll_timeout(), None, "nobody, nothing due");
+        let idle = room.admit(IP, at(0)).unwrap();
+        assert_eq!(room.poll_timeout(), Some(10_000));
+        let _ = feed(&mut room, idle, b"\n\r\n\n", at(9_000), &mut queues);
+        assert!(tick(&mut room, at(9_999), &mut queues).is_empty());
+        let told = tick(&mut room, at(10_000), &mut queues);
+        assert_eq!(departures(&told), [(idle, Departure::HelloTimeout)]);
         assert_eq!(Departure::HelloTimeout.notice(), Some(Notice::Timeout));
-        let mut talker = room.admit(IP, 1, at(0)).unwrap();
+        let talker = room.admit(IP, at(10_000)).unwrap();
         let _ = feed(
             &mut room,
-            1,
-            &mut talker,
+            talker,
             &frame("hi", 1000),
-            at(9_000),
+            at(10_500),
             &mut queues,
         );
-        assert_eq!(room.overdue(&talker, at(60_000)), None);
+        assert!(tick(&mut room, at(60_000), &mut queues).is_empty());
+        assert_eq!(
+            room.poll_timeout(),
+            None,
+            "a greeted idle member costs no timer"
+        );
     }
 
     #[test]
     fn test_slow_reader_judged_by_progress_over_time() {
-        let mut room = Room::<1, Small>::new(RelayPolicy::blind(), limits());
-        let mut bob = room.admit(IP, 0, at(0)).unwrap();
-        let mut queues = Queues {
-            queues: std::vec![Vec::new(), Vec::new()],
-            bound: 1 << 20,
-        };
-        let _ = feed(
-            &mut room,
-            1,
-            &mut bob,
-            &frame("hi", 1000),
-            at(0),
-            &mut queues,
-        );
-        bob.queued(1_000);
-        bob.queued(3_000);
-        assert_eq!(room.overdue(&bob, at(5_999)), None);
+        let mut memory = SeatMemory::new();
+        let mut room = blind(&mut memory);
+        let mut queues = Queues::new(1 << 20);
+        let bob = room.admit(IP, at(0)).unwrap();
+        let _ = feed(&mut room, bob, &frame("hi", 1000), at(0), &mut queues);
+        room.queued(bob, 1_000);
+        room.queued(bob, 3_000);
+        assert_eq!(room.poll_timeout(), Some(6_000));
+        assert!(tick(&mut room, at(5_999), &mut queues).is_empty());
         // It took a little at 4 s: the clock restarts.
-        bob.took(100, 4_000);
-        assert_eq!(room.overdue(&bob, at(8_999)), None);
-        assert_eq!(room.overdue(&bob, at(9_000)), Some(Departure::NotReading));
-        bob.took(0, 9_500);
-        assert_eq!(room.overdue(&bob, at(60_000)), None);
+        room.took(bob, 100, 4_000);
+        assert!(tick(&mut room, at(8_999), &mut queues).is_empty());
+        // Within a grain of the deadline, as the last look was just before.
+        assert!(tick(&mut room, at(9_000), &mut queues).is_empty());
+        let told = tick(&mut room, at(8_999 + DEADLINE_GRAIN_MS), &mut queues);
+        assert_eq!(departures(&told), [(bob, Departure::NotReading)]);
     }
 
     #[test]
     fn test_rate_limit_drops_excess_and_refills() {
-        let mut room = Room::<1, Small>::new(
-            RelayPolicy::blind(),
-            Limits {
-                max_rate: Some(2),
-                ..limits()
-            },
-        );
-        let mut ann = room.admit(IP, 0, at(0)).unwrap();
-        let mut queues = Queues {
-            queues: std::vec![Vec::new(), Vec::new()],
-            bound: 1 << 20,
+        let mut memory = SeatMemory::new();
+        let limits = Limits {
+            max_rate: Some(2),
+            ..limits()
         };
+        let mut room = open(&mut memory, RelayPolicy::blind(), limits);
+        let ann = room.admit(IP, at(0)).unwrap();
+        let mut queues = Queues::new(1 << 20);
         let wire: Vec<u8> = (0..4)
             .flat_map(|i| frame(&"x".repeat(i + 1), 1000))
             .collect();
-        let (_, events) = feed(&mut room, 0, &mut ann, &wire, at(0), &mut queues);
-        let limited = events
+        let (_, frames) = feed(&mut room, ann, &wire, at(0), &mut queues);
+        let limited = frames
             .iter()
             .filter(|e| {
                 matches!(
@@ -894,163 +997,164 @@ mod tests {
                 )
             })
             .count();
-        assert_eq!((events.len(), limited), (4, 2));
-        let (_, events) = feed(
-            &mut room,
-            0,
-            &mut ann,
-            &frame("later", 1000),
-            at(500),
-            &mut queues,
+        assert_eq!((frames.len(), limited), (4, 2));
+        let (_, frames) = feed(&mut room, ann, &frame("later", 1000), at(500), &mut queues);
+        assert!(matches!(frames[..], [FrameEvent::Forwarded { .. }]));
+        // The second refusal of a kind waits for the summary, when due.
+        assert!(tick(&mut room, at(9_999), &mut queues).is_empty());
+        let told = tick(&mut room, at(10_000), &mut queues);
+        assert!(
+            matches!(told[..], [Event::Summary { id, summary }] if id == ann && summary.total() == 1),
+            "{told:?}"
         );
-        assert!(matches!(events[..], [FrameEvent::Forwarded { .. }]));
     }
 
     #[test]
-    fn test_invalid_run_departs_with_notice() {
-        let mut room = Room::<1, Small>::new(RelayPolicy::blind(), limits());
-        let mut eve = room.admit(IP, 0, at(0)).unwrap();
-        let mut queues = Queues {
-            queues: std::vec![Vec::new(), Vec::new()],
-            bound: 1 << 20,
-        };
+    fn test_invalid_run_departs_with_notice_and_summary() {
+        let mut memory = SeatMemory::new();
+        let mut room = blind(&mut memory);
+        let eve = room.admit(IP, at(0)).unwrap();
+        let mut queues = Queues::new(1 << 20);
         let wire = b"!\n".repeat(20);
-        let (step, events) = feed(&mut room, 0, &mut eve, &wire, at(0), &mut queues);
-        assert_eq!(events.len(), 16);
+        let (step, frames) = feed(&mut room, eve, &wire, at(0), &mut queues);
+        assert_eq!(frames.len(), 16);
         assert_eq!(step.consumed, 32);
         let departure = step.departure.unwrap();
         assert!(matches!(departure, Departure::TooManyInvalid(_)));
         assert_eq!(departure.notice(), Some(Notice::Invalid));
+        let (step, _) = feed(&mut room, eve, b"more", at(0), &mut queues);
+        assert_eq!((step.consumed, step.departure), (0, Some(departure)));
+        let told = events(&mut room, at(1), &mut queues);
+        assert!(
+            matches!(told[..], [Event::Left { id, why, summary: Some(summary), said_leave: false }]
+                if id == eve && why == departure && summary.total() == 15),
+            "{told:?}"
+        );
     }
 
     #[test]
     fn test_remote_frames_reach_every_local_member_under_the_same_policy() {
-        let keys = KeySet::single(Key::from_bytes([1; 32]));
+        let mut memory = SeatMemory::new();
         let limits = Limits {
             max_rate: Some(1),
             ..limits()
         };
-        let mut room = Room::<1, Small>::new(RelayPolicy::keyed(keys, 300, Small::new()), limits);
-        let mut ann = room.admit(IP, 0, at(0)).unwrap();
-        let mut remote = room.remote(at(0));
-        assert_eq!(room.members(), 1, "the remote member takes no slot");
-        let mut queues = Queues {
-            queues: std::vec![Vec::new(), Vec::new()],
-            bound: 1 << 20,
-        };
-        // Member 0 sends a frame: it reaches member 1 and is remembered.
+        let mut room = keyed(&mut memory, limits);
+        let ann = room.admit(IP, at(0)).unwrap();
+        let remote = room.admit_remote(at(0)).unwrap();
+        assert_eq!(room.members(), 1, "the remote member takes no place");
+        let mut queues = Queues::new(1 << 20);
         let hi = frame("hi", 1000);
-        let (_, events) = feed(&mut room, 0, &mut ann, &hi, at(0), &mut queues);
-        assert!(matches!(events[..], [FrameEvent::Forwarded { .. }]));
+        let (_, frames) = feed(&mut room, ann, &hi, at(0), &mut queues);
+        assert!(matches!(frames[..], [FrameEvent::Forwarded { .. }]));
         // The same frame back over the bridge is a replay.
         queues.queues.iter_mut().for_each(Vec::clear);
-        let (_, events) = feed(&mut room, REMOTE, &mut remote, &hi, at(0), &mut queues);
+        let mut frames = Vec::new();
+        let token = &hi[..hi.len() - 1];
+        let _ = room.receive_message(remote, token, at(0), &mut queues, |_, e| frames.push(e));
         assert!(matches!(
-            events[..],
+            frames[..],
             [FrameEvent::Refused {
                 refusal: Refusal::Rejected(RejectReason::Replayed),
                 ..
             }]
         ));
         // New remote frames reach every local member, with no rate limit.
-        let wire = [frame("a", 1000), frame("bb", 1000), frame("ccc", 1000)].concat();
-        let (step, events) = feed(&mut room, REMOTE, &mut remote, &wire, at(0), &mut queues);
-        assert_eq!(
-            step,
-            RoomStep {
-                consumed: wire.len(),
-                departure: None
-            }
-        );
-        assert_eq!(events.len(), 3);
+        frames.clear();
+        let sent = [frame("a", 1000), frame("bb", 1000), frame("ccc", 1000)];
+        for frame in &sent {
+            let token = &frame[..frame.len() - 1];
+            let _ = room.receive_message(remote, token, at(0), &mut queues, |_, e| frames.push(e));
+        }
+        assert_eq!(frames.len(), 3);
         assert!(
-            events
+            frames
                 .iter()
                 .all(|e| matches!(e, FrameEvent::Forwarded { .. }))
         );
-        assert_eq!(queues.queues[0], wire);
-        assert_eq!(queues.queues[1], wire);
-        // A forged frame is refused; a flood of them never makes it leave,
-        // and it has no deadlines.
+        assert_eq!(queues.queues[ann.index()], sent.concat());
+        // A flood of forged frames never makes it leave; it has no deadlines.
         let mut forged = frame("x", 1000);
         forged[10] ^= 1;
-        let (_, events) = feed(
-            &mut room,
-            REMOTE,
-            &mut remote,
-            &forged.repeat(40),
-            at(0),
-            &mut queues,
-        );
-        assert_eq!(events.len(), 40);
-        assert!(
-            !events
-                .iter()
-                .any(|e| matches!(e, FrameEvent::Forwarded { .. }))
-        );
-        let (step, _) = feed(
-            &mut room,
-            REMOTE,
-            &mut remote,
-            &b"!\n".repeat(40),
-            at(0),
-            &mut queues,
-        );
-        assert_eq!(step.departure, None);
-        assert_eq!(room.overdue(&remote, at(1_000_000)), None);
+        for _ in 0..40 {
+            let step = room.receive_message(
+                remote,
+                &forged[..forged.len() - 1],
+                at(0),
+                &mut queues,
+                |_, _| {},
+            );
+            assert_eq!(step.departure, None);
+        }
+        // Deadlines: ann (greeted) and the remote member have none.
+        assert!(tick(&mut room, at(1_000_000), &mut queues).is_empty());
     }
 
     #[test]
     fn test_remote_frame_held_until_room() {
-        let mut room = Room::<1, Small>::new(RelayPolicy::blind(), limits());
-        let mut remote = room.remote(at(0));
+        let mut memory = SeatMemory::new();
+        let mut room = blind(&mut memory);
+        let remote = room.admit_remote(at(0)).unwrap();
         let one = frame("one", 1000);
-        let mut queues = Queues {
-            queues: std::vec![Vec::new()],
-            bound: 0,
-        };
-        let (step, events) = feed(&mut room, REMOTE, &mut remote, &one, at(0), &mut queues);
-        assert_eq!((step.consumed, events.len()), (one.len(), 0));
-        assert!(remote.is_held());
+        let mut queues = Queues::new(0);
+        let token = &one[..one.len() - 1];
+        let step = room.receive_message(remote, token, at(0), &mut queues, |_, _| {});
+        assert_eq!(step.consumed, token.len());
+        assert!(room.member(remote).unwrap().is_held());
         queues.bound = 1 << 20;
-        assert!(room.release(REMOTE, &mut remote, &mut queues, |_| {}));
-        assert_eq!(queues.queues[0], one);
+        room.release(&mut queues, |_, _| {});
+        assert_eq!(queues.queues[1], one);
+        let told = events(&mut room, at(0), &mut queues);
+        assert_eq!(told, [Event::Released { id: remote }]);
     }
 
     #[test]
     fn test_keyed_departure_says_leave() {
-        let keys = KeySet::single(Key::from_bytes([1; 32]));
-        let mut room = Room::<1, Small>::new(RelayPolicy::keyed(keys, 300, Small::new()), limits());
-        let mut ann = room.admit(IP, 0, at(0)).unwrap();
-        let mut queues = Queues {
-            queues: std::vec![Vec::new(), Vec::new()],
-            bound: 1 << 20,
-        };
-        let _ = feed(
-            &mut room,
-            0,
-            &mut ann,
-            &frame("hi", 1000),
-            at(0),
-            &mut queues,
-        );
-        assert_eq!(ann.nick(), Some("ann"));
-        let mut rng = ChaCha8Rng::seed_from_u64(1);
-        queues.queues[1].clear();
-        assert!(room.depart(0, &ann, at(10), &mut rng, &mut queues));
-        assert!(queues.queues[0].is_empty());
+        let mut memory = SeatMemory::new();
+        let mut room = keyed(&mut memory, limits());
+        let ann = room.admit(IP, at(0)).unwrap();
+        let mut queues = Queues::new(1 << 20);
+        let _ = feed(&mut room, ann, &frame("hi", 1000), at(0), &mut queues);
+        assert_eq!(room.member(ann).unwrap().nick(), Some("ann"));
+        queues.queues.iter_mut().for_each(Vec::clear);
+        room.leave(ann, Departure::Closed);
+        let told = events(&mut room, at(10), &mut queues);
+        assert!(matches!(
+            told[..],
+            [Event::Left {
+                said_leave: true,
+                ..
+            }]
+        ));
+        assert!(queues.queues[ann.index()].is_empty());
         assert!(queues.queues[1].ends_with(b"\n"));
         assert_eq!(room.members(), 0);
     }
 
     #[test]
+    fn test_keyed_room_refuses_what_is_dated_before_it_opened() {
+        let mut memory = SeatMemory::new();
+        let mut room = keyed(&mut memory, limits());
+        let ann = room.admit(IP, at(0)).unwrap();
+        let mut queues = Queues::new(1 << 20);
+        let (_, frames) = feed(&mut room, ann, &frame("old", 999), at(0), &mut queues);
+        assert!(
+            matches!(frames[..], [FrameEvent::Refused { .. }]),
+            "{frames:?}"
+        );
+        let (_, frames) = feed(&mut room, ann, &frame("new", 1000), at(0), &mut queues);
+        assert!(
+            matches!(frames[..], [FrameEvent::Forwarded { .. }]),
+            "{frames:?}"
+        );
+    }
+
+    #[test]
     fn test_unframed_member_is_heard_as_frames() {
-        let mut room = Room::<1, Small>::new(RelayPolicy::blind(), limits());
-        let mut old = room.admit(IP, 0, at(0)).unwrap();
-        let mut queues = Queues {
-            queues: std::vec![Vec::new(), Vec::new()],
-            bound: 1 << 20,
-        };
+        let mut memory = SeatMemory::new();
+        let mut room = blind(&mut memory);
+        let old = room.admit(IP, at(0)).unwrap();
+        let mut queues = Queues::new(1 << 20);
         let token = |text: &str| {
             let frame = frame(text, 1000);
             frame[..frame.len() - 1].to_vec()
@@ -1058,7 +1162,7 @@ mod tests {
         // Three tokens with no line feed: the last (3 blocks) has no padding.
         let (one, two, three) = (token("one"), token("two"), token(&"x".repeat(40)));
         let wire = [&one[..], &two, &three].concat();
-        let (step, events) = feed(&mut room, 0, &mut old, &wire, at(0), &mut queues);
+        let (step, frames) = feed(&mut room, old, &wire, at(0), &mut queues);
         assert_eq!(
             step,
             RoomStep {
@@ -1066,41 +1170,42 @@ mod tests {
                 departure: None
             }
         );
-        assert_eq!(events.len(), 2);
+        assert_eq!(frames.len(), 2);
         assert_eq!(queues.queues[1], [&one[..], b"\n", &two, b"\n"].concat());
+        assert_eq!(
+            events(&mut room, at(0), &mut queues),
+            [Event::Unframed { id: old }]
+        );
         // Not quiet long enough yet, then the pause ends the third token.
-        let mut events = Vec::new();
-        let early = room.pause(0, &mut old, at(UNFRAMED_PAUSE_MS - 1), &mut queues, |e| {
-            events.push(e)
+        assert_eq!(room.poll_timeout(), Some(UNFRAMED_PAUSE_MS));
+        let mut frames = Vec::new();
+        room.handle_timeout(at(UNFRAMED_PAUSE_MS - 1), &mut queues, |_, e| {
+            frames.push(e)
         });
-        assert_eq!((early, events.len()), (None, 0));
-        let due = room.pause(0, &mut old, at(UNFRAMED_PAUSE_MS), &mut queues, |e| {
-            events.push(e)
-        });
-        assert_eq!((due, events.len()), (None, 1));
+        assert!(frames.is_empty());
+        room.handle_timeout(at(UNFRAMED_PAUSE_MS), &mut queues, |_, e| frames.push(e));
+        assert_eq!(frames.len(), 1);
         assert!(queues.queues[1].ends_with(&[&three[..], b"\n"].concat()));
-        assert_eq!(room.overdue(&old, at(60_000)), None, "it has greeted");
+        assert_eq!(room.poll_timeout(), None, "it has greeted, nothing waits");
         // The slow timeout holds as for framed members.
-        old.queued(60_000);
-        assert_eq!(room.overdue(&old, at(65_000)), Some(Departure::NotReading));
+        room.queued(old, 60_000);
+        let told = tick(&mut room, at(65_000), &mut queues);
+        assert_eq!(departures(&told), [(old, Departure::NotReading)]);
     }
 
     #[test]
     fn test_a_message_is_one_token_whole_or_dropped_whole() {
-        let mut room = Room::<1, Small>::new(RelayPolicy::blind(), limits());
-        let mut ws = room.admit(IP, 0, at(0)).unwrap();
-        let mut queues = Queues {
-            queues: std::vec![Vec::new(), Vec::new()],
-            bound: 1 << 20,
-        };
+        let mut memory = SeatMemory::new();
+        let mut room = blind(&mut memory);
+        let ws = room.admit(IP, at(0)).unwrap();
+        let mut queues = Queues::new(1 << 20);
         let hi = frame("hi", 1000);
         let token = &hi[..hi.len() - 1];
-        let mut events = Vec::new();
-        let mut send =
-            |room: &mut Room<1, Small>, ws: &mut Member, message: &[u8], queues: &mut Queues| {
-                room.receive_message(0, ws, message, at(0), queues, |e| events.push(e))
-            };
-        let step = send(&mut room, &mut ws, token, &mut queues);
+        let mut frames = Vec::new();
+        let mut send = |room: &mut Test<'_>, message: &[u8], queues: &mut Queues| {
+            room.receive_message(ws, message, at(0), queues, |_, e| frames.push(e))
+        };
+        let step = send(&mut room, token, &mut queues);
         assert_eq!((step.consumed, step.departure), (token.len(), None));
         assert_eq!(queues.queues[1], hi);
         // Smuggled behind a line feed, after one, two tokens in one
@@ -1109,42 +1214,56 @@ mod tests {
         let trailing = [token, b"\n"].concat();
         let two = [token, token].concat();
         for message in [&smuggled[..], &trailing, &two, b""] {
-            let step = send(&mut room, &mut ws, message, &mut queues);
+            let step = send(&mut room, message, &mut queues);
             assert_eq!((step.consumed, step.departure), (message.len(), None));
         }
         assert_eq!(queues.queues[1], hi, "nothing more was forwarded");
         let refused = |e: &FrameEvent| matches!(e, FrameEvent::Refused { .. });
-        assert_eq!(events.len(), 4, "{events:?}");
-        assert!(events[1..].iter().all(refused));
+        assert_eq!(frames.len(), 4, "{frames:?}");
+        assert!(frames[1..].iter().all(refused));
         // Invalid messages count as invalid frames do: sixteen in a row and
         // it must leave.
         let departures: Vec<_> = (0..13)
             .filter_map(|_| {
-                room.receive_message(0, &mut ws, &smuggled, at(0), &mut queues, |_| {})
+                room.receive_message(ws, &smuggled, at(0), &mut queues, |_, _| {})
                     .departure
             })
             .collect();
-        assert!(matches!(departures[..], [Departure::TooManyInvalid(_)]));
+        assert!(matches!(departures[..], [Departure::TooManyInvalid(_), ..]));
     }
 
     #[test]
     fn test_a_message_with_no_room_holds_its_sender() {
-        let mut room = Room::<1, Small>::new(RelayPolicy::blind(), limits());
-        let mut ws = room.admit(IP, 0, at(0)).unwrap();
+        let mut memory = SeatMemory::new();
+        let mut room = blind(&mut memory);
+        let ws = room.admit(IP, at(0)).unwrap();
         let one = frame("one", 1000);
-        let mut queues = Queues {
-            queues: std::vec![Vec::new(), Vec::new()],
-            bound: 0,
-        };
+        let mut queues = Queues::new(0);
         let token = &one[..one.len() - 1];
-        let step = room.receive_message(0, &mut ws, token, at(0), &mut queues, |_| {});
+        let step = room.receive_message(ws, token, at(0), &mut queues, |_, _| {});
         assert_eq!(step.consumed, token.len());
-        assert!(ws.is_held());
-        let again = room.receive_message(0, &mut ws, token, at(0), &mut queues, |_| {});
+        assert!(room.member(ws).unwrap().is_held());
+        let again = room.receive_message(ws, token, at(0), &mut queues, |_, _| {});
         assert_eq!(again.consumed, 0, "a held member takes no message");
         queues.bound = 1 << 20;
-        assert!(room.release(0, &mut ws, &mut queues, |_| {}));
+        room.release(&mut queues, |_, _| {});
         assert_eq!(queues.queues[1], one);
+    }
+
+    #[test]
+    fn test_a_held_member_that_leaves_frees_the_line() {
+        let mut memory = SeatMemory::new();
+        let mut room = blind(&mut memory);
+        let ann = room.admit(IP, at(0)).unwrap();
+        let bob = room.admit([2; 16], at(0)).unwrap();
+        let one = frame("one", 1000);
+        let mut queues = Queues::new(0);
+        let _ = feed(&mut room, ann, &one, at(0), &mut queues);
+        room.leave(ann, Departure::Reset);
+        let _ = events(&mut room, at(0), &mut queues);
+        queues.bound = 1 << 20;
+        let (_, frames) = feed(&mut room, bob, &one, at(0), &mut queues);
+        assert_eq!(frames, [FrameEvent::Forwarded { len: one.len() }]);
     }
 
     #[test]

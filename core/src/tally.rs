@@ -102,6 +102,12 @@ impl RefusalTally {
         false
     }
 
+    /// When the next summary is due, if there is anything to say.
+    pub fn due_ms(&self) -> Option<u64> {
+        let pending = self.counts.iter().any(|&n| n > 0);
+        pending.then(|| self.since_ms.saturating_add(SUMMARY_INTERVAL_MS))
+    }
+
     /// The refusals counted since the last summary, once
     /// [`SUMMARY_INTERVAL_MS`] has passed or when the connection is
     /// `leaving`; `None` when there is nothing to say yet.

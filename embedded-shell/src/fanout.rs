@@ -11,7 +11,7 @@
 
 use fernchat_core::frame::MAX_FRAME;
 use fernchat_core::relay::MAX_LEAVE_FRAME;
-use fernchat_core::room::Fanout;
+use fernchat_core::room::{Fanout, MemberId};
 
 /// Bytes in front of each frame in the log: sender (1) and length (2, big-endian).
 const HEADER: usize = 3;
@@ -198,7 +198,7 @@ impl<const N: usize> Fanout for FanoutLog<'_, N> {
     /// True when a frame of `len` bytes fits for every reader, the sender's
     /// cursor included (it still has to get past the frame), with the
     /// [`FanoutLog::RESERVE`] left over.
-    fn has_room(&self, _from: usize, len: usize) -> bool {
+    fn has_room(&self, _from: MemberId, len: usize) -> bool {
         self.fits(len, Self::RESERVE)
     }
 
@@ -206,8 +206,8 @@ impl<const N: usize> Fanout for FanoutLog<'_, N> {
     /// is dropped rather than overwrite a reader's bytes. A member's frame
     /// always fits after [`Fanout::has_room`], and the relay's `/leave`
     /// frames fit in the reserve.
-    fn push(&mut self, from: Option<usize>, frame: &[u8]) {
-        let _ = self.append(from, frame);
+    fn push(&mut self, from: Option<MemberId>, frame: &[u8]) {
+        let _ = self.append(from.map(MemberId::index), frame);
     }
 }
 
@@ -305,9 +305,9 @@ mod tests {
         // takes 100 bytes and stops, while reader 2 keeps up for as long as
         // there is room.
         let mut appended = 0;
-        while log.has_room(0, size(appended)) {
+        while log.has_room(MemberId::new(0), size(appended)) {
             let f = frame(b'A' + (appended % 26) as u8, size(appended));
-            log.push(Some(0), &f);
+            log.push(Some(MemberId::new(0)), &f);
             if appended < 12 {
                 assert_eq!(drain(&mut log, 1, 500), f);
             } else {
@@ -328,8 +328,8 @@ mod tests {
         assert!(behind + FanoutLog::<3>::RESERVE <= 8192);
         // It gets every frame, whole and in order; then there is room again.
         assert_eq!(drain(&mut log, 1, 333), all[100..]);
-        assert!(log.has_room(0, size(appended)));
-        assert!(log.has_room(1, MAX_FRAME));
+        assert!(log.has_room(MemberId::new(0), size(appended)));
+        assert!(log.has_room(MemberId::new(1), MAX_FRAME));
     }
 
     #[test]
@@ -340,8 +340,8 @@ mod tests {
         // Reader 2 never reads: members' frames stop short of the reserve...
         let small = frame(b's', 100);
         let mut expected = Vec::new();
-        while log.has_room(0, small.len()) {
-            log.push(Some(0), &small);
+        while log.has_room(MemberId::new(0), small.len()) {
+            log.push(Some(MemberId::new(0)), &small);
             expected.extend_from_slice(&small);
         }
         assert!(log.backlog(2) + FanoutLog::<3>::RESERVE <= 8192);
@@ -364,9 +364,9 @@ mod tests {
         let mut log = FanoutLog::<3>::new(&mut buf);
         log.join(1);
         let big = frame(b'x', MAX_FRAME);
-        assert!(log.has_room(0, big.len()));
+        assert!(log.has_room(MemberId::new(0), big.len()));
         assert!(log.append(Some(0), &big));
-        assert!(!log.has_room(0, MAX_FRAME + 1));
+        assert!(!log.has_room(MemberId::new(0), MAX_FRAME + 1));
         assert!(!log.append(Some(0), &frame(b'x', MAX_FRAME + 1)));
         assert!(!log.is_mid_frame(1));
         log.consume(1, 1);

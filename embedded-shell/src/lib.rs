@@ -32,7 +32,7 @@ pub use client::{Client, ClientError, ClientEvent, ClientStorage};
 pub use fanout::FanoutLog;
 pub use net::NetConfig;
 pub use now::Now;
-pub use relay::{Relay, RelayEvent, RelayStorage};
+pub use relay::{Relay, RelayEvent, RelayRoom, RelayStorage};
 
 /// The TCP port fernchat listens on by default (`docs/PROTOCOL.md` section 1).
 pub const DEFAULT_PORT: u16 = 10101;

@@ -2,7 +2,8 @@
 //! Every rule (admission, the verdict on each frame, back-pressure,
 //! deadlines, departures and their notices) is the core [`Room`]'s; this
 //! shell accepts connections, moves bytes between the sockets and the
-//! [`FanoutLog`], and tells the room the time and each reader's progress.
+//! [`FanoutLog`], tells the room the time and each reader's progress, and
+//! closes the sockets of the members the room says have left.
 
 mod storage;
 
@@ -12,8 +13,12 @@ use crate::fanout::FanoutLog;
 use crate::net::NetConfig;
 use crate::now::Now;
 use fernchat_core::replay::ReplayStore;
-use fernchat_core::room::{Departure, Fanout, FrameEvent, Member, Notice, Room, peer_ip};
+use fernchat_core::room::{Departure, Event, FrameEvent, Member, MemberId, Notice, Room, peer_ip};
 use fernchat_core::tally::{Refusal, Summary};
+
+/// The room a relay with `N` sockets drives: its members in `N` seats lent
+/// for the relay's lifetime ([`fernchat_core::room::SeatMemory`]).
+pub type RelayRoom<'a, const N: usize, const K: usize, S> = Room<K, S, [&'a mut Option<Member>; N]>;
 use rand_core::{CryptoRng, RngCore};
 use smoltcp::iface::{Interface, SocketHandle, SocketSet};
 use smoltcp::phy::Device;
@@ -96,8 +101,8 @@ impl RelayEvent {
 enum Slot {
     /// Waiting for a connection.
     Listening,
-    /// Serving a client: its [`Member`] is in `members`.
-    Client,
+    /// Serving the room's member `id`.
+    Client(MemberId),
     /// Closing, since the given millisecond: a refused connection or a
     /// departed client.
     Closing(u64),
@@ -125,14 +130,11 @@ pub struct Relay<
     sockets: SocketSet<'a>,
     handles: [SocketHandle; N],
     slots: [Slot; N],
-    members: [&'a mut Option<Member>; N],
     log: FanoutLog<'a, N>,
-    room: &'a mut Room<K, S>,
+    room: &'a mut RelayRoom<'a, N, K, S>,
     port: u16,
     /// The socket served first on the next poll: each in turn.
     first: usize,
-    /// The member whose held frame goes next into the log.
-    next: Option<usize>,
 }
 
 impl<'a, D: Device, G: RngCore + CryptoRng, const N: usize, const K: usize, S: ReplayStore>
@@ -141,10 +143,11 @@ impl<'a, D: Device, G: RngCore + CryptoRng, const N: usize, const K: usize, S: R
     /// The most clients served at once, whatever the room's limits.
     pub const MAX_CLIENTS: usize = N - 1;
 
-    /// A relay listening on `port`, its rules and limits those of `room`.
+    /// A relay listening on `port`, its rules, limits and members those of
+    /// `room`.
     pub fn new<const BUF: usize, const LOG: usize>(
         storage: &'a mut RelayStorage<'a, N, BUF, LOG>,
-        room: &'a mut Room<K, S>,
+        room: &'a mut RelayRoom<'a, N, K, S>,
         mut device: D,
         mut rng: G,
         net: &NetConfig,
@@ -167,31 +170,37 @@ impl<'a, D: Device, G: RngCore + CryptoRng, const N: usize, const K: usize, S: R
             sockets,
             handles,
             slots: [Slot::Listening; N],
-            members: parts.members,
             log: FanoutLog::new(parts.log),
             room,
             port,
             first: 0,
-            next: None,
         }
     }
 
     /// Clients connected now.
     pub fn clients(&self) -> usize {
-        self.members.iter().filter(|m| m.is_some()).count()
+        self.room.members()
     }
 
     /// The room: its rules, limits and members.
-    pub fn room(&self) -> &Room<K, S> {
+    pub fn room(&self) -> &RelayRoom<'a, N, K, S> {
         self.room
     }
 
-    /// Accepts and serves connections, moves and fans out frames, sees off
-    /// clients past a deadline; reports what happened to `on_event`. Call
-    /// it often (every few milliseconds).
+    /// Accepts and serves connections, moves and fans out frames, lets the
+    /// room do what is due and sees off those it says have left; reports
+    /// what happened to `on_event`. Call it often (every few milliseconds).
     pub fn poll(&mut self, now: Now, mut on_event: impl FnMut(RelayEvent)) {
         self.iface
             .poll(now.instant, &mut self.device, &mut self.sockets);
+        {
+            let Relay {
+                room, log, slots, ..
+            } = self;
+            room.release(log, |id, event| {
+                on_event(RelayEvent::frame(slot_of(slots, id), event));
+            });
+        }
         // Each socket is served first in turn, so that no sender always
         // gets to the room in the log before the others.
         let first = self.first;
@@ -199,26 +208,24 @@ impl<'a, D: Device, G: RngCore + CryptoRng, const N: usize, const K: usize, S: R
         for slot in (first..N).chain(0..first) {
             match self.slots[slot] {
                 Slot::Listening => self.accept(slot, now, &mut on_event),
-                Slot::Client => self.serve(slot, now, &mut on_event),
+                Slot::Client(id) => self.serve(slot, id, now, &mut on_event),
                 Slot::Closing(since) => self.reopen(slot, since, now),
             }
         }
         for slot in 0..N {
-            self.flush(slot, now);
-        }
-        for slot in 0..N {
-            if let Some(member) = self.members[slot].as_mut()
-                && let Some(summary) = member.refusal_summary(now.into(), false)
-            {
-                on_event(RelayEvent::Summary { slot, summary });
-            }
-            let overdue = self.members[slot]
-                .as_ref()
-                .and_then(|member| self.room.overdue(member, now.into()));
-            if let Some(why) = overdue {
-                self.see_off(slot, why, now, &mut on_event);
+            if let Slot::Client(id) = self.slots[slot] {
+                self.flush(slot, id, now);
             }
         }
+        {
+            let Relay {
+                room, log, slots, ..
+            } = self;
+            room.handle_timeout(now.into(), log, |id, event| {
+                on_event(RelayEvent::frame(slot_of(slots, id), event));
+            });
+        }
+        self.take_events(now, &mut on_event);
         self.iface
             .poll(now.instant, &mut self.device, &mut self.sockets);
     }
@@ -234,22 +241,16 @@ impl<'a, D: Device, G: RngCore + CryptoRng, const N: usize, const K: usize, S: R
         }
         let peer = socket.remote_endpoint();
         let ip = peer.map_or([0; 16], |peer| peer_ip(peer.addr.into()));
-        let same_ip = self
-            .members
-            .iter()
-            .filter(|m| m.as_ref().is_some_and(|m| m.ip() == ip))
-            .count();
         // The spare socket must stay free to turn the next one away.
         let admitted = if self.clients() >= Self::MAX_CLIENTS {
             Err(Notice::Full)
         } else {
-            self.room.admit(ip, same_ip, now.into())
+            self.room.admit(ip, now.into())
         };
         match admitted {
-            Ok(member) => {
-                *self.members[slot] = Some(member);
-                self.log.join(slot);
-                self.slots[slot] = Slot::Client;
+            Ok(id) => {
+                self.log.join(id.index());
+                self.slots[slot] = Slot::Client(id);
                 on_event(RelayEvent::Joined { slot, peer });
             }
             Err(notice) => {
@@ -263,88 +264,103 @@ impl<'a, D: Device, G: RngCore + CryptoRng, const N: usize, const K: usize, S: R
         }
     }
 
-    /// Reads what the client on `slot` sent into the room, which forwards
+    /// Reads what member `id` on `slot` sent into the room, which forwards
     /// it through the log. While the room holds one of its frames for want
     /// of room in the log, the rest stays in the socket's receive buffer
-    /// (and TCP's window closes on the client); the first member held is
-    /// next in line, and no other member's frame takes the room it waits
-    /// for. Sees the client off if it must go.
-    fn serve(&mut self, slot: usize, now: Now, on_event: &mut impl FnMut(RelayEvent)) {
-        let Relay {
-            sockets,
-            handles,
-            members,
-            log,
-            room,
-            next,
-            ..
-        } = self;
-        let Some(member) = members[slot].as_mut() else {
-            return;
-        };
-        let socket = sockets.get_mut::<tcp::Socket>(handles[slot]);
-        let mut report = |event| on_event(RelayEvent::frame(slot, event));
-        let mut fanout = InLine { log, next: *next };
-        if member.is_held() && room.release(slot, member, &mut fanout, &mut report) {
-            fanout.next = None;
-        }
-        let mut departure = None;
-        while departure.is_none() && !member.is_held() && socket.can_recv() {
-            let read = socket.recv(|data| {
-                let step = room.receive(slot, member, data, now.into(), &mut fanout, &mut report);
-                (step.consumed, step)
-            });
-            let Ok(step) = read else {
-                break;
-            };
-            departure = step.departure;
-            if step.consumed == 0 {
-                break;
-            }
-        }
-        if departure.is_none() && !member.is_held() {
-            // A token an unframed client left without line feed.
-            departure = room.pause(slot, member, now.into(), &mut fanout, &mut report);
-        }
-        *next = match fanout.next {
-            None if member.is_held() => Some(slot),
-            next => next,
-        };
-        let departure = departure.or_else(|| match socket.state() {
-            // Closed its side, and everything it sent has been read.
-            tcp::State::CloseWait if !socket.can_recv() && !member.is_held() => {
-                Some(Departure::Closed)
-            }
-            tcp::State::Closed | tcp::State::TimeWait => Some(Departure::Reset),
-            _ => None,
-        });
-        if let Some(why) = departure {
-            self.see_off(slot, why, now, on_event);
-        }
-    }
-
-    /// Closes the client on `slot`, with the notice its departure calls
-    /// for: after the rest of the frame it is in the middle of, if that
-    /// fits its transmit buffer, and if the notice then fits too. Tells the
-    /// room, which frees the place and (keyed mode) says `/leave` for it.
-    fn see_off(
+    /// (and TCP's window closes on the client). Tells the room when the
+    /// connection has ended.
+    fn serve(
         &mut self,
         slot: usize,
-        why: Departure,
+        id: MemberId,
         now: Now,
         on_event: &mut impl FnMut(RelayEvent),
     ) {
-        let socket = self.sockets.get_mut::<tcp::Socket>(self.handles[slot]);
+        let Relay {
+            sockets,
+            handles,
+            log,
+            room,
+            ..
+        } = self;
+        let socket = sockets.get_mut::<tcp::Socket>(handles[slot]);
+        let mut report = |_, event| on_event(RelayEvent::frame(slot, event));
+        let takes_input = |room: &RelayRoom<'a, N, K, S>| {
+            room.member(id)
+                .is_some_and(|m| !m.is_held() && m.leaving().is_none())
+        };
+        while takes_input(room) && socket.can_recv() {
+            let read = socket.recv(|data| {
+                let step = room.receive(id, data, now.into(), log, &mut report);
+                (step.consumed, step.consumed)
+            });
+            if read.is_err() || read == Ok(0) {
+                break;
+            }
+        }
+        if !takes_input(room) {
+            return;
+        }
+        let ended = match socket.state() {
+            // Closed its side, and everything it sent has been read.
+            tcp::State::CloseWait if !socket.can_recv() => Some(Departure::Closed),
+            tcp::State::Closed | tcp::State::TimeWait => Some(Departure::Reset),
+            _ => None,
+        };
+        if let Some(why) = ended {
+            room.leave(id, why);
+        }
+    }
+
+    /// Acts on what the room has to tell: closes the sockets of members
+    /// that left, and reports summaries and departures.
+    fn take_events(&mut self, now: Now, on_event: &mut impl FnMut(RelayEvent)) {
+        while let Some(event) = self
+            .room
+            .poll_event(now.into(), &mut self.rng, &mut self.log)
+        {
+            match event {
+                Event::Left {
+                    id, why, summary, ..
+                } => {
+                    let slot = slot_of(&self.slots, id);
+                    if let Some(summary) = summary {
+                        on_event(RelayEvent::Summary { slot, summary });
+                    }
+                    self.see_off(slot, id, why, now);
+                    on_event(RelayEvent::Left { slot, why });
+                }
+                Event::Summary { id, summary } => {
+                    let slot = slot_of(&self.slots, id);
+                    on_event(RelayEvent::Summary { slot, summary });
+                }
+                // A released member is read on its socket's next turn.
+                Event::Released { .. } | Event::Unframed { .. } => {}
+            }
+        }
+    }
+
+    /// Closes the socket on `slot` of member `id`, who left: with the notice
+    /// its departure calls for, after the rest of the frame it is in the
+    /// middle of, if that fits its transmit buffer, and if the notice then
+    /// fits too.
+    fn see_off(&mut self, slot: usize, id: MemberId, why: Departure, now: Now) {
+        let Some(handle) = self.handles.get(slot) else {
+            self.log.leave(id.index());
+            return;
+        };
+        let socket = self.sockets.get_mut::<tcp::Socket>(*handle);
         match why.notice() {
             Some(notice) => {
-                while self.log.is_mid_frame(slot) {
-                    match socket.send_slice(self.log.pending(slot)) {
-                        Ok(n) if n > 0 => self.log.consume(slot, n),
+                let reader = id.index();
+                while self.log.is_mid_frame(reader) {
+                    match socket.send_slice(self.log.pending(reader)) {
+                        Ok(n) if n > 0 => self.log.consume(reader, n),
                         _ => break,
                     }
                 }
                 let free = socket.send_capacity() - socket.send_queue();
-                if !self.log.is_mid_frame(slot) && free >= notice.line().len() {
+                if !self.log.is_mid_frame(reader) && free >= notice.line().len() {
                     let _ = socket.send_slice(notice.line());
                 }
                 socket.close();
@@ -352,21 +368,8 @@ impl<'a, D: Device, G: RngCore + CryptoRng, const N: usize, const K: usize, S: R
             None if why == Departure::Closed => socket.close(),
             None => socket.abort(),
         }
-        self.log.leave(slot);
-        if self.next == Some(slot) {
-            self.next = None;
-        }
+        self.log.leave(id.index());
         self.slots[slot] = Slot::Closing(millis(now));
-        if let Some(member) = self.members[slot].as_mut() {
-            if let Some(summary) = member.refusal_summary(now.into(), true) {
-                on_event(RelayEvent::Summary { slot, summary });
-            }
-            let _ = self
-                .room
-                .depart(slot, member, now.into(), &mut self.rng, &mut self.log);
-        }
-        *self.members[slot] = None;
-        on_event(RelayEvent::Left { slot, why });
     }
 
     /// Listens again on `slot` once its old connection is done with, or
@@ -386,54 +389,42 @@ impl<'a, D: Device, G: RngCore + CryptoRng, const N: usize, const K: usize, S: R
         }
     }
 
-    /// Copies what the log holds for the client on `slot` into its socket,
-    /// and tells its member how that went: progress, or frames waiting.
-    fn flush(&mut self, slot: usize, now: Now) {
-        let Some(member) = self.members[slot].as_mut() else {
-            return;
-        };
+    /// Copies what the log holds for member `id` into its socket on `slot`,
+    /// and tells the room how that went: progress, or frames waiting.
+    fn flush(&mut self, slot: usize, id: MemberId, now: Now) {
         let socket = self.sockets.get_mut::<tcp::Socket>(self.handles[slot]);
+        let reader = id.index();
         let mut sent = 0;
         while socket.can_send() {
-            match socket.send_slice(self.log.pending(slot)) {
+            match socket.send_slice(self.log.pending(reader)) {
                 Ok(n) if n > 0 => {
-                    self.log.consume(slot, n);
+                    self.log.consume(reader, n);
                     sent += n;
                 }
                 _ => break,
             }
         }
-        let backlog = self.log.backlog(slot);
+        let backlog = self.log.backlog(reader);
         if sent > 0 {
-            member.took(backlog, millis(now));
+            self.room.took(id, backlog, millis(now));
         } else if backlog > 0 {
-            member.queued(millis(now));
+            self.room.queued(id, millis(now));
         }
     }
 }
 
-/// The log as the room sees it while member `next` has a frame held: no
-/// other member's frame takes the room that one waits for.
-struct InLine<'l, 'a, const N: usize> {
-    log: &'l mut FanoutLog<'a, N>,
-    next: Option<usize>,
-}
-
-impl<const N: usize> Fanout for InLine<'_, '_, N> {
-    fn has_room(&self, from: usize, len: usize) -> bool {
-        self.next.is_none_or(|next| next == from) && self.log.has_room(from, len)
-    }
-
-    fn push(&mut self, from: Option<usize>, frame: &[u8]) {
-        self.log.push(from, frame);
-    }
+/// The socket serving member `id` (`N`, past every socket, if none does).
+fn slot_of<const N: usize>(slots: &[Slot; N], id: MemberId) -> usize {
+    slots
+        .iter()
+        .position(|slot| *slot == Slot::Client(id))
+        .unwrap_or(N)
 }
 
 /// The room's monotonic milliseconds.
 fn millis(now: Now) -> u64 {
     fernchat_core::room::Now::from(now).millis
 }
-
 /// Adds a socket over `rx` and `tx` to `sockets`, listening on `port`. Out
 /// of line, so that each socket is built in this one small frame instead
 /// of the relay's constructor keeping a place on the stack for all of them.

@@ -12,7 +12,7 @@ use fernchat_core::input::Input;
 use fernchat_core::message::{Body, Payload};
 use fernchat_core::relay::{RejectReason, RelayPolicy};
 use fernchat_core::replay::ArrayStore;
-use fernchat_core::room::{Departure, Limits, Notice, Room};
+use fernchat_core::room::{Departure, Limits, Notice, Room, SeatMemory};
 use fernchat_core::seal::seal_frame;
 use fernchat_core::session::Session;
 use fernchat_core::tally::Refusal;
@@ -206,7 +206,9 @@ impl<const N: usize> Chat<N> {
     fn with_limits(policy: RelayPolicy<1, RelayReplay>, limits: Limits) -> Self {
         let hub = Hub::default();
         let storage = Box::leak(Box::new(RelayStorage::<N, BUF, LOG>::new()));
-        let room = Box::leak(Box::new(Room::new(policy, limits)));
+        let seats = Box::leak(Box::new(SeatMemory::<N>::new())).seats();
+        let opened = fernchat_core::room::Now::from(now(0));
+        let room = Box::leak(Box::new(Room::new(policy, limits, seats, opened)));
         let rng = ChaCha20Rng::seed_from_u64(u64::from(RELAY_HOST));
         let relay = Relay::new(
             storage,

@@ -188,6 +188,17 @@ impl SenderDecoder {
         waiting
     }
 
+    /// True when a [`SenderDecoder::pause`] now could end a token: bytes
+    /// of an unframed (or not yet known) sender wait, and no pause has
+    /// judged them since they came. A relay schedules its pause by it.
+    pub fn pause_pending(&self) -> bool {
+        !self.pause_judged
+            && self.framing != Framing::Lines
+            && !self.lines.delivered
+            && self.resync.is_none()
+            && !self.lines.line.is_empty()
+    }
+
     /// The frame the last call handed out, as [`FrameDecoder::last_frame`].
     pub fn last_frame(&self) -> Option<&[u8]> {
         self.lines.last_frame()

@@ -2,12 +2,11 @@
 //! `static` on a microcontroller).
 
 use core::mem::MaybeUninit;
-use fernchat_core::room::Member;
 use smoltcp::iface::SocketStorage;
 
 /// Buffers for a [`crate::Relay`] with `N` sockets: per socket a TCP receive
-/// and transmit buffer of `BUF` bytes each and a place for the core's
-/// [`Member`] (its 4096-byte frame buffer); and one [`crate::FanoutLog`] of
+/// and transmit buffer of `BUF` bytes each (the room's members sit in a
+/// [`fernchat_core::room::SeatMemory`] of their own); and one [`crate::FanoutLog`] of
 /// `LOG` bytes shared by all of them: a power of two that holds a whole
 /// frame besides one `/leave` frame per socket (8192 up to 28 sockets).
 ///
@@ -18,9 +17,6 @@ use smoltcp::iface::SocketStorage;
 pub struct RelayStorage<'a, const N: usize, const BUF: usize = 2048, const LOG: usize = 16384> {
     /// Set up by `split`: an empty `SocketStorage` is not all zeros.
     sockets: MaybeUninit<[SocketStorage<'a>; N]>,
-    /// Set up by `split`, one by one: `None` is not all zeros either, and
-    /// an array of them would be copied in from flash.
-    members: [MaybeUninit<Option<Member>>; N],
     rx: [[u8; BUF]; N],
     tx: [[u8; BUF]; N],
     log: [u8; LOG],
@@ -30,7 +26,6 @@ pub struct RelayStorage<'a, const N: usize, const BUF: usize = 2048, const LOG: 
 pub(crate) struct Parts<'a, const N: usize, const LOG: usize> {
     pub(crate) sockets: &'a mut [SocketStorage<'a>; N],
     pub(crate) buffers: [(&'a mut [u8], &'a mut [u8]); N],
-    pub(crate) members: [&'a mut Option<Member>; N],
     pub(crate) log: &'a mut [u8; LOG],
 }
 
@@ -39,7 +34,6 @@ impl<'a, const N: usize, const BUF: usize, const LOG: usize> RelayStorage<'a, N,
     pub const fn new() -> Self {
         RelayStorage {
             sockets: MaybeUninit::uninit(),
-            members: [const { MaybeUninit::uninit() }; N],
             rx: [[0; BUF]; N],
             tx: [[0; BUF]; N],
             log: [0; LOG],
@@ -57,7 +51,6 @@ impl<'a, const N: usize, const BUF: usize, const LOG: usize> RelayStorage<'a, N,
         });
         Parts {
             sockets: self.sockets.write([SocketStorage::EMPTY; N]),
-            members: self.members.each_mut().map(|member| member.write(None)),
             buffers,
             log: &mut self.log,
         }

@@ -4,15 +4,14 @@
 //! the room's history. The bridge thread itself is in [`super::bridge`].
 
 use super::bridge::{self, HistoryRequest, Inbox, Incoming, StreamHistory};
-use super::fanout::list_for_flush;
+use super::clients::list_for_flush;
 use super::history::{Recent, is_fresh};
 use super::onward::Onward;
-use super::{Relay, ServerArgs, count_frame};
-use crate::clock;
+use super::{Relay, ServerArgs, StdRoom, count_frame};
 use crate::error::Error;
 use fernchat_core::fernet::TokenError;
 use fernchat_core::relay::RejectReason;
-use fernchat_core::room::{Member, Now, REMOTE, Room};
+use fernchat_core::room::{MemberId, Now};
 use fernchat_core::tally::Refusal;
 use mio::{Poll, Token, Waker};
 use std::collections::HashMap;
@@ -27,14 +26,14 @@ const SUMMARY_EVERY: Duration = Duration::from_secs(10);
 /// The bridge's receiving half and the room's member for other relays.
 pub struct Remote {
     inbox: Inbox,
-    /// Lent out (`None`) while its frame goes through the room.
-    member: Option<Box<Member>>,
+    /// The room's member for other relays.
+    pub id: MemberId,
     /// The inbox may hold more than the last turn took.
-    pending: bool,
+    pub pending: bool,
     /// `--history` was given: new clients get it from JetStream.
     history: bool,
-    /// Clients waiting for history, by slot: their request's serial.
-    history_wanted: HashMap<usize, u64>,
+    /// Clients waiting for history: their request's serial.
+    history_wanted: HashMap<MemberId, u64>,
     /// Serial of the last history request, so that a reply for a client
     /// that left is not taken for the next one in its slot.
     history_requests: u64,
@@ -43,9 +42,10 @@ pub struct Remote {
 }
 
 impl Remote {
-    /// True while frames from the bridge may wait to be read.
-    pub fn read_pending(&self) -> bool {
-        self.pending && self.member.as_ref().is_some_and(|m| !m.is_held())
+    /// True while frames from the bridge may wait to be read, and the
+    /// room takes them (its member's last frame is not held).
+    pub fn read_pending(&self, room: &StdRoom) -> bool {
+        self.pending && room.member(self.id).is_some_and(|m| !m.is_held())
     }
 
     /// The bridge's waker fired.
@@ -58,10 +58,11 @@ impl Remote {
 /// Starts the bridge when `--nats` names servers, its waker on `token`;
 /// sets up the history `--history` asks for (in JetStream when bridged,
 /// in memory otherwise).
-pub fn start<const K: usize, S: fernchat_core::replay::ReplayStore>(
+pub fn start(
     args: &ServerArgs,
     poll: &Poll,
-    room: &Room<K, S>,
+    room: &mut StdRoom,
+    now: Now,
     token: Token,
 ) -> Result<(Onward, Option<Remote>), Error> {
     let keep = args
@@ -73,6 +74,7 @@ pub fn start<const K: usize, S: fernchat_core::replay::ReplayStore>(
             Onward {
                 publisher: None,
                 recent,
+                remote: None,
             },
             None,
         ));
@@ -82,14 +84,16 @@ pub fn start<const K: usize, S: fernchat_core::replay::ReplayStore>(
         frames,
         max_age: Duration::from_secs(args.ttl),
     });
+    // The room is empty yet: a seat is free.
+    let id = room
+        .admit_remote(now)
+        .ok_or(Error::EventLoop(std::io::Error::other(
+            "no seat for the bridge's member",
+        )))?;
     let (publisher, inbox) = bridge::start(&args.nats, history, waker)?;
-    let now = Now {
-        unix: clock::now(),
-        millis: 0,
-    };
     let remote = Remote {
         inbox,
-        member: Some(Box::new(room.remote(now))),
+        id,
         pending: true,
         history: keep.is_some(),
         history_wanted: HashMap::new(),
@@ -100,6 +104,7 @@ pub fn start<const K: usize, S: fernchat_core::replay::ReplayStore>(
         Onward {
             publisher: Some(publisher),
             recent: None,
+            remote: Some(id),
         },
         Some(remote),
     ))
@@ -112,7 +117,7 @@ impl Relay {
             let Some(remote) = &mut self.remote else {
                 return;
             };
-            if !remote.read_pending() {
+            if !remote.read_pending(&self.room) {
                 return;
             }
             match remote.inbox.next() {
@@ -122,10 +127,10 @@ impl Relay {
                 }
                 Some(Incoming::Frame(payload)) => self.take_remote(&payload),
                 Some(Incoming::History { request, frames }) => {
-                    let wanted = remote.history_wanted.get(&request.client);
-                    if wanted == Some(&request.serial) {
-                        remote.history_wanted.remove(&request.client);
-                        self.deliver_history(request.client, frames.iter().map(|f| &f[..]));
+                    let client = super::member_id(request.client);
+                    if remote.history_wanted.get(&client) == Some(&request.serial) {
+                        remote.history_wanted.remove(&client);
+                        self.deliver_history(client, frames.iter().map(|f| &f[..]));
                     }
                 }
             }
@@ -134,50 +139,23 @@ impl Relay {
 
     /// Runs one message from the bridge through the room as the remote
     /// member's: one token (`docs/PROTOCOL.md` section 12, Payload), never
-    /// split into frames, whatever it holds.
+    /// split into frames, whatever it holds. A frame with no room holds
+    /// the bridge until the room releases it.
     fn take_remote(&mut self, payload: &[u8]) {
         let now = self.now();
-        let Some(mut member) = self.remote.as_mut().and_then(|r| r.member.take()) else {
+        let Some(id) = self.remote.as_ref().map(|r| r.id) else {
             return;
         };
-        let (room, mut queues, stats) = self.parts(now.millis);
+        let (room, mut queues, stats) = self.parts();
         // The remote member never leaves: a departure cannot come.
-        let _ = room.receive_message(REMOTE, &mut member, payload, now, &mut queues, |event| {
+        let _ = room.receive_message(id, payload, now, &mut queues, |_, event| {
             count_frame(stats, event, None);
         });
-        let held = member.is_held();
-        if let Some(remote) = &mut self.remote {
-            remote.member = Some(member);
-        }
-        if held {
-            self.held.push(REMOTE);
-        }
-    }
-
-    /// Tries again to forward the remote member's held frame.
-    pub(super) fn release_remote(&mut self) {
-        let now_ms = self.now().millis;
-        let Some(mut member) = self.remote.as_mut().and_then(|r| r.member.take()) else {
-            return;
-        };
-        let (room, mut queues, stats) = self.parts(now_ms);
-        let released = room.release(REMOTE, &mut member, &mut queues, |event| {
-            count_frame(stats, event, None);
-        });
-        let Some(remote) = &mut self.remote else {
-            return;
-        };
-        remote.member = Some(member);
-        if released {
-            remote.pending = true;
-        } else {
-            self.held.push(REMOTE);
-        }
     }
 
     /// A client joined: gives it the room's history, at once from memory or
     /// when the bridge has fetched it.
-    pub(super) fn send_history(&mut self, id: usize) {
+    pub(super) fn send_history(&mut self, id: MemberId) {
         if let Some(recent) = self.onward.recent.take() {
             self.deliver_history(id, recent.frames());
             self.onward.recent = Some(recent);
@@ -191,7 +169,7 @@ impl Relay {
         }
         remote.history_requests += 1;
         let request = HistoryRequest {
-            client: id,
+            client: id.index(),
             serial: remote.history_requests,
         };
         if publisher.request_history(request) {
@@ -203,7 +181,7 @@ impl Relay {
 
     /// A client left: a history reply still on its way is not for the next
     /// client in its slot.
-    pub(super) fn forget_history_request(&mut self, id: usize) {
+    pub(super) fn forget_history_request(&mut self, id: MemberId) {
         if let Some(remote) = &mut self.remote {
             remote.history_wanted.remove(&id);
         }
@@ -214,7 +192,7 @@ impl Relay {
     /// queue. Each entry must be exactly one token: anything else (a line
     /// feed inside, two tokens, junk, and keyed a bad MAC) is dropped whole
     /// and counted as a dropped frame.
-    fn deliver_history<'h>(&mut self, id: usize, history: impl Iterator<Item = &'h [u8]>) {
+    fn deliver_history<'h>(&mut self, id: MemberId, history: impl Iterator<Item = &'h [u8]>) {
         let now = self.now();
         let ttl = self.history_ttl;
         let max_outbound = self.max_outbound;
@@ -251,28 +229,17 @@ impl Relay {
         if sent == 0 {
             return;
         }
-        if let Some(member) = &mut client.member {
-            member.queued(now.millis);
-        }
         list_for_flush(&mut self.to_flush, client, id);
+        self.room.queued(id, now.millis);
         tracing::debug!("{}: {sent} frames of history sent", client.peer);
     }
 
     /// Logs the bridge's counts every [`SUMMARY_EVERY`] when they changed
-    /// (a warning when frames were not bridged), and the summary of frames
-    /// from NATS the room refused.
+    /// (a warning when frames were not bridged).
     pub(super) fn log_bridge_counts(&mut self) {
-        let now = self.now();
         let (Some(publisher), Some(remote)) = (&self.onward.publisher, &mut self.remote) else {
             return;
         };
-        if let Some(summary) = remote
-            .member
-            .as_mut()
-            .and_then(|m| m.refusal_summary(now, false))
-        {
-            tracing::info!("NATS: {summary}");
-        }
         let counts = publisher.counts();
         let snapshot = counts.snapshot();
         let (when, last) = remote.last_summary;

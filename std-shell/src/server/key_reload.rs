@@ -5,13 +5,13 @@
 use super::stats::Stats;
 use crate::keyfile;
 use fernchat_core::fernet::DEFAULT_MAX_KEYS;
-use fernchat_core::room::Room;
+use fernchat_core::room::{Room, Seats};
 use std::path::Path;
 
 /// Reloads `key_file` into `room`'s policy (nothing for a blind relay,
 /// `None`), logging and counting the outcome.
-pub fn reload<S: fernchat_core::replay::ReplayStore>(
-    room: &mut Room<DEFAULT_MAX_KEYS, S>,
+pub fn reload<S: fernchat_core::replay::ReplayStore, T: Seats>(
+    room: &mut Room<DEFAULT_MAX_KEYS, S, T>,
     key_file: Option<&Path>,
     stats: &Stats,
 ) {

@@ -6,8 +6,8 @@
 mod arrivals;
 mod bridge;
 mod bridged;
+mod clients;
 mod connection;
-mod fanout;
 mod fd_limit;
 mod handshake;
 mod health;
@@ -19,6 +19,7 @@ mod metrics_http;
 mod onward;
 mod outbound;
 mod replay_store;
+mod seats;
 mod stats;
 mod stream;
 mod tls;
@@ -29,14 +30,15 @@ mod websocket;
 use crate::error::Error;
 use crate::{clock, keyfile};
 use bridged::Remote;
+use clients::{Clients, Queues, list_for_flush};
 use connection::Connection;
-use fanout::{Queues, list_for_flush};
 use fernchat_core::fernet::DEFAULT_MAX_KEYS;
-use fernchat_core::frame::{Framing, MAX_FRAME};
+use fernchat_core::frame::MAX_FRAME;
 use fernchat_core::relay::{DEFAULT_RELAY_TTL, RelayPolicy};
 use fernchat_core::room::{
-    DEFAULT_LIMITS, Departure, FrameEvent, Limits, Member, Now, PeerIp, REMOTE, Room, peer_ip,
+    DEFAULT_LIMITS, Departure, Event, FrameEvent, Limits, MemberId, Now, Room, peer_ip,
 };
+use fernchat_core::tally::Summary;
 use handshake::{Handshake, Port};
 use health::Health;
 use lingering::Lingering;
@@ -46,11 +48,12 @@ use onward::Onward;
 use outbound::Outbound;
 use rand_core::{OsRng, UnwrapErr};
 use replay_store::HeapStore;
+use seats::MemberSlab;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
 use stats::Stats;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::io::{self, Read};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
@@ -160,7 +163,7 @@ const READS_PER_TURN: usize = 8;
 const FLUSH_AFTER: usize = 4 * 1024;
 /// Clients written to in one turn, before the loop reads its senders again.
 const WRITES_PER_TURN: usize = 32;
-/// How often deadlines are checked, and lingering sockets swept.
+/// How often handshakes' deadlines are checked, and lingering sockets swept.
 const TICK: Duration = Duration::from_millis(100);
 
 /// Runs the relay until SIGINT or SIGTERM; SIGHUP reloads the key file.
@@ -168,12 +171,10 @@ pub fn run(args: &ServerArgs) -> Result<(), Error> {
     logging::init();
     let limits = args.limits();
     fd_limit::raise_for(limits.max_clients);
-    let mut policy = match &args.key_file {
+    let policy = match &args.key_file {
         None => RelayPolicy::blind(),
         Some(path) => RelayPolicy::keyed(keyfile::load(path)?, args.ttl, HeapStore::for_relay()),
     };
-    // What this relay forwarded before a restart is not let through again.
-    policy.refuse_until(clock::now().saturating_sub(1));
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(tls::load_config(cert, key)?),
         _ => None,
@@ -202,8 +203,13 @@ pub fn run(args: &ServerArgs) -> Result<(), Error> {
             None => Ok(()),
         })
         .map_err(Error::EventLoop)?;
-    let room = Room::new(policy, limits);
-    let (onward, remote) = bridged::start(args, &poll, &room, BRIDGE)?;
+    let started = Instant::now();
+    let opened = Now {
+        unix: clock::now(),
+        millis: 0,
+    };
+    let mut room = Room::new(policy, limits, MemberSlab::default(), opened);
+    let (onward, remote) = bridged::start(args, &poll, &mut room, opened, BRIDGE)?;
     let mode = if room.policy().is_keyed() {
         "keyed"
     } else {
@@ -239,9 +245,8 @@ pub fn run(args: &ServerArgs) -> Result<(), Error> {
         handshakes: Slab::new(),
         hello_timeout: Duration::from_secs(args.hello_timeout),
         room,
-        clients: Slab::new(),
+        clients: Clients::default(),
         readable: Vec::new(),
-        per_ip: HashMap::new(),
         lingering: Lingering::default(),
         stats,
         health,
@@ -253,11 +258,9 @@ pub fn run(args: &ServerArgs) -> Result<(), Error> {
         max_outbound: usize::try_from(args.max_outbound).unwrap_or(usize::MAX),
         read_buf: vec![0; READ_CHUNK],
         to_flush: VecDeque::new(),
-        to_close: Vec::new(),
-        held: Vec::new(),
         unflushed: 0,
         accept_failed: false,
-        started: Instant::now(),
+        started,
         last_tick: Instant::now(),
     };
     let result = relay.serve(&mut signals);
@@ -298,13 +301,11 @@ struct Relay {
     handshakes: Slab<Handshake>,
     /// How long a handshake may take (the hello timeout).
     hello_timeout: Duration,
-    room: Room<DEFAULT_MAX_KEYS, HeapStore>,
-    clients: Slab<Connection>,
+    room: StdRoom,
+    clients: Clients,
     /// Clients whose sockets may hold bytes to read: a list, so that a turn
     /// costs what the busy clients need, not what every client would.
-    readable: Vec<usize>,
-    /// Clients connected from each address, for `--max-per-ip`.
-    per_ip: HashMap<PeerIp, usize>,
+    readable: Vec<MemberId>,
     lingering: Lingering,
     stats: Stats,
     /// The loop's heartbeat and accept failures, for `/healthz`.
@@ -325,10 +326,7 @@ struct Relay {
     read_buf: Vec<u8>,
     /// Clients with bytes to write, in the order they were listed: each
     /// turn writes to the first [`WRITES_PER_TURN`] of them.
-    to_flush: VecDeque<usize>,
-    to_close: Vec<(usize, Departure)>,
-    /// Clients whose last frame waits for room in the others' queues.
-    held: Vec<usize>,
+    to_flush: VecDeque<MemberId>,
     /// Bytes forwarded since the last flush.
     unflushed: usize,
     /// The last accept failed (no descriptor left, say) with connections
@@ -336,9 +334,13 @@ struct Relay {
     accept_failed: bool,
     /// Start of the monotonic clock the room's deadlines use.
     started: Instant,
-    /// When deadlines were last checked.
+    /// When handshakes and lingering sockets were last looked after.
     last_tick: Instant,
 }
+
+/// The room as the std relay keeps it: keys as many as a key file holds,
+/// the replay cache on the heap, members in a slab.
+type StdRoom = Room<DEFAULT_MAX_KEYS, HeapStore, MemberSlab>;
 
 impl Relay {
     fn serve(&mut self, signals: &mut Signals) -> io::Result<()> {
@@ -347,21 +349,14 @@ impl Relay {
             self.health.beat();
             let work_pending = !self.readable.is_empty()
                 || !self.to_flush.is_empty()
-                || self.remote.as_ref().is_some_and(Remote::read_pending);
+                || self
+                    .remote
+                    .as_ref()
+                    .is_some_and(|r| r.read_pending(&self.room));
             let timeout = if work_pending {
                 Some(Duration::ZERO)
-            } else if self.clients.is_empty()
-                && self.handshakes.is_empty()
-                && self.lingering.is_empty()
-                && !self.accept_failed
-                && self.remote.is_none()
-            {
-                self.metrics_served.then_some(health::BEAT)
             } else {
-                // Deadlines to check; and the listener is edge-triggered, so
-                // connections left waiting by a failed accept raise no new
-                // event: look again soon.
-                Some(TICK)
+                self.next_wake()
             };
             if self.accept_failed {
                 self.accept(Port::Chat);
@@ -394,6 +389,7 @@ impl Relay {
                     }
                     Token(id) if id >= HANDSHAKES => self.advance_handshake(id - HANDSHAKES),
                     Token(id) => {
+                        let id = member_id(id);
                         if let Some(client) = self.clients.get_mut(id) {
                             if event.is_readable() || event.is_read_closed() || event.is_error() {
                                 list_for_read(&mut self.readable, client, id);
@@ -411,10 +407,9 @@ impl Relay {
             self.read_remote();
             self.flush_some();
             self.release_held();
+            self.handle_timeout();
             if self.last_tick.elapsed() >= TICK {
                 self.last_tick = Instant::now();
-                self.check_deadlines();
-                self.end_pauses();
                 self.expire_handshakes();
                 self.lingering.sweep();
                 if self.metrics_served {
@@ -423,16 +418,34 @@ impl Relay {
                 }
                 self.log_bridge_counts();
             }
-            self.close_listed();
+            self.take_events();
         }
+    }
+
+    /// How long the loop may sleep with no socket event: until the room's
+    /// next deadline, and a [`TICK`] at most while handshakes, lingering
+    /// sockets, a failed accept or the bridge want looking after; with
+    /// nothing at all, until an event (or `/healthz`'s heartbeat).
+    fn next_wake(&self) -> Option<Duration> {
+        let tick_wanted = !self.handshakes.is_empty()
+            || !self.lingering.is_empty()
+            || self.accept_failed
+            || self.remote.is_some()
+            // Listener is edge-triggered: connections a failed accept left
+            // waiting raise no new event; look again soon.
+            ;
+        let room = self
+            .room
+            .poll_timeout()
+            .map(|due| Duration::from_millis(due.saturating_sub(self.now().millis)));
+        let tick = tick_wanted.then_some(TICK);
+        let beat = self.metrics_served.then_some(health::BEAT);
+        [room, tick, beat].into_iter().flatten().min()
     }
 
     /// The room, the fan-out over every client's queue and the counters,
     /// borrowed apart so that the room can reach the queues.
-    fn parts(
-        &mut self,
-        now_ms: u64,
-    ) -> (&mut Room<DEFAULT_MAX_KEYS, HeapStore>, Queues<'_>, &Stats) {
+    fn parts(&mut self) -> (&mut StdRoom, Queues<'_>, &Stats) {
         let Relay {
             room,
             clients,
@@ -448,7 +461,6 @@ impl Relay {
             to_flush,
             max_outbound: *max_outbound,
             unflushed,
-            now_ms,
             onward,
         };
         (room, queues, stats)
@@ -501,42 +513,45 @@ impl Relay {
     /// Admits a connection to the room, or tells it why not; `registered`
     /// when its socket is registered already (under a handshake's token).
     fn join(&mut self, mut transport: Transport, peer: SocketAddr, registered: bool) {
-        let id = self.clients.vacant_entry().key();
-        let interest = Interest::READABLE | Interest::WRITABLE;
-        let registry = self.poll.registry();
-        let tcp = transport.tcp();
-        let registering = if registered {
-            registry.reregister(tcp, Token(id), interest)
-        } else {
-            registry.register(tcp, Token(id), interest)
-        };
-        if let Err(e) = registering {
-            tracing::warn!("{peer} dropped: cannot register: {e}");
-            return;
-        }
-        let ip = peer_ip(peer.ip());
-        let same_ip = self.per_ip.get(&ip).copied().unwrap_or(0);
-        let member = match self.room.admit(ip, same_ip, self.now()) {
-            Ok(member) => member,
+        let now = self.now();
+        let id = match self.room.admit(peer_ip(peer.ip()), now) {
+            Ok(id) => id,
             Err(notice) => {
-                let _ = self.poll.registry().deregister(transport.tcp());
+                if registered {
+                    let _ = self.poll.registry().deregister(transport.tcp());
+                }
                 self.stats.refused(notice);
                 tracing::info!("{peer} refused: {notice}");
                 self.lingering.close(transport, notice.line(), Some(notice));
                 return;
             }
         };
+        let interest = Interest::READABLE | Interest::WRITABLE;
+        let registry = self.poll.registry();
+        let token = Token(id.index());
+        let registering = if registered {
+            registry.reregister(transport.tcp(), token, interest)
+        } else {
+            registry.register(transport.tcp(), token, interest)
+        };
+        if let Err(e) = registering {
+            tracing::warn!("{peer} dropped: cannot register: {e}");
+            // Not filed as a client: its departure finds nothing to close.
+            self.room.leave(id, Departure::Reset);
+            return;
+        }
         let _ = transport.tcp().set_nodelay(true);
-        *self.per_ip.entry(ip).or_default() += 1;
-        self.clients.insert(Connection {
-            transport,
-            peer,
-            member: Some(Box::new(member)),
-            outbound: Outbound::default(),
-            unread: Vec::new(),
-            read_pending: true,
-            flush_listed: false,
-        });
+        self.clients.insert(
+            id,
+            Connection {
+                transport,
+                peer,
+                outbound: Outbound::default(),
+                unread: Vec::new(),
+                read_pending: true,
+                flush_listed: false,
+            },
+        );
         self.readable.push(id);
         self.stats.accepted.inc();
         self.stats.clients.set(gauge(self.clients.len()));
@@ -556,42 +571,50 @@ impl Relay {
         }
     }
 
+    /// True when the room would take input from member `id` now: it is
+    /// neither held (its frame waits for room) nor leaving.
+    fn wants_input(&self, id: MemberId) -> bool {
+        self.room
+            .member(id)
+            .is_some_and(|m| !m.is_held() && m.leaving().is_none())
+    }
+
     /// Reads a bounded amount from client `id` into the room; lists it to
-    /// be read again when more may wait, and to be closed when it must go.
-    fn read_from(&mut self, id: usize) {
+    /// be read again when more may wait, and tells the room when its
+    /// connection ended.
+    fn read_from(&mut self, id: MemberId) {
         let Some(client) = self.clients.get_mut(id) else {
             return;
         };
-        let (departure, more) = match client.transport {
+        let (ended, more) = match client.transport {
             Transport::Stream(_) => self.read_stream(id),
             Transport::WebSocket(_) => self.read_websocket(id),
         };
-        if let Some(client) = self.clients.get_mut(id)
-            && more
-            && departure.is_none()
+        if let Some(why) = ended {
+            self.room.leave(id, why);
+        } else if more
+            && self.wants_input(id)
+            && let Some(client) = self.clients.get_mut(id)
         {
             list_for_read(&mut self.readable, client, id);
-        }
-        if let Some(why) = departure {
-            self.to_close.push((id, why));
         }
     }
 
     /// Reads up to [`READS_PER_TURN`] chunks of a stream client's bytes
-    /// into the room: its departure, if it must go, and whether more may
-    /// wait in the socket.
-    fn read_stream(&mut self, id: usize) -> (Option<Departure>, bool) {
+    /// into the room: how its connection ended, if it did, and whether
+    /// more may wait in the socket.
+    fn read_stream(&mut self, id: MemberId) -> (Option<Departure>, bool) {
         for _ in 0..READS_PER_TURN {
+            if !self.wants_input(id) {
+                // Its frame waits for room, or it is leaving.
+                return (None, false);
+            }
             let Some(client) = self.clients.get_mut(id) else {
                 return (None, false);
             };
             let Transport::Stream(stream) = &mut client.transport else {
                 return (None, false);
             };
-            if client.member.as_ref().is_none_or(|m| m.is_held()) {
-                // Its frame waits for room: read nothing more until it goes.
-                return (None, false);
-            }
             let n = match stream.read(&mut self.read_buf) {
                 Ok(0) => return (Some(Departure::Closed), false),
                 Ok(n) => n,
@@ -601,25 +624,25 @@ impl Relay {
             };
             self.stats.bytes_in.inc_by(n as u64);
             let bytes = std::mem::take(&mut self.read_buf);
-            let departure = self.take_frames(id, &bytes[..n]);
+            self.take_frames(id, &bytes[..n]);
             self.read_buf = bytes;
             self.flush_if_busy();
-            if departure.is_some() {
-                return (departure, false);
-            }
         }
         (None, true)
     }
 
     /// Reads up to [`websocket::FRAMES_PER_TURN`] WebSocket frames (control
     /// frames too) from client `id`, at most [`websocket::READ_BUDGET`]
-    /// bytes, and hands each text message to the room as one message: its
-    /// departure, if it must go, and whether more may wait.
-    fn read_websocket(&mut self, id: usize) -> (Option<Departure>, bool) {
+    /// bytes, and hands each text message to the room as one message: how
+    /// its connection ended, if it did, and whether more may wait.
+    fn read_websocket(&mut self, id: MemberId) -> (Option<Departure>, bool) {
         if let Some(Transport::WebSocket(ws)) = self.clients.get_mut(id).map(|c| &mut c.transport) {
             ws.new_turn();
         }
         for _ in 0..websocket::FRAMES_PER_TURN {
+            if !self.wants_input(id) {
+                return (None, false);
+            }
             let now_ms = self.now().millis;
             let Some(client) = self.clients.get_mut(id) else {
                 return (None, false);
@@ -627,16 +650,11 @@ impl Relay {
             let Transport::WebSocket(ws) = &mut client.transport else {
                 return (None, false);
             };
-            if client.member.as_ref().is_none_or(|m| m.is_held()) {
-                return (None, false);
-            }
             let input = ws.read_input();
             if ws.wants_write() {
                 // Pongs wait for the socket: they count as frames waiting
                 // for this client, and the slow timeout holds.
-                if let Some(member) = &mut client.member {
-                    member.queued(now_ms);
-                }
+                self.room.queued(id, now_ms);
                 list_for_flush(&mut self.to_flush, client, id);
             }
             let message = match input {
@@ -647,11 +665,8 @@ impl Relay {
                 Err(_) => return (Some(Departure::Reset), false),
             };
             self.stats.bytes_in.inc_by(message.len() as u64 + 1);
-            let departure = self.take_message(id, message.as_bytes());
+            self.take_message(id, message.as_bytes());
             self.flush_if_busy();
-            if departure.is_some() {
-                return (departure, false);
-            }
         }
         (None, true)
     }
@@ -665,121 +680,54 @@ impl Relay {
 
     /// Runs one message from WebSocket client `id` through the room as one
     /// token; a frame with no room holds the client.
-    fn take_message(&mut self, id: usize, message: &[u8]) -> Option<Departure> {
+    fn take_message(&mut self, id: MemberId, message: &[u8]) {
         let now = self.now();
-        let client = self.clients.get_mut(id)?;
-        let mut member = client.member.take()?;
-        let peer = Some(client.peer);
-        let (room, mut queues, stats) = self.parts(now.millis);
-        let step = room.receive_message(id, &mut member, message, now, &mut queues, |event| {
+        let peer = self.clients.get_mut(id).map(|c| c.peer);
+        let (room, mut queues, stats) = self.parts();
+        let _ = room.receive_message(id, message, now, &mut queues, |_, event| {
             count_frame(stats, event, peer);
         });
-        if member.is_held() {
-            self.held.push(id);
-        }
-        self.clients.get_mut(id)?.member = Some(member);
-        step.departure
     }
 
     /// Runs `bytes` from client `id` through the room; what a held frame
-    /// leaves unread is kept for later.
-    fn take_frames(&mut self, id: usize, bytes: &[u8]) -> Option<Departure> {
+    /// leaves unread is kept for its release.
+    fn take_frames(&mut self, id: MemberId, bytes: &[u8]) {
         let now = self.now();
-        let client = self.clients.get_mut(id)?;
-        let mut member = client.member.take()?;
-        let peer = Some(client.peer);
-        let framing = member.framing();
-        let (room, mut queues, stats) = self.parts(now.millis);
-        let step = room.receive(id, &mut member, bytes, now, &mut queues, |event| {
+        let peer = self.clients.get_mut(id).map(|c| c.peer);
+        let (room, mut queues, stats) = self.parts();
+        let step = room.receive(id, bytes, now, &mut queues, |_, event| {
             count_frame(stats, event, peer);
         });
-        log_framing(framing, &member, peer);
-        let client = self.clients.get_mut(id)?;
-        if member.is_held() {
+        let held = room.member(id).is_some_and(|m| m.is_held());
+        if held
+            && step.departure.is_none()
+            && let Some(client) = self.clients.get_mut(id)
+        {
             client.unread.extend_from_slice(&bytes[step.consumed..]);
-            self.held.push(id);
-        }
-        client.member = Some(member);
-        step.departure
-    }
-
-    /// Lets the room hand on the token each quiet unframed client left
-    /// without line feed (`docs/PROTOCOL.md` section 2, Unframed senders).
-    fn end_pauses(&mut self) {
-        let now = self.now();
-        // A held client's frame waits in its buffer, and a client that sends
-        // line feeds is framed for good: neither has a token to end.
-        let ids: Vec<usize> = self
-            .clients
-            .iter()
-            .filter(|(_, c)| {
-                c.member
-                    .as_ref()
-                    .is_some_and(|m| !m.is_held() && m.framing() != Framing::Lines)
-            })
-            .map(|(id, _)| id)
-            .collect();
-        for id in ids {
-            let Some(client) = self.clients.get_mut(id) else {
-                continue;
-            };
-            let Some(mut member) = client.member.take() else {
-                continue;
-            };
-            let peer = Some(client.peer);
-            let framing = member.framing();
-            let (room, mut queues, stats) = self.parts(now.millis);
-            let departure = room.pause(id, &mut member, now, &mut queues, |event| {
-                count_frame(stats, event, peer);
-            });
-            log_framing(framing, &member, peer);
-            let held = member.is_held();
-            if let Some(client) = self.clients.get_mut(id) {
-                client.member = Some(member);
-            }
-            if held {
-                self.held.push(id);
-            }
-            if let Some(why) = departure {
-                self.to_close.push((id, why));
-            }
         }
     }
 
-    /// Forwards what held clients were waiting to send, now that queues may
-    /// have room; a released client is read again, its unread bytes first.
+    /// Forwards what held clients were waiting to send, first held first,
+    /// now that queues may have room.
     fn release_held(&mut self) {
-        let held = std::mem::take(&mut self.held);
-        let now_ms = self.now().millis;
-        for id in held {
-            if id == REMOTE {
-                self.release_remote();
-                continue;
-            }
-            let Some(client) = self.clients.get_mut(id) else {
-                continue;
-            };
-            let Some(mut member) = client.member.take() else {
-                continue;
-            };
-            let peer = Some(client.peer);
-            let (room, mut queues, stats) = self.parts(now_ms);
-            let released = room.release(id, &mut member, &mut queues, |event| {
-                count_frame(stats, event, peer);
-            });
-            let Some(client) = self.clients.get_mut(id) else {
-                continue;
-            };
-            client.member = Some(member);
-            if !released {
-                self.held.push(id);
-                continue;
-            }
-            let unread = std::mem::take(&mut client.unread);
-            list_for_read(&mut self.readable, client, id);
-            if let Some(why) = self.take_frames(id, &unread) {
-                self.to_close.push((id, why));
-            }
+        let (room, mut queues, stats) = self.parts();
+        // Only forwarded frames come of it: no address to log.
+        room.release(&mut queues, |_, event| count_frame(stats, event, None));
+    }
+
+    /// Lets the room do what is due: tokens of quiet unframed senders,
+    /// deadlines, summaries.
+    fn handle_timeout(&mut self) {
+        let now = self.now();
+        if self.room.poll_timeout().is_none_or(|due| now.millis < due) {
+            return;
+        }
+        let mut frames = Vec::new();
+        let (room, mut queues, _) = self.parts();
+        room.handle_timeout(now, &mut queues, |id, event| frames.push((id, event)));
+        for (id, event) in frames {
+            let peer = self.clients.get_mut(id).map(|c| c.peer);
+            count_frame(&self.stats, event, peer);
         }
     }
 
@@ -788,6 +736,7 @@ impl Relay {
     /// while a pass over many clients is under way joins the writes still to
     /// come, so each client is written once per pass with whatever waits for
     /// it, and no frame waits for a pass to end before its own pass begins.
+    /// The room hears of each client's progress, or that frames wait.
     fn flush_some(&mut self) {
         self.unflushed = 0;
         let now_ms = self.now().millis;
@@ -805,80 +754,98 @@ impl Relay {
                     // What the transport keeps (a WebSocket's pongs) waits too.
                     let remaining =
                         client.outbound.len() + usize::from(client.transport.wants_write());
-                    if let Some(member) = &mut client.member
-                        && (written > 0 || remaining == 0)
-                    {
-                        member.took(remaining, now_ms);
+                    if written > 0 || remaining == 0 {
+                        self.room.took(id, remaining, now_ms);
+                    } else {
+                        self.room.queued(id, now_ms);
                     }
                 }
-                Err(_) => self.to_close.push((id, Departure::Reset)),
+                Err(_) => self.room.leave(id, Departure::Reset),
             }
         }
     }
 
-    /// Lists every client past a deadline (no valid frame, not reading),
-    /// and logs the summaries of refused frames that are due.
-    fn check_deadlines(&mut self) {
-        let now = self.now();
-        for (id, client) in &mut self.clients {
-            let Some(member) = client.member.as_mut() else {
-                continue;
-            };
-            if let Some(summary) = member.refusal_summary(now, false) {
-                tracing::info!("{}: {summary}", client.peer);
-            }
-            if let Some(why) = self.room.overdue(member, now) {
-                self.to_close.push((id, why));
-            }
-        }
-    }
-
-    /// Closes the listed clients, each for the first reason listed for it.
-    fn close_listed(&mut self) {
-        for (id, why) in std::mem::take(&mut self.to_close) {
-            let Some(mut client) = self.clients.try_remove(id) else {
-                continue;
-            };
-            let _ = self.poll.registry().deregister(client.transport.tcp());
-            self.forget_history_request(id);
-            self.stats.departed(why);
-            self.stats.clients.set(gauge(self.clients.len()));
-            tracing::info!(
-                "{} left: {why} ({} clients)",
-                client.peer,
-                self.clients.len()
-            );
+    /// Acts on everything the room has to tell: departures (closed here),
+    /// releases (read again), summaries and framing (logged).
+    fn take_events(&mut self) {
+        let mut rng = UnwrapErr(OsRng);
+        loop {
             let now = self.now();
-            let mut last = Vec::new();
-            if why.notice().is_some() {
-                // What waits for it, whole frames, then the notice; the
-                // socket is not waited for.
-                let mut pending = Vec::new();
-                let _ = client.outbound.write_to(&mut pending);
-                last = pending;
-            }
-            if let Some(notice) = why.notice() {
-                last.extend_from_slice(notice.line());
-            }
-            self.lingering.close(client.transport, &last, why.notice());
-            let Some(mut member) = client.member else {
-                continue;
+            let (room, mut queues, _) = self.parts();
+            let Some(event) = room.poll_event(now, &mut rng, &mut queues) else {
+                return;
             };
-            if let Some(count) = self.per_ip.get_mut(&member.ip()) {
-                *count -= 1;
-                if *count == 0 {
-                    self.per_ip.remove(&member.ip());
+            match event {
+                Event::Left {
+                    id,
+                    why,
+                    summary,
+                    said_leave,
+                } => self.close(id, why, summary, said_leave),
+                Event::Released { id } => self.resume(id),
+                Event::Summary { id, summary } => match self.clients.get_mut(id) {
+                    Some(client) => tracing::info!("{}: {summary}", client.peer),
+                    None => tracing::info!("NATS: {summary}"),
+                },
+                Event::Unframed { id } => {
+                    if let Some(client) = self.clients.get_mut(id) {
+                        tracing::info!(
+                            "{} sends tokens without line feeds (the original Python chat?); \
+                             splitting them by their shape",
+                            client.peer
+                        );
+                    }
                 }
             }
-            if let Some(summary) = member.refusal_summary(now, true) {
-                tracing::info!("{}: {summary}", client.peer);
+        }
+    }
+
+    /// Member `id`'s held frame went: it is read again, what it had sent
+    /// beyond that frame first.
+    fn resume(&mut self, id: MemberId) {
+        if self.remote.as_ref().is_some_and(|r| r.id == id) {
+            if let Some(remote) = &mut self.remote {
+                remote.pending = true;
             }
-            let mut rng = UnwrapErr(OsRng);
-            let (room, mut queues, _) = self.parts(now.millis);
-            if room.depart(id, &member, now, &mut rng, &mut queues) {
-                self.stats.leaves_sent.inc();
-                tracing::info!("{} left without /leave; sent it on its behalf", client.peer);
-            }
+            return;
+        }
+        let Some(client) = self.clients.get_mut(id) else {
+            return;
+        };
+        let unread = std::mem::take(&mut client.unread);
+        list_for_read(&mut self.readable, client, id);
+        self.take_frames(id, &unread);
+    }
+
+    /// Closes client `id`, gone for `why`: what waits for it up to a whole
+    /// frame and the notice `why` calls for go out as the socket lingers.
+    fn close(&mut self, id: MemberId, why: Departure, summary: Option<Summary>, said_leave: bool) {
+        let Some(mut client) = self.clients.remove(id) else {
+            return;
+        };
+        let _ = self.poll.registry().deregister(client.transport.tcp());
+        self.forget_history_request(id);
+        self.stats.departed(why);
+        self.stats.clients.set(gauge(self.clients.len()));
+        tracing::info!(
+            "{} left: {why} ({} clients)",
+            client.peer,
+            self.clients.len()
+        );
+        let mut last = Vec::new();
+        if let Some(notice) = why.notice() {
+            // What waits for it, whole frames, then the notice; the
+            // socket is not waited for.
+            let _ = client.outbound.write_to(&mut last);
+            last.extend_from_slice(notice.line());
+        }
+        self.lingering.close(client.transport, &last, why.notice());
+        if let Some(summary) = summary {
+            tracing::info!("{}: {summary}", client.peer);
+        }
+        if said_leave {
+            self.stats.leaves_sent.inc();
+            tracing::info!("{} left without /leave; sent it on its behalf", client.peer);
         }
     }
 }
@@ -905,28 +872,21 @@ fn count_frame(stats: &Stats, event: FrameEvent, peer: Option<SocketAddr>) {
 }
 
 /// Lists `client` (number `id`) to be read this turn or the next, once.
-fn list_for_read(readable: &mut Vec<usize>, client: &mut Connection, id: usize) {
+fn list_for_read(readable: &mut Vec<MemberId>, client: &mut Connection, id: MemberId) {
     if !client.read_pending {
         client.read_pending = true;
         readable.push(id);
     }
 }
 
+/// The member id a mio token carries.
+fn member_id(token: usize) -> MemberId {
+    MemberId::new(u32::try_from(token).unwrap_or(u32::MAX))
+}
+
 /// A count as a gauge's value.
 fn gauge(count: usize) -> i64 {
     i64::try_from(count).unwrap_or(i64::MAX)
-}
-
-/// Logs once that a client turned out to send unframed tokens, as the
-/// original Python chat does (`docs/PROTOCOL.md` section 2).
-fn log_framing(before: Framing, member: &Member, peer: Option<SocketAddr>) {
-    if before != Framing::Unframed && member.framing() == Framing::Unframed {
-        let peer = client_peer(peer);
-        tracing::info!(
-            "{peer} sends tokens without line feeds (the original Python chat?); \
-             splitting them by their shape"
-        );
-    }
 }
 
 /// A client's address for the log; no address: the frame came over the

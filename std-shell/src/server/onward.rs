@@ -5,7 +5,7 @@
 use super::bridge::Publisher;
 use super::history::Recent;
 use fernchat_core::frame::token_of;
-use fernchat_core::room::REMOTE;
+use fernchat_core::room::MemberId;
 
 /// The bridge's sending half and the history, either optional.
 #[derive(Default)]
@@ -14,12 +14,14 @@ pub struct Onward {
     pub publisher: Option<Publisher>,
     /// The in-memory history (`--history` on a relay that is not bridged).
     pub recent: Option<Recent>,
+    /// The room's member for other relays, whose frames are not sent back.
+    pub remote: Option<MemberId>,
 }
 
 impl Onward {
     /// The room forwarded `frame` (line feed included) from member `from`.
-    pub fn accepted(&mut self, from: Option<usize>, frame: &[u8]) {
-        if from != Some(REMOTE)
+    pub fn accepted(&mut self, from: Option<MemberId>, frame: &[u8]) {
+        if (from.is_none() || from != self.remote)
             && let Some(publisher) = &self.publisher
         {
             publisher.publish(frame);

@@ -20,8 +20,8 @@ use cortex_m_rt::entry;
 use fernchat_core::fernet::{Key, KeySet};
 use fernchat_core::relay::{DEFAULT_RELAY_TTL, RelayPolicy};
 use fernchat_core::replay::ArrayStore;
-use fernchat_core::room::{Limits, Room};
-use fernchat_embedded::{DEFAULT_PORT, Relay, RelayEvent, RelayStorage};
+use fernchat_core::room::{Limits, Now, Room, SeatMemory};
+use fernchat_embedded::{DEFAULT_PORT, Relay, RelayEvent, RelayRoom, RelayStorage};
 use fernchat_mps2::args::{self, ArgError, Args};
 use fernchat_mps2::board::{self, ADDRESS, Board};
 use fernchat_mps2::clock::Clock;
@@ -113,11 +113,13 @@ impl Options {
 
 type Storage = RelayStorage<'static, SOCKETS, SOCKET_BUF, LOG>;
 type Server = Relay<'static, Lan9118, AesCtrRng, SOCKETS, KEYS, Replay>;
+type ServerRoom = RelayRoom<'static, SOCKETS, KEYS, Replay>;
 
 #[entry]
 fn main() -> ! {
     static mut STORAGE: Storage = RelayStorage::new();
-    static mut ROOM: MaybeUninit<Room<KEYS, Replay>> = MaybeUninit::uninit();
+    static mut ROOM: MaybeUninit<ServerRoom> = MaybeUninit::uninit();
+    static mut SEATS: SeatMemory<SOCKETS> = SeatMemory::new();
     static mut REPLAY: ReplayMemory = ArrayStore::new();
     static mut LINE: [u8; CMDLINE] = [0; CMDLINE];
     static mut NIC_RX: [u8; RX_BUF] = [0; RX_BUF];
@@ -126,7 +128,7 @@ fn main() -> ! {
     let mut console = Console::open();
     // One step after the other, each out of line, so that the temporaries
     // of one are off the stack before the next runs.
-    let (room, options) = open_room(ROOM, REPLAY, LINE, &mut console);
+    let (room, options) = open_room(ROOM, SEATS, REPLAY, LINE, &mut console);
     let (relay, clock) = listen(STORAGE, room, NIC_RX, RELAY, &options, &mut console);
     serve(relay, clock, console)
 }
@@ -150,24 +152,28 @@ fn serve(relay: &mut Server, mut clock: Clock, console: Console) -> ! {
 /// of their size.
 #[inline(never)]
 fn open_room(
-    room: &'static mut MaybeUninit<Room<KEYS, Replay>>,
+    room: &'static mut MaybeUninit<ServerRoom>,
+    seats: &'static mut SeatMemory<SOCKETS>,
     replay: Replay,
     line: &'static mut [u8],
     console: &mut Console,
-) -> (&'static mut Room<KEYS, Replay>, Options) {
+) -> (&'static mut ServerRoom, Options) {
     let line = semihosting::command_line(line).unwrap_or_default();
     let (key, options) = match core::str::from_utf8(line).map(Options::parse) {
         Ok(Ok(parsed)) => parsed,
         Ok(Err(e)) => usage(console, &e),
         Err(e) => usage(console, &e),
     };
-    let mut policy = match key {
+    let policy = match key {
         Some(key) => RelayPolicy::keyed(KeySet::single(key), options.ttl, replay),
         None => RelayPolicy::blind(),
     };
-    // What this relay forwarded before a restart is not let through again.
-    policy.refuse_until(semihosting::unix_time().saturating_sub(1));
-    (room.write(Room::new(policy, options.limits())), options)
+    let opened = Now {
+        unix: semihosting::unix_time(),
+        millis: 0,
+    };
+    let room = room.write(Room::new(policy, options.limits(), seats.seats(), opened));
+    (room, options)
 }
 
 /// Brings the board up and starts the relay in its `static` (its buffers
@@ -175,7 +181,7 @@ fn open_room(
 #[inline(never)]
 fn listen(
     storage: &'static mut Storage,
-    room: &'static mut Room<KEYS, Replay>,
+    room: &'static mut ServerRoom,
     nic_rx: &'static mut [u8; RX_BUF],
     relay: &'static mut MaybeUninit<Server>,
     options: &Options,
