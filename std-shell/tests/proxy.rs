@@ -316,3 +316,16 @@ fn tls_over(tcp: TcpStream, ca: &Path) -> rustls::StreamOwned<rustls::ClientConn
     }
     stream
 }
+
+#[test]
+fn a_trusted_proxy_must_be_an_address_or_a_network() {
+    for bad in ["localhost", "10.0.0.0/33", "::/129", "10.0.0.0/"] {
+        let out = std::process::Command::new(BIN)
+            .args(["server", "--trusted-proxy", bad])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.starts_with("error: invalid value"), "{stderr}");
+    }
+}
