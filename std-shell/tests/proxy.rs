@@ -219,6 +219,18 @@ fn headers_sent_directly_are_checked() {
     v4.say("hello");
     connected(&relay, "192.0.2.7:4000");
 
+    // A header that arrives in pieces is read as it comes.
+    let mut pieces = connect_from(lo(5), relay.addr);
+    let header = header_for_192_0_2_7();
+    for piece in [&header[..10], &header[10..20], &header[20..]] {
+        pieces.write_all(piece).unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mut pieces = Peer::over(pieces, &key, "pat");
+    pieces.say("in pieces");
+    connected(&relay, "192.0.2.7:4000");
+    assert_eq!(v4.receive(1, WAIT), ["<pat> in pieces"]);
+
     let mut block = Vec::new();
     block.extend_from_slice(
         &"2001:db8::7"
