@@ -91,6 +91,12 @@ impl Peer {
         Peer::with_stream(connect_from(from, addr), key, nick)
     }
 
+    /// A peer on a connection made already (one that sent a PROXY header
+    /// first, say).
+    pub fn over(stream: TcpStream, key: &Key, nick: &str) -> Peer {
+        Peer::with_stream(stream, key, nick)
+    }
+
     fn with_stream(stream: TcpStream, key: &Key, nick: &str) -> Peer {
         Peer {
             stream,

@@ -34,9 +34,11 @@ pub fn run() -> Result<()> {
     let old_chat_python = crate::python::ensure_old_chat_venv()?;
     // QEMU and the firmware images, for the QEMU tests in tests/.
     let qemu = crate::qemu::test_env()?;
-    // nats-server and headless Chromium for the bridge and browser tests.
+    // nats-server, HAProxy and headless Chromium for the bridge, proxy and
+    // browser tests.
     crate::debian::ensure(&[
         crate::debian::NATS_SERVER,
+        crate::debian::HAPROXY,
         crate::debian::CHROMIUM,
         crate::debian::CHROMEDRIVER,
     ])?;

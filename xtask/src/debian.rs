@@ -25,6 +25,11 @@ pub const NATS_SERVER: Tool = Tool {
     program: "/usr/sbin/nats-server",
     packages: &["nats-server"],
 };
+/// HAProxy, for the `--trusted-proxy` tests (`std-shell/tests/proxy.rs`).
+pub const HAPROXY: Tool = Tool {
+    program: "/usr/sbin/haproxy",
+    packages: &["haproxy"],
+};
 /// Headless Chromium, for the browser page's tests.
 pub const CHROMIUM: Tool = Tool {
     program: "/usr/bin/chromium",

@@ -17,16 +17,20 @@ impl Relay {
     /// Starts the handshake of a connection accepted on `port`; beyond as
     /// many handshakes as the room has slots (or, from one address, as the
     /// per-address limit), [`HANDSHAKE_FLOOR`] at least, the newest is
-    /// closed at once.
+    /// closed at once. A trusted proxy carries many clients: only the
+    /// limit in all holds for it.
     pub(super) fn start_handshake(&mut self, mut tcp: TcpStream, peer: SocketAddr, port: Port) {
         let limits = self.room.limits();
+        let from_proxy = self.trusted_proxies.contains(peer.ip());
         let same_ip = self
             .handshakes
             .iter()
             .filter(|(_, h)| h.peer.ip() == peer.ip())
             .count();
         if self.handshakes.len() >= limits.max_clients.max(HANDSHAKE_FLOOR)
-            || (limits.max_per_ip > 0 && same_ip >= limits.max_per_ip.max(HANDSHAKE_FLOOR))
+            || (limits.max_per_ip > 0
+                && !from_proxy
+                && same_ip >= limits.max_per_ip.max(HANDSHAKE_FLOOR))
         {
             tracing::info!("{peer} refused: too many handshakes under way");
             return;
@@ -41,8 +45,13 @@ impl Relay {
             tracing::warn!("{peer} dropped: cannot register: {e}");
             return;
         }
-        self.handshakes
-            .insert(Handshake::new(tcp, peer, port, self.tls.clone()));
+        self.handshakes.insert(Handshake::new(
+            tcp,
+            peer,
+            port,
+            self.tls.clone(),
+            from_proxy,
+        ));
         self.advance_handshake(id);
     }
 

@@ -18,12 +18,14 @@ mod logging;
 mod metrics_http;
 mod onward;
 mod outbound;
+mod proxy_header;
 mod replay_store;
 mod seats;
 mod stats;
 mod stream;
 mod tls;
 mod transport;
+mod trusted_proxy;
 mod web;
 mod websocket;
 
@@ -61,6 +63,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use stream::Stream;
 use transport::Transport;
+use trusted_proxy::{ProxyNet, TrustedProxies};
 
 /// Options of `fernchat server`.
 #[derive(clap::Args)]
@@ -132,6 +135,15 @@ pub struct ServerArgs {
     /// The private key of `--tls-cert` (PEM).
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// Trust this proxy (an address, or a network such as 10.0.0.0/8 or
+    /// ::1/128; repeat for more) to say whom it carries: its connections
+    /// to the chat port must start with a PROXY protocol v2 header
+    /// (HAProxy's send-proxy-v2), its requests to the web port must carry
+    /// X-Forwarded-For, and the client's address there is what admission
+    /// (--max-per-ip), logs and metrics see. Others may send neither: a
+    /// PROXY header from them is refused, X-Forwarded-For ignored.
+    #[arg(long, value_name = "ADDR[/PREFIX]")]
+    trusted_proxy: Vec<ProxyNet>,
 }
 
 impl ServerArgs {
@@ -237,12 +249,17 @@ pub fn run(args: &ServerArgs) -> Result<(), Error> {
         let scheme = if tls.is_some() { "https" } else { "http" };
         tracing::info!("web client at {scheme}://{web}/ (WebSocket at /ws)");
     }
+    let trusted_proxies = TrustedProxies::new(&args.trusted_proxy);
+    if !trusted_proxies.is_empty() {
+        tracing::info!("trusted proxies, whose clients' addresses count: {trusted_proxies}");
+    }
     let mut relay = Relay {
         poll,
         listener,
         web_listener,
         tls,
         handshakes: Slab::new(),
+        trusted_proxies,
         hello_timeout: Duration::from_secs(args.hello_timeout),
         room,
         clients: Clients::default(),
@@ -299,6 +316,8 @@ struct Relay {
     tls: Option<Arc<rustls::ServerConfig>>,
     /// Connections in their TLS or HTTP handshake, not in the room yet.
     handshakes: Slab<Handshake>,
+    /// `--trusted-proxy`: whose connections say whom they carry.
+    trusted_proxies: TrustedProxies,
     /// How long a handshake may take (the hello timeout).
     hello_timeout: Duration,
     room: StdRoom,
@@ -474,7 +493,8 @@ impl Relay {
     }
 
     /// Takes every connection waiting on `port`: into the room at once on
-    /// a plain chat port, through a handshake otherwise.
+    /// a plain chat port (unless from a trusted proxy, whose PROXY header
+    /// comes first), through a handshake otherwise.
     fn accept(&mut self, port: Port) {
         loop {
             let listener = match port {
@@ -502,8 +522,9 @@ impl Relay {
                     return;
                 }
             };
-            if port == Port::Chat && self.tls.is_none() {
-                self.join(Transport::Stream(Stream::Plain(stream)), peer, false);
+            if port == Port::Chat && self.tls.is_none() && !self.trusted_proxies.contains(peer.ip())
+            {
+                self.join(Transport::Stream(Stream::direct(stream, peer)), peer, false);
             } else {
                 self.start_handshake(stream, peer, port);
             }

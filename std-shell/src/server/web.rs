@@ -2,8 +2,10 @@
 //! from `std-shell/web/` at `/` and `/NAME`, and the WebSocket upgrade at
 //! `/ws`. A request is logged by its path only: never its query string
 //! (nor a fragment, which browsers never send), where a key could hide.
+//! From a trusted proxy, the client's address is the last one in
+//! `X-Forwarded-For` (`docs/PROTOCOL.md` section 14).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use tungstenite::handshake::server::{create_response, write_response};
 use tungstenite::http;
 
@@ -27,13 +29,17 @@ pub enum Answer {
         reply: Vec<u8>,
         /// Bytes after the head.
         early: Vec<u8>,
+        /// The client's address: the peer's, or from a trusted proxy the
+        /// last `X-Forwarded-For` address (with port 0: it gives none).
+        client: SocketAddr,
     },
     /// Write this reply, then close.
     Reply(Vec<u8>),
 }
 
-/// Answers the request whose bytes so far are `head`.
-pub fn answer(head: &[u8], peer: SocketAddr) -> Answer {
+/// Answers the request whose bytes so far are `head`, from `peer`, which
+/// is a trusted proxy when `from_proxy`.
+pub fn answer(head: &[u8], peer: SocketAddr, from_proxy: bool) -> Answer {
     let mut headers = [httparse::EMPTY_HEADER; 32];
     let mut request = httparse::Request::new(&mut headers);
     let head_len = match request.parse(head) {
@@ -54,8 +60,27 @@ pub fn answer(head: &[u8], peer: SocketAddr) -> Answer {
     let method = request.method.unwrap_or_default();
     let target = request.path.unwrap_or_default();
     let path = target.split(['?', '#']).next().unwrap_or_default();
+    let forwarded = forwarded_for(request.headers);
+    let peer = match (from_proxy, forwarded) {
+        (true, Some(Ok(ip))) => SocketAddr::new(ip, 0),
+        (true, forwarded) => {
+            let what = if forwarded.is_some() {
+                "an X-Forwarded-For without a valid last address"
+            } else {
+                "no X-Forwarded-For"
+            };
+            tracing::info!("{peer} is a trusted proxy and sent {what}: {method} {path} 400");
+            let text = "a trusted proxy must send X-Forwarded-For\n";
+            return Answer::Reply(plain("400 Bad Request", text));
+        }
+        (false, Some(_)) => {
+            tracing::debug!("{peer} is no trusted proxy: its X-Forwarded-For is ignored");
+            peer
+        }
+        (false, None) => peer,
+    };
     let (answer, status) = if path == WS_PATH {
-        upgrade(&request, target, &head[head_len..])
+        upgrade(&request, target, &head[head_len..], peer)
     } else if method == "GET" || method == "HEAD" {
         page(path, method == "HEAD")
     } else {
@@ -74,8 +99,34 @@ pub fn https_only() -> Vec<u8> {
     )
 }
 
-/// The `101` for a valid WebSocket upgrade, else a `400`.
-fn upgrade(request: &httparse::Request<'_, '_>, target: &str, early: &[u8]) -> (Answer, u16) {
+/// The last address of the last `X-Forwarded-For` header among `headers`
+/// (the one the nearest proxy added), if there is such a header; an
+/// address may carry a port (`192.0.2.7:4000`, `[2001:db8::1]:4000`),
+/// which is dropped.
+fn forwarded_for(headers: &[httparse::Header<'_>]) -> Option<Result<IpAddr, ()>> {
+    let header = headers
+        .iter()
+        .rev()
+        .find(|h| h.name.eq_ignore_ascii_case("x-forwarded-for"))?;
+    let last = std::str::from_utf8(header.value)
+        .ok()
+        .and_then(|value| value.rsplit(',').next())
+        .map(str::trim)
+        .unwrap_or_default();
+    let ip = last
+        .parse::<IpAddr>()
+        .or_else(|_| last.parse::<SocketAddr>().map(|a| a.ip()))
+        .or_else(|_| last.trim_start_matches('[').trim_end_matches(']').parse());
+    Some(ip.map(|ip| ip.to_canonical()).map_err(|_| ()))
+}
+
+/// The `101` for a valid WebSocket upgrade from `client`, else a `400`.
+fn upgrade(
+    request: &httparse::Request<'_, '_>,
+    target: &str,
+    early: &[u8],
+    client: SocketAddr,
+) -> (Answer, u16) {
     let mut builder = http::Request::builder()
         .method(request.method.unwrap_or_default())
         .uri(target)
@@ -91,7 +142,14 @@ fn upgrade(request: &httparse::Request<'_, '_>, target: &str, early: &[u8]) -> (
     match response.and_then(|response| write_response(&mut reply, &response)) {
         Ok(()) => {
             let early = early.to_vec();
-            (Answer::Upgrade { reply, early }, 101)
+            (
+                Answer::Upgrade {
+                    reply,
+                    early,
+                    client,
+                },
+                101,
+            )
         }
         Err(e) => {
             let reply = plain(
@@ -166,7 +224,7 @@ mod tests {
         SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 1);
 
     fn reply(request: &[u8]) -> String {
-        match answer(request, PEER) {
+        match answer(request, PEER, false) {
             Answer::Reply(reply) => String::from_utf8_lossy(&reply).into_owned(),
             Answer::Upgrade { reply, .. } => String::from_utf8_lossy(&reply).into_owned(),
             Answer::Incomplete => "incomplete".to_owned(),
@@ -193,7 +251,7 @@ mod tests {
         let request = b"GET /ws?k=x HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\n\
             Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\
             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\nEARLY";
-        let Answer::Upgrade { reply, early } = answer(request, PEER) else {
+        let Answer::Upgrade { reply, early, .. } = answer(request, PEER, false) else {
             panic!("not an upgrade");
         };
         let reply = String::from_utf8(reply).unwrap();
@@ -201,6 +259,61 @@ mod tests {
         // RFC 6455's example key and its answer.
         assert!(reply.contains("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="), "{reply}");
         assert_eq!(early, b"EARLY");
+    }
+
+    const UPGRADE: &str = "GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\n\
+        Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\
+        Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
+
+    /// The client address an upgrade with `headers` gets, `None` when it
+    /// is refused.
+    fn client(headers: &str, from_proxy: bool) -> Option<SocketAddr> {
+        let request = format!("{UPGRADE}{headers}\r\n");
+        match answer(request.as_bytes(), PEER, from_proxy) {
+            Answer::Upgrade { client, .. } => Some(client),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn test_forwarded_for_from_a_trusted_proxy() {
+        let at = |ip: &str| Some(SocketAddr::new(ip.parse().unwrap(), 0));
+        assert_eq!(
+            client("X-Forwarded-For: 192.0.2.7\r\n", true),
+            at("192.0.2.7")
+        );
+        // The last address is the one the proxy added; earlier ones are
+        // the client's to make up.
+        let chain = "X-Forwarded-For: 10.0.0.1, 198.51.100.9\r\n";
+        assert_eq!(client(chain, true), at("198.51.100.9"));
+        let two = "X-Forwarded-For: 10.0.0.1\r\nx-forwarded-for: 2001:db8::5\r\n";
+        assert_eq!(client(two, true), at("2001:db8::5"));
+        assert_eq!(
+            client("X-Forwarded-For: [2001:db8::5]:99\r\n", true),
+            at("2001:db8::5")
+        );
+        assert_eq!(
+            client("X-Forwarded-For: 192.0.2.7:4000\r\n", true),
+            at("192.0.2.7")
+        );
+        assert_eq!(
+            client("X-Forwarded-For: ::ffff:192.0.2.7\r\n", true),
+            at("192.0.2.7")
+        );
+        // A trusted proxy must say: no header, or junk, is a 400.
+        assert_eq!(client("", true), None);
+        assert_eq!(client("X-Forwarded-For: unknown\r\n", true), None);
+        assert!(reply(b"GET / HTTP/1.1\r\n\r\n").starts_with("HTTP/1.1 200 "));
+        let Answer::Reply(refused) = answer(b"GET / HTTP/1.1\r\n\r\n", PEER, true) else {
+            panic!("not a reply");
+        };
+        assert!(refused.starts_with(b"HTTP/1.1 400 "));
+    }
+
+    #[test]
+    fn test_forwarded_for_from_others_is_ignored() {
+        assert_eq!(client("X-Forwarded-For: 192.0.2.7\r\n", false), Some(PEER));
+        assert_eq!(client("", false), Some(PEER));
     }
 
     #[test]
