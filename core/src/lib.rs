@@ -49,6 +49,7 @@ pub mod fernet;
 pub mod frame;
 pub mod input;
 pub mod message;
+pub mod reason;
 pub mod relay;
 pub mod render;
 pub mod replay;

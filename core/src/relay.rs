@@ -42,14 +42,7 @@ pub enum RejectReason {
 
 impl core::fmt::Display for RejectReason {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
-            RejectReason::Frame(e) => e.fmt(f),
-            RejectReason::Token(e) => e.fmt(f),
-            RejectReason::Replayed => f.write_str("replayed"),
-            RejectReason::Unverifiable => {
-                f.write_str("too old for the replay cache to tell if it is a replay")
-            }
-        }
+        f.write_str(crate::reason::Reason::from(*self).explanation())
     }
 }
 

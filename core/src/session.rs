@@ -35,14 +35,7 @@ pub enum DropReason {
 
 impl core::fmt::Display for DropReason {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
-            DropReason::Frame(e) => e.fmt(f),
-            DropReason::Token(e) => e.fmt(f),
-            DropReason::Replayed => f.write_str("replayed"),
-            DropReason::Unverifiable => {
-                f.write_str("too old for the replay cache to tell if it is a replay")
-            }
-        }
+        f.write_str(crate::reason::Reason::from(*self).explanation())
     }
 }
 

@@ -3,8 +3,7 @@
 //! the first refusal of each kind is reported at once, the rest as one
 //! summary a connection per interval and one when it leaves.
 
-use crate::fernet::TokenError;
-use crate::frame::FrameError;
+use crate::reason::Reason;
 use crate::relay::RejectReason;
 
 /// How often a connection's refusals are summarised, at most.
@@ -23,56 +22,27 @@ impl core::fmt::Display for Refusal {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             Refusal::Rejected(reason) => reason.fmt(f),
-            Refusal::RateLimited => f.write_str("over the rate limit"),
+            Refusal::RateLimited => f.write_str(Reason::RateLimited.label()),
         }
     }
 }
 
-/// Kinds of refusal counted apart, each with its label in a summary, in
-/// [`Refusal::index`]'s order.
-const KINDS: [&str; Refusal::KINDS] = [
-    "too long",
-    "not base64url",
-    "malformed",
-    "bad MAC",
-    "bad padding",
-    "from the future",
-    "expired",
-    "replayed",
-    "unverifiable",
-    "over the rate limit",
-];
-
 impl Refusal {
     /// How many kinds of refusal are counted apart: every
     /// [`Refusal::index`] is below it.
-    pub const KINDS: usize = 10;
+    pub const KINDS: usize = Reason::COUNT;
 
-    /// Its kind's index, from 0 to [`Refusal::KINDS`] - 1, the same for
-    /// every build: too long, not base64url, malformed, bad MAC, bad
-    /// padding, from the future, expired, replayed, unverifiable, over the
-    /// rate limit. Counters kept per kind (summaries here, the relay's
-    /// metrics) are arrays in this order.
+    /// Its kind's index, [`Reason::index`]: counters kept per kind
+    /// (summaries here, the relay's metrics) are arrays in that order.
     pub fn index(self) -> usize {
-        match self {
-            Refusal::Rejected(RejectReason::Frame(FrameError::FrameTooLong)) => 0,
-            Refusal::Rejected(RejectReason::Frame(FrameError::InvalidFrame)) => 1,
-            Refusal::Rejected(RejectReason::Token(TokenError::Malformed)) => 2,
-            Refusal::Rejected(RejectReason::Token(TokenError::BadMac)) => 3,
-            Refusal::Rejected(RejectReason::Token(TokenError::BadPadding)) => 4,
-            Refusal::Rejected(RejectReason::Token(TokenError::FromTheFuture)) => 5,
-            Refusal::Rejected(RejectReason::Token(TokenError::Expired)) => 6,
-            Refusal::Rejected(RejectReason::Replayed) => 7,
-            Refusal::Rejected(RejectReason::Unverifiable) => 8,
-            Refusal::RateLimited => 9,
-        }
+        Reason::from(self).index()
     }
 }
 
 /// One connection's refusals since its last summary.
 #[derive(Clone, Debug)]
 pub struct RefusalTally {
-    counts: [u32; KINDS.len()],
+    counts: [u32; Refusal::KINDS],
     /// Kinds already reported once, one bit each.
     reported: u16,
     /// When the counting of the next summary began.
@@ -83,7 +53,7 @@ impl RefusalTally {
     /// An empty tally, counting from `now_ms`.
     pub fn new(now_ms: u64) -> RefusalTally {
         RefusalTally {
-            counts: [0; KINDS.len()],
+            counts: [0; Refusal::KINDS],
             reported: 0,
             since_ms: now_ms,
         }
@@ -120,7 +90,7 @@ impl RefusalTally {
             counts: self.counts,
             millis: now_ms.saturating_sub(self.since_ms),
         };
-        self.counts = [0; KINDS.len()];
+        self.counts = [0; Refusal::KINDS];
         self.since_ms = now_ms;
         Some(summary)
     }
@@ -130,7 +100,7 @@ impl RefusalTally {
 /// `4812 frames dropped in the last 10 s: 4800 malformed, 12 bad MAC`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Summary {
-    counts: [u32; KINDS.len()],
+    counts: [u32; Refusal::KINDS],
     millis: u64,
 }
 
@@ -150,7 +120,8 @@ impl core::fmt::Display for Summary {
             self.total()
         )?;
         let mut first = true;
-        for (count, label) in self.counts.iter().zip(KINDS) {
+        for (count, reason) in self.counts.iter().zip(Reason::ALL) {
+            let label = reason.label();
             if *count > 0 {
                 let comma = if first { "" } else { "," };
                 write!(f, "{comma} {count} {label}")?;
@@ -164,6 +135,7 @@ impl core::fmt::Display for Summary {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fernet::TokenError;
 
     extern crate std;
     use std::string::ToString;

@@ -12,6 +12,7 @@ use core::borrow::BorrowMut;
 use fernchat_core::frame::FrameDecoder;
 use fernchat_core::message::Body;
 use fernchat_core::replay::ReplayStore;
+use fernchat_core::room::Notice;
 use fernchat_core::seal::{FrameStream, SealError};
 use fernchat_core::session::{Dropped, Opener, Received, Sealer, Session};
 use rand_core::{CryptoRng, RngCore};
@@ -70,6 +71,9 @@ pub enum ClientEvent<'a> {
     Message(Received<'a>),
     /// Frames were dropped (once per read burst).
     Dropped(Dropped),
+    /// The relay said why it is closing the connection (`!full`,
+    /// `!slow`...: `docs/PROTOCOL.md` section 6, Notices).
+    Notice(Notice),
     /// The connection is closed: after `/leave` was sent, or by the relay,
     /// or it never came up.
     Closed,
@@ -236,6 +240,9 @@ where
         }
         if let Some(dropped) = opener.take_dropped() {
             on_event(ClientEvent::Dropped(dropped));
+        }
+        if let Some(notice) = opener.take_notice() {
+            on_event(ClientEvent::Notice(notice));
         }
         let flushed = self.sending.is_none() && socket.send_queue() == 0;
         if self.state == State::Leaving && flushed {

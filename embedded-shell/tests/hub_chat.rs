@@ -91,6 +91,8 @@ struct Member {
     client: TestClient,
     shown: Vec<String>,
     dropped: u32,
+    /// The relay's notices it reported.
+    notices: Vec<Notice>,
     connected: bool,
     closed: bool,
     /// A paused member is not polled at all: it neither reads nor acknowledges.
@@ -255,6 +257,7 @@ impl<const N: usize> Chat<N> {
             client,
             shown: Vec::new(),
             dropped: 0,
+            notices: Vec::new(),
             connected: false,
             closed: false,
             paused: false,
@@ -278,6 +281,7 @@ impl<const N: usize> Chat<N> {
                 ClientEvent::Connected => m.connected = true,
                 ClientEvent::Message(message) => m.shown.push(message.payload.to_string()),
                 ClientEvent::Dropped(dropped) => m.dropped += dropped.count,
+                ClientEvent::Notice(notice) => m.notices.push(notice),
                 ClientEvent::Closed => m.closed = true,
             });
         }
@@ -826,6 +830,17 @@ fn test_past_the_limit_told_full_then_closed() {
     });
     chat.say(dee, "made it");
     chat.run_until("ann to hear dee", |chat| chat.messages(0).len() == 1);
+}
+
+#[test]
+fn test_firmware_client_reports_the_relays_notice() {
+    // Two sockets: one client, and the spare that turns the next away.
+    let mut chat = Chat::<2>::new(RelayPolicy::blind());
+    chat.fill(&["ann"], 1);
+    let bob = chat.join("bob", keys(1));
+    chat.run_until("bob to be turned away", |chat| chat.members[bob].closed);
+    assert_eq!(chat.members[bob].notices, [Notice::Full]);
+    assert!(chat.members[0].notices.is_empty());
 }
 
 #[test]

@@ -21,6 +21,7 @@
     ["!timeout", "no valid frame in time"],
     ["!slow", "frames waited too long for this connection"],
     ["!invalid", "too many invalid frames"],
+    ["!tls", "this port speaks TLS: connect with --tls"],
   ]);
   // The order of the drop report, as core's DropReason::ALL.
   const REASONS = [

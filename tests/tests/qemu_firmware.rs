@@ -1,6 +1,7 @@
 //! The mps2-an385 firmware on QEMU against the std binary and Python's
 //! `cryptography`: the firmware client on the std relay, showing times in
-//! UTC or at a given offset; two std clients and
+//! UTC or at a given offset, and the relay's notice when it is turned
+//! away; two std clients and
 //! a Python client through the firmware relay; three peers sending far more
 //! than its fan-out log holds at once; idle connections told `!timeout` and
 //! one past the limit told `!full`; keyed mode on the firmware
@@ -97,6 +98,20 @@ fn firmware_client_chats_through_the_std_relay() {
 fn firmware_client_shows_local_time_at_the_given_utc_offset() {
     let shown = chat_with_the_firmware_client("client-offset", &["--utc-offset", "-09:30"]);
     assert_time_shown(&shown, "] ", -(9 * 60 + 30) * 60);
+}
+
+#[test]
+fn firmware_client_shows_the_relays_notice() {
+    let setup = setup();
+    let (_, key, key_text) = key_file("client-notice");
+    let relay = start_relay(&setup.fernchat.to_string_lossy(), &["--max-clients", "1"]);
+    let _ann = Peer::connect(relay.addr, &key, "ann");
+    relay.wait_for_log("connected (1 clients)", WAIT);
+    let server = format!("10.0.2.2:{}", relay.addr.port());
+    let args = ["--key", &key_text, "--connect", &server, "--nick", "board"];
+    let board = Machine::boot(&setup.images.join("fernchat-client"), &args, None);
+    relay.wait_for_log("refused: the relay is full", WAIT);
+    board.expect("relay: the relay is full");
 }
 
 #[test]

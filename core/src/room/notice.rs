@@ -23,6 +23,16 @@ pub enum Notice {
 }
 
 impl Notice {
+    /// Every notice.
+    pub const ALL: [Notice; 6] = [
+        Notice::Full,
+        Notice::Busy,
+        Notice::Timeout,
+        Notice::Slow,
+        Notice::Invalid,
+        Notice::Tls,
+    ];
+
     /// The notice as it goes on the wire, line feed included.
     pub const fn line(self) -> &'static [u8] {
         match self {
@@ -38,16 +48,9 @@ impl Notice {
     /// Reads a notice line (without its line ending); `None` for anything
     /// else.
     pub fn parse(line: &[u8]) -> Option<Notice> {
-        [
-            Notice::Full,
-            Notice::Busy,
-            Notice::Timeout,
-            Notice::Slow,
-            Notice::Invalid,
-            Notice::Tls,
-        ]
-        .into_iter()
-        .find(|notice| notice.line().strip_suffix(b"\n") == Some(line))
+        Notice::ALL
+            .into_iter()
+            .find(|notice| notice.line().strip_suffix(b"\n") == Some(line))
     }
 }
 

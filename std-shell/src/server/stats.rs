@@ -3,6 +3,7 @@
 //! loop bumps with one relaxed add (no lock, no lookup: every labelled
 //! counter is made once, up front); the metrics thread only reads them.
 
+use fernchat_core::reason::Reason;
 use fernchat_core::room::{Departure, Notice};
 use fernchat_core::tally::Refusal;
 use prometheus_client::metrics::counter::Counter;
@@ -13,19 +14,17 @@ use std::fmt;
 
 /// `reason` labels of refused connections, in [`Stats::refused`]'s order.
 const REFUSALS: [&str; 2] = ["full", "busy"];
-/// `reason` labels of dropped frames, in [`Refusal::index`]'s order.
-const DROPS: [&str; Refusal::KINDS] = [
-    "too_long",
-    "not_base64url",
-    "malformed",
-    "bad_mac",
-    "bad_padding",
-    "from_the_future",
-    "expired",
-    "replayed",
-    "unverifiable",
-    "rate_limited",
-];
+/// `reason` labels of dropped frames, in [`Refusal::index`]'s order: the
+/// slugs of core's one vocabulary.
+const DROPS: [&str; Refusal::KINDS] = {
+    let mut slugs = [""; Refusal::KINDS];
+    let mut i = 0;
+    while i < Refusal::KINDS {
+        slugs[i] = Reason::ALL[i].slug();
+        i += 1;
+    }
+    slugs
+};
 /// `reason` labels of departures, in [`departure_index`]'s order.
 const DEPARTURES: [&str; 5] = [
     "closed",

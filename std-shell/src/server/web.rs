@@ -323,4 +323,37 @@ mod tests {
         assert_eq!(content_type("style.css"), "text/css; charset=utf-8");
         assert_eq!(content_type("README"), "application/octet-stream");
     }
+
+    /// The page's tables of notices and drop reasons say what core's
+    /// vocabulary says, in the order of core's drop report: until the page
+    /// runs the core itself, this keeps the copies from drifting.
+    #[test]
+    fn the_pages_reasons_and_notices_are_cores() {
+        use fernchat_core::fernet::TokenError;
+        use fernchat_core::reason::Reason;
+        use fernchat_core::room::Notice;
+        use fernchat_core::session::DropReason;
+        let chat = include_str!("../../web/chat.js");
+        let fernet = include_str!("../../web/fernet.js");
+        for notice in Notice::ALL {
+            let line = String::from_utf8_lossy(notice.line());
+            let entry = format!("[\"{}\", \"{notice}\"]", line.trim_end());
+            assert!(chat.contains(&entry), "chat.js lacks {entry}");
+        }
+        let token_name = |e: TokenError| format!("{e:?}");
+        let mut listed = String::new();
+        for reason in DropReason::ALL {
+            let item = match reason {
+                DropReason::Token(e) => {
+                    let entry = format!("{}: \"{}\",", token_name(e), Reason::from(e));
+                    assert!(fernet.contains(&entry), "fernet.js lacks {entry}");
+                    format!("TokenError.{}", token_name(e))
+                }
+                other => format!("\"{}\"", Reason::from(other)),
+            };
+            listed.push_str(&format!("    {item},\n"));
+        }
+        let table = format!("const REASONS = [\n{listed}  ];");
+        assert!(chat.contains(&table), "chat.js's REASONS is not\n{table}");
+    }
 }

@@ -278,6 +278,9 @@ fn chat(
             ClientEvent::Dropped(dropped) => {
                 let _ = writeln!(console, "{dropped}");
             }
+            ClientEvent::Notice(notice) => {
+                let _ = writeln!(console, "relay: {notice}");
+            }
             ClientEvent::Closed => closed = true,
         });
         while let (true, Some(text)) = (connected, next) {
