@@ -31,6 +31,7 @@ mod websocket;
 
 use crate::error::Error;
 use crate::{clock, keyfile};
+use arrivals::{Arrivals, Arrived};
 use bridged::Remote;
 use clients::{Clients, Queues, list_for_flush};
 use connection::Connection;
@@ -41,7 +42,7 @@ use fernchat_core::room::{
     DEFAULT_LIMITS, Departure, Event, FrameEvent, Limits, MemberId, Now, Room, peer_ip,
 };
 use fernchat_core::tally::Summary;
-use handshake::{Handshake, Port};
+use handshake::Port;
 use health::Health;
 use lingering::Lingering;
 use mio::net::TcpListener;
@@ -53,7 +54,6 @@ use replay_store::HeapStore;
 use seats::MemberSlab;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
-use slab::Slab;
 use stats::Stats;
 use std::collections::VecDeque;
 use std::io::{self, Read};
@@ -257,10 +257,11 @@ pub fn run(args: &ServerArgs) -> Result<(), Error> {
         poll,
         listener,
         web_listener,
-        tls,
-        handshakes: Slab::new(),
-        trusted_proxies,
-        hello_timeout: Duration::from_secs(args.hello_timeout),
+        arrivals: Arrivals::new(
+            tls,
+            trusted_proxies,
+            Duration::from_secs(args.hello_timeout),
+        ),
         room,
         clients: Clients::default(),
         readable: Vec::new(),
@@ -312,14 +313,9 @@ struct Relay {
     listener: TcpListener,
     /// The web port (`--web`), if any.
     web_listener: Option<TcpListener>,
-    /// TLS on both ports (`--tls-cert`), if any.
-    tls: Option<Arc<rustls::ServerConfig>>,
-    /// Connections in their TLS or HTTP handshake, not in the room yet.
-    handshakes: Slab<Handshake>,
-    /// `--trusted-proxy`: whose connections say whom they carry.
-    trusted_proxies: TrustedProxies,
-    /// How long a handshake may take (the hello timeout).
-    hello_timeout: Duration,
+    /// Connections in their TLS or HTTP handshake, not in the room yet,
+    /// and what the handshakes need (TLS, the trusted proxies).
+    arrivals: Arrivals,
     room: StdRoom,
     clients: Clients,
     /// Clients whose sockets may hold bytes to read: a list, so that a turn
@@ -406,7 +402,10 @@ impl Relay {
                             key_reload::reload(&mut self.room, key_file, &self.stats);
                         }
                     }
-                    Token(id) if id >= HANDSHAKES => self.advance_handshake(id - HANDSHAKES),
+                    Token(id) if id >= HANDSHAKES => {
+                        let arrived = self.arrivals.advance(self.poll.registry(), id - HANDSHAKES);
+                        self.arrive(arrived);
+                    }
                     Token(id) => {
                         let id = member_id(id);
                         if let Some(client) = self.clients.get_mut(id) {
@@ -429,7 +428,7 @@ impl Relay {
             self.handle_timeout();
             if self.last_tick.elapsed() >= TICK {
                 self.last_tick = Instant::now();
-                self.expire_handshakes();
+                self.arrivals.expire(self.poll.registry());
                 self.lingering.sweep();
                 if self.metrics_served {
                     let queued: usize = self.clients.iter().map(|(_, c)| c.outbound.len()).sum();
@@ -446,7 +445,7 @@ impl Relay {
     /// sockets, a failed accept or the bridge want looking after; with
     /// nothing at all, until an event (or `/healthz`'s heartbeat).
     fn next_wake(&self) -> Option<Duration> {
-        let tick_wanted = !self.handshakes.is_empty()
+        let tick_wanted = !self.arrivals.is_empty()
             || !self.lingering.is_empty()
             || self.accept_failed
             || self.remote.is_some()
@@ -522,12 +521,31 @@ impl Relay {
                     return;
                 }
             };
-            if port == Port::Chat && self.tls.is_none() && !self.trusted_proxies.contains(peer.ip())
-            {
+            let direct = port == Port::Chat
+                && self.arrivals.tls.is_none()
+                && !self.arrivals.trusted_proxies.contains(peer.ip());
+            if direct {
                 self.join(Transport::Stream(Stream::direct(stream, peer)), peer, false);
             } else {
-                self.start_handshake(stream, peer, port);
+                let limits = *self.room.limits();
+                let registry = self.poll.registry();
+                let arrived = self.arrivals.start(registry, &limits, stream, peer, port);
+                self.arrive(arrived);
             }
+        }
+    }
+
+    /// Acts on a finished handshake: into the room, or closed after its
+    /// last words.
+    fn arrive(&mut self, arrived: Option<Arrived>) {
+        match arrived {
+            None => {}
+            Some(Arrived::Ready { transport, peer }) => self.join(transport, peer, true),
+            Some(Arrived::Close {
+                transport,
+                last,
+                notice,
+            }) => self.lingering.close(transport, &last, notice),
         }
     }
 
