@@ -1,7 +1,12 @@
 //! Fernet, spec-exact, from the RustCrypto primitives: keys, key sets for
 //! rotation, encryption and decryption into caller buffers (or in place,
-//! or as a stream), and the keyless shape check a blind relay uses. It knows nothing of chat frames: the
-//! limits a frame puts on a token are in [`crate::frame`].
+//! or as a stream), and the keyless shape check a blind relay uses. It knows
+//! nothing of chat frames: the limits a frame puts on a token are in
+//! `fernchat-core`, which re-exports this crate as `fernchat_core::fernet`.
+
+#![no_std]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 mod encrypt;
 mod error;
@@ -9,6 +14,8 @@ mod head;
 mod key;
 mod keyset;
 mod stream;
+#[cfg(test)]
+mod test_sizes;
 mod token;
 
 pub use error::{BufferTooSmall, DecryptError, TokenError};
