@@ -2,7 +2,8 @@
 //! and no heap.
 //!
 //! - [`fernet`]: Fernet tokens (AES-128-CBC + HMAC-SHA256), spec-exact and
-//!   interoperable with Python's `cryptography.fernet`.
+//!   interoperable with Python's `cryptography.fernet`: the `fernchat-fernet`
+//!   crate, re-exported, for whoever needs Fernet and nothing of chat.
 //! - [`frame`]: the line-based frame codec, one 4096-byte buffer per connection.
 //! - [`message`]: the payload `nick LF body` and its events.
 //! - [`input`]: what a user types (`/me`, `//`, `/quit`...), parsed once for
@@ -45,7 +46,11 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod fernet;
+/// Fernet, spec-exact: the `fernchat-fernet` crate, re-exported so that
+/// `fernchat_core::fernet::Key` and the rest keep their paths. The limits a
+/// frame puts on a token are in [`frame`].
+#[doc(inline)]
+pub use fernchat_fernet as fernet;
 pub mod frame;
 pub mod input;
 pub mod message;

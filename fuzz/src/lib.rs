@@ -6,8 +6,8 @@ use fernchat_core::fernet::{Key, KeySet};
 use fernchat_core::frame::{Frame, FrameError, MAX_FRAME, is_base64url};
 use fernchat_core::room::Notice;
 
-/// The Fernet spec's key (tests/data/*.json): the official vectors verify
-/// under it, and the seed tokens were made with it.
+/// The Fernet spec's key (fernet/tests/data/*.json): the official vectors
+/// verify under it, and the seed tokens were made with it.
 pub const KEY: &[u8] = b"cw_0x689RpI-jtRR7oE8h_eQsKImvJapLeSbXpwF4e4=";
 /// A key that is tried first and never verifies a seed, so that key sets
 /// exercise rotation.

@@ -18,7 +18,7 @@ const DRIVER_TIMEOUT: Duration = Duration::from_secs(180);
 #[test]
 fn page_fernet_matches_the_vectors_and_python_in_chromium() {
     let page = browser::page_dir();
-    let vectors = page.join("..").join("..").join("core/tests/data");
+    let vectors = page.join("..").join("..").join("fernet/tests/data");
     let driver = browser::start(
         "web_vectors.py",
         &[&page.to_string_lossy(), &vectors.to_string_lossy()],

@@ -3,10 +3,11 @@
 use crate::shell::{cmd, exec};
 use anyhow::Result;
 
-/// The microcontroller cores `fernchat-core` and `fernchat-embedded` must
-/// build for, with no alloc: Cortex-M0+ (no atomic compare-and-swap),
-/// Cortex-M3 (QEMU's mps2-an385), Cortex-M4F, and the ESP32-C3's RISC-V (no
-/// atomic compare-and-swap either). `.ci/run` installs them.
+/// The microcontroller cores `fernchat-fernet`, `fernchat-core` and
+/// `fernchat-embedded` must build for, with no alloc: Cortex-M0+ (no atomic
+/// compare-and-swap), Cortex-M3 (QEMU's mps2-an385), Cortex-M4F, and the
+/// ESP32-C3's RISC-V (no atomic compare-and-swap either). `.ci/run`
+/// installs them.
 const EMBEDDED_TARGETS: [&str; 4] = [
     "thumbv6m-none-eabi",
     "thumbv7m-none-eabi",
@@ -51,6 +52,19 @@ pub fn run() -> Result<()> {
     crate::deploy::check(&python)?;
     for target in EMBEDDED_TARGETS {
         exec(&mut cmd("rustup", &["target", "add", target]))?;
+        // Fernet on its own first: a board may take it without the chat,
+        // so it must build without the features core's build unifies in.
+        exec(&mut cmd(
+            "cargo",
+            &[
+                "build",
+                "-p",
+                "fernchat-fernet",
+                "--target",
+                target,
+                "--release",
+            ],
+        ))?;
         exec(&mut cmd(
             "cargo",
             &[

@@ -25,8 +25,8 @@ struct Cli {
 #[derive(Subcommand)]
 enum Task {
     /// Everything CI checks: fmt, clippy, tests (with Python interop), the
-    /// deploy checks, the thumbv7m build of the core, and a short run of
-    /// every fuzz target.
+    /// deploy checks, the microcontroller builds of Fernet and the core,
+    /// and a short run of every fuzz target.
     Ci,
     /// Check deploy/: `systemd-analyze verify` on the service unit and
     /// hadolint on the Containerfile.

@@ -84,7 +84,7 @@ impl<'k> TokenStream<'k> {
     }
 
     /// **Hazardous**: the stream under the IV the caller gives (see
-    /// [`crate::fernet::hazmat::stream_with_iv`]).
+    /// [`crate::hazmat::stream_with_iv`]).
     pub(super) fn with_iv(key: &'k Key, plaintext_len: usize, now: u64, iv: [u8; IV_LEN]) -> Self {
         let mut header = [0u8; HEADER_LEN];
         header[0] = VERSION;
@@ -230,8 +230,8 @@ fn copy_joined(pieces: &[&[u8]], mut offset: usize, out: &mut [u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fernet::hazmat::encrypt_with_iv;
-    use crate::frame::MAX_PLAINTEXT;
+    use crate::hazmat::encrypt_with_iv;
+    use crate::test_sizes::MAX_PLAINTEXT;
 
     extern crate std;
     use std::vec::Vec;

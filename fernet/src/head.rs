@@ -146,8 +146,8 @@ fn decoded_at(token: &[u8], offset: usize, out: &mut [u8]) -> Result<(), TokenEr
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fernet::hazmat::encrypt_with_iv;
-    use crate::frame::DECODE_BUF_LEN;
+    use crate::hazmat::encrypt_with_iv;
+    use crate::test_sizes::DECODE_BUF_LEN;
 
     #[test]
     fn test_same_verdicts_and_plaintext_as_decrypt() {

@@ -167,7 +167,7 @@ fn encode_in_place(out: &mut [u8], start: usize) -> Result<(), BufferTooSmall> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::frame::{DECODE_BUF_LEN, MAX_PLAINTEXT};
+    use crate::test_sizes::{DECODE_BUF_LEN, MAX_PLAINTEXT};
     use cbc::cipher::block_padding::Pkcs7;
 
     extern crate std;

@@ -309,8 +309,8 @@ fn check_decoded_len(len: usize) -> Result<(), TokenError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fernet::hazmat::encrypt_with_iv;
-    use crate::frame::DECODE_BUF_LEN;
+    use crate::hazmat::encrypt_with_iv;
+    use crate::test_sizes::DECODE_BUF_LEN;
 
     #[test]
     fn test_block_at_a_time_cbc_matches_the_cbc_crate() {
@@ -448,7 +448,7 @@ mod tests {
             key.decrypt_in_place(in_place, 5, None).unwrap_err(),
             TokenError::Malformed
         );
-        let keys = crate::fernet::KeySet::<1>::single(key.clone());
+        let keys = crate::KeySet::<1>::single(key.clone());
         assert_eq!(
             keys.open_head(token, 5, None, &mut [0u8; 8]),
             Err(TokenError::Malformed)
