@@ -299,6 +299,12 @@ impl<const K: usize, S: ReplayStore, T: Seats> Room<K, S, T> {
         }
         let framing = member.framing();
         let was_held = member.standing.held;
+        let ruling = Ruling {
+            id,
+            limits: &self.limits,
+            first_in_line,
+            now,
+        };
         let mut consumed = 0;
         let mut departure = None;
         while !member.standing.held {
@@ -308,12 +314,6 @@ impl<const K: usize, S: ReplayStore, T: Seats> Room<K, S, T> {
             consumed += step.consumed;
             // The input is used up.
             let Some(verdict) = step.verdict else { break };
-            let ruling = Ruling {
-                id,
-                limits: &self.limits,
-                first_in_line,
-                now,
-            };
             departure = ruling.act(&mut member.standing, verdict, fanout, &mut on_frame);
             if departure.is_some() {
                 break;
@@ -323,7 +323,7 @@ impl<const K: usize, S: ReplayStore, T: Seats> Room<K, S, T> {
         self.settle(id, was_held, departure, unframed);
         RoomStep {
             consumed,
-            departure: departure.or(self.seats.get(id).and_then(Member::leaving)),
+            departure,
         }
     }
 
@@ -1281,5 +1281,26 @@ mod tests {
         let other = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 1, 3, 0, 0, 0, 1));
         assert_ne!(peer_ip(host(1)), peer_ip(other), "another /64");
         assert_eq!(&peer_ip(host(1))[8..], &[0; 8]);
+    }
+
+    /// The deadlines PROTOCOL section 9 states are these constants.
+    #[test]
+    fn test_protocol_states_the_rooms_deadlines() {
+        let protocol = include_str!("../../docs/PROTOCOL.md");
+        for (what, ms, name) in [
+            (
+                "unframed sender's pause",
+                UNFRAMED_PAUSE_MS,
+                "UNFRAMED_PAUSE_MS",
+            ),
+            (
+                "relay deadlines met within (the deadline grain)",
+                DEADLINE_GRAIN_MS,
+                "DEADLINE_GRAIN_MS",
+            ),
+        ] {
+            let row = std::format!("| {what} | {ms} ms | `{name}` |");
+            assert!(protocol.contains(&row), "PROTOCOL.md lacks {row}");
+        }
     }
 }

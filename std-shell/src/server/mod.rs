@@ -445,13 +445,12 @@ impl Relay {
     /// sockets, a failed accept or the bridge want looking after; with
     /// nothing at all, until an event (or `/healthz`'s heartbeat).
     fn next_wake(&self) -> Option<Duration> {
+        // The listener is edge-triggered: connections a failed accept left
+        // waiting raise no new event, so a failed accept looks again soon.
         let tick_wanted = !self.arrivals.is_empty()
             || !self.lingering.is_empty()
             || self.accept_failed
-            || self.remote.is_some()
-            // Listener is edge-triggered: connections a failed accept left
-            // waiting raise no new event; look again soon.
-            ;
+            || self.remote.is_some();
         let room = self
             .room
             .poll_timeout()
@@ -758,11 +757,9 @@ impl Relay {
     /// deadlines, summaries.
     fn handle_timeout(&mut self) {
         let now = self.now();
-        if self.room.poll_timeout().is_none_or(|due| now.millis < due) {
-            return;
-        }
         let mut frames = Vec::new();
         let (room, mut queues, _) = self.parts();
+        // It does nothing before its time: no check of ours is needed.
         room.handle_timeout(now, &mut queues, |id, event| frames.push((id, event)));
         for (id, event) in frames {
             let peer = self.clients.get_mut(id).map(|c| c.peer);
@@ -842,10 +839,8 @@ impl Relay {
     /// Member `id`'s held frame went: it is read again, what it had sent
     /// beyond that frame first.
     fn resume(&mut self, id: MemberId) {
-        if self.remote.as_ref().is_some_and(|r| r.id == id) {
-            if let Some(remote) = &mut self.remote {
-                remote.pending = true;
-            }
+        if let Some(remote) = self.remote.as_mut().filter(|r| r.id == id) {
+            remote.pending = true;
             return;
         }
         let Some(client) = self.clients.get_mut(id) else {
