@@ -1,40 +1,36 @@
-//! Scenario K's key: fresh and random for each run of the bench, written
-//! with mode 0600 where the keyed relay reads it.
+//! Scenario K's key: fresh and random for each run of the bench, made by
+//! `fernchat keygen` (mode 0600) where the keyed relay reads it, and read
+//! back as the relay reads a key file.
 
 use super::server;
 use anyhow::{Context, Result, ensure};
-use fernchat_core::fernet::{KEY_LEN, Key};
-use rustix::rand::{GetRandomFlags, getrandom};
-use std::fs::File;
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::PathBuf;
+use fernchat_core::fernet::{Key, KeySet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
 /// target/relay-bench/relay.key.
 pub fn path() -> PathBuf {
     server::output_dir().join("relay.key")
 }
 
-/// Draws a new key and writes it (44 characters and a line feed) to
-/// [`path`], replacing the last run's.
-pub fn write_fresh() -> Result<Key> {
-    let mut bytes = [0u8; KEY_LEN];
-    let drawn = getrandom(&mut bytes, GetRandomFlags::empty()).context("getrandom")?;
-    ensure!(drawn == KEY_LEN, "getrandom gave {drawn} bytes");
-    let key = Key::from_bytes(bytes);
+/// Makes a new key with `fernchat` at [`path`], replacing the last run's,
+/// and gives it.
+pub fn write_fresh(fernchat: &Path) -> Result<Key> {
     let path = path();
     std::fs::create_dir_all(server::output_dir())?;
-    match std::fs::remove_file(&path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
-        _ => {}
-    }
-    let mut file = File::options()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&path)
-        .with_context(|| format!("cannot create {}", path.display()))?;
-    file.write_all(&key.encode())?;
-    file.write_all(b"\n")?;
-    Ok(key)
+    // Its note on sharing the key is for people, not for the bench's log.
+    let made = Command::new(fernchat)
+        .args(["keygen", "--force", "--output"])
+        .arg(&path)
+        .output()
+        .context("cannot run fernchat keygen")?;
+    ensure!(
+        made.status.success(),
+        "fernchat keygen failed: {}",
+        String::from_utf8_lossy(&made.stderr).trim()
+    );
+    let text = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let keys = KeySet::<1>::parse_file(&text)
+        .with_context(|| format!("fernchat keygen wrote {}", path.display()))?;
+    Ok(keys.encrypting_key().clone())
 }

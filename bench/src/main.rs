@@ -205,7 +205,7 @@ fn run_scenarios(options: &RunOptions, scenarios: &[Scenario]) -> Result<()> {
         None
     };
     let key = if scenarios.iter().any(|s| s.tokens == Tokens::AtSend) {
-        Some(key_file::write_fresh()?)
+        Some(key_file::write_fresh(&fernchat)?)
     } else {
         None
     };
