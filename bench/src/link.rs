@@ -1,37 +1,46 @@
 //! A generator client's connection: a socket, plain or inside TLS
 //! (scenario T). The receiving thread reads and a sender writes on two
-//! handles of one connection; with TLS both share the session under a lock
-//! that is never held while waiting for the socket.
+//! handles of one connection; with TLS both share one rustls
+//! [`StreamOwned`] under a lock, which does the socket I/O for the
+//! session, and which no one holds while waiting for the socket.
 
 use anyhow::{Context, Result};
-use rustls::ClientConnection;
 use rustls::pki_types::ServerName;
+use rustls::{ClientConnection, StreamOwned};
 use std::io::{self, Read, Write};
+use std::net::TcpStream;
 use std::sync::{Arc, Mutex, MutexGuard};
+
+/// A TLS session and its socket (one more handle of the connection's).
+type TlsStream = StreamOwned<ClientConnection, TcpStream>;
 
 /// A connected client, before its handles go to their threads.
 pub struct Client {
-    tcp: std::net::TcpStream,
-    tls: Option<Arc<Mutex<ClientConnection>>>,
+    tcp: TcpStream,
+    tls: Option<Arc<Mutex<TlsStream>>>,
 }
 
 impl Client {
     /// A plain client on `tcp` (blocking until it is split).
-    pub fn plain(tcp: std::net::TcpStream) -> Client {
+    pub fn plain(tcp: TcpStream) -> Client {
         Client { tcp, tls: None }
     }
 
     /// A TLS client on `tcp`, after a blocking handshake with a relay whose
     /// certificate is for `localhost`.
-    pub fn tls(mut tcp: std::net::TcpStream, config: &Arc<rustls::ClientConfig>) -> Result<Client> {
+    pub fn tls(tcp: TcpStream, config: &Arc<rustls::ClientConfig>) -> Result<Client> {
         let name = ServerName::try_from("localhost")?;
-        let mut session = ClientConnection::new(Arc::clone(config), name)?;
-        while session.is_handshaking() {
-            session.complete_io(&mut tcp).context("TLS handshake")?;
+        let session = ClientConnection::new(Arc::clone(config), name)?;
+        let mut stream = StreamOwned::new(session, tcp.try_clone()?);
+        while stream.conn.is_handshaking() {
+            stream
+                .conn
+                .complete_io(&mut stream.sock)
+                .context("TLS handshake")?;
         }
         Ok(Client {
             tcp,
-            tls: Some(Arc::new(Mutex::new(session))),
+            tls: Some(Arc::new(Mutex::new(stream))),
         })
     }
 
@@ -43,7 +52,8 @@ impl Client {
         })
     }
 
-    /// The handle for a mio loop: non-blocking, no Nagle delay.
+    /// The handle for a mio loop: non-blocking (every handle of the
+    /// socket, the TLS stream's too), no Nagle delay.
     pub fn into_link(self) -> io::Result<Link> {
         self.tcp.set_nodelay(true)?;
         self.tcp.set_nonblocking(true)?;
@@ -56,91 +66,62 @@ impl Client {
 
 /// One handle, on a non-blocking socket.
 pub struct Link {
-    /// The socket, to register it.
+    /// The socket, to register it (and to use it, without TLS).
     pub tcp: mio::net::TcpStream,
-    tls: Option<Arc<Mutex<ClientConnection>>>,
+    tls: Option<Arc<Mutex<TlsStream>>>,
 }
 
-fn lock(session: &Mutex<ClientConnection>) -> io::Result<MutexGuard<'_, ClientConnection>> {
-    session
+fn lock(stream: &Mutex<TlsStream>) -> io::Result<MutexGuard<'_, TlsStream>> {
+    stream
         .lock()
         .map_err(|_| io::Error::other("a TLS session failed in another thread"))
 }
 
-/// Writes what records the session has ready, until the socket would block.
-fn push(session: &mut ClientConnection, tcp: &mut mio::net::TcpStream) -> io::Result<()> {
-    while session.wants_write() {
-        match session.write_tls(tcp) {
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
-            Err(e) => return Err(e),
-            Ok(_) => {}
-        }
-    }
-    Ok(())
-}
-
 impl Read for Link {
-    /// Opens records until `buf` is full or the socket is dry: a short
-    /// read says the socket is dry, as on plain TCP. rustls reads the
-    /// socket itself, at most 4 KiB a call, and only once the plaintext of
-    /// the last call is taken, so its 16 KiB of unread plaintext never
-    /// overflows.
+    /// Reads until `buf` is full or the socket is dry: a short read says
+    /// the socket is dry, as on plain TCP (the receiver's loop is
+    /// edge-triggered). rustls reads the socket only once the plaintext of
+    /// its last read is taken, at most 4 KiB a time, so its unread
+    /// plaintext stays small.
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let Some(tls) = &self.tls else {
             return self.tcp.read(buf);
         };
         let mut filled = 0;
-        loop {
-            let mut session = lock(tls)?;
-            match session.reader().read(&mut buf[filled..]) {
-                Ok(0) if filled < buf.len() => return Ok(filled),
+        while filled < buf.len() {
+            match lock(tls)?.read(&mut buf[filled..]) {
+                // The relay's `close_notify`.
+                Ok(0) => break,
                 Ok(n) => filled += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(filled),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock && filled > 0 => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // Closed without `close_notify`: closed all the same.
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => break,
                 Err(e) => return Err(e),
             }
-            if filled == buf.len() {
-                return Ok(filled);
-            }
-            match session.read_tls(&mut self.tcp) {
-                Ok(0) => return Ok(filled),
-                Ok(_) => {}
-                Err(e) if filled > 0 && e.kind() == io::ErrorKind::WouldBlock => return Ok(filled),
-                Err(e) => return Err(e),
-            }
-            session
-                .process_new_packets()
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
         }
+        Ok(filled)
     }
 }
 
 impl Write for Link {
     /// Takes bytes only once earlier records have left, so that a sender
-    /// feels the socket's back-pressure as it would on plain TCP.
+    /// feels the socket's back-pressure as it would on plain TCP (rustls
+    /// would otherwise take up to 64 KiB more, then nothing, as `Ok(0)`).
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let Some(tls) = &self.tls else {
             return self.tcp.write(buf);
         };
-        let mut session = lock(tls)?;
-        push(&mut session, &mut self.tcp)?;
-        if session.wants_write() {
-            return Err(io::ErrorKind::WouldBlock.into());
-        }
-        let n = session.writer().write(buf)?;
-        push(&mut session, &mut self.tcp)?;
-        Ok(n)
+        let mut stream = lock(tls)?;
+        stream.flush()?;
+        stream.write(buf)
     }
 
+    /// Writes every record the session holds, or fails with `WouldBlock`.
     fn flush(&mut self) -> io::Result<()> {
-        let Some(tls) = &self.tls else {
-            return Ok(());
-        };
-        let mut session = lock(tls)?;
-        push(&mut session, &mut self.tcp)?;
-        if session.wants_write() {
-            return Err(io::ErrorKind::WouldBlock.into());
+        match &self.tls {
+            Some(tls) => lock(tls)?.flush(),
+            None => Ok(()),
         }
-        Ok(())
     }
 }
