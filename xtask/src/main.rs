@@ -8,7 +8,6 @@ mod firmware;
 mod fuzz;
 mod python;
 mod qemu;
-mod relay_bench;
 mod shell;
 mod size;
 

@@ -2,7 +2,7 @@
 
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, ExitStatus};
 
 /// The workspace root (the parent of xtask/).
 pub fn root() -> PathBuf {
@@ -26,14 +26,19 @@ pub fn cmd(program: &str, args: &[&str]) -> Command {
 
 /// Runs `command`, echoing it; fails unless it exits 0.
 pub fn exec(command: &mut Command) -> Result<()> {
-    eprintln!("xtask: $ {}", describe(command));
-    let status = command
-        .status()
-        .with_context(|| format!("could not start {}", describe(command)))?;
+    let status = run_status(command)?;
     if !status.success() {
         bail!("{} failed ({status})", describe(command));
     }
     Ok(())
+}
+
+/// Runs `command`, echoing it; gives how it exited.
+pub fn run_status(command: &mut Command) -> Result<ExitStatus> {
+    eprintln!("xtask: $ {}", describe(command));
+    command
+        .status()
+        .with_context(|| format!("could not start {}", describe(command)))
 }
 
 /// True when `program --version` runs.

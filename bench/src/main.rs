@@ -1,10 +1,10 @@
-//! `cargo xtask bench relay`: our relay (`fernchat server`, blind mode)
-//! against `ncat --broker` and against itself with `--web` on (scenarios A,
-//! B, C of issue 3), our relay keyed against itself blind (scenario K), over
-//! TLS against plain TCP (scenario T), with `--metrics` (scraped twice a
-//! second) against without (scenario M), and 10,000 clients on our relay
-//! alone (scenario D), driven by one load generator on 127.0.0.1, one
-//! server at a time.
+//! fernchat-bench: the relay benchmark. Our relay (`fernchat server`, blind
+//! mode) against `ncat --broker` and against itself with `--web` on
+//! (scenarios A, B, C of issue 3), our relay keyed against itself blind
+//! (scenario K), over TLS against plain TCP (scenario T), with `--metrics`
+//! (scraped twice a second) against without (scenario M), and 10,000
+//! clients on our relay alone (scenario D), driven by one load generator on
+//! 127.0.0.1, one server at a time.
 //!
 //! Every client reads everything. Each sender's frames are real Fernet
 //! tokens with the sender and sequence number in the IV: made before the run
@@ -14,12 +14,14 @@
 //! scheduled send instant (paced senders) or from the write that carried it
 //! (unpaced ones).
 //!
-//! `cargo xtask bench relay [-- --seconds 5 --only A,K --repeat 3 --fernchat PATH]`;
-//! the servers' logs and K's key go to target/relay-bench/.
+//! `cargo xtask bench relay [-- --seconds 5 --only A,K --repeat 3 --fernchat PATH]`
+//! runs `fernchat-bench relay [OPTIONS]` from a release build; the servers'
+//! logs and K's key go to target/relay-bench/.
 //!
 //! `cargo xtask bench cluster [-- --seconds 5 --repeat 3 --rate 100 --fernchat PATH]`
-//! runs scenario N: four of our relays bridged over one `nats-server`
-//! against one relay, under scenario C's load (or another rate).
+//! (`fernchat-bench cluster [OPTIONS]`) runs scenario N: four of our relays
+//! bridged over one `nats-server` against one relay, under scenario C's
+//! load (or another rate).
 
 mod clients;
 mod cluster;
@@ -40,20 +42,21 @@ mod scraper;
 mod send_times;
 mod sender;
 mod server;
+mod shell;
 mod summary;
 mod tally;
 mod tls_pair;
 mod trial;
 
-use crate::shell::{cmd, exec};
 use anyhow::{Context, Result};
-use clap::{Args, Parser};
+use clap::{Args, Parser, Subcommand};
 use frame_book::FrameBook;
 use frames::Frames;
 use live_frames::LiveFrames;
 use rustix::process::{Resource, getrlimit, setrlimit};
 use scenario::{Scenario, Tokens};
 use server::ServerKind;
+use shell::{cmd, exec};
 use std::path::PathBuf;
 
 /// Options after `cargo xtask bench relay --`.
@@ -102,8 +105,43 @@ struct RunOptions {
     fernchat: Option<PathBuf>,
 }
 
+/// `fernchat-bench`: which benchmark, and its options.
+#[derive(Parser)]
+#[command(name = "fernchat-bench", about = "fernchat's relay benchmark")]
+struct Cli {
+    #[command(subcommand)]
+    bench: Bench,
+}
+
+/// The benchmarks; the words after the name are parsed by the benchmark's
+/// own options, as `cargo xtask bench NAME -- OPTIONS` shows them.
+#[derive(Subcommand)]
+enum Bench {
+    /// Scenarios A, B, C, K, T, M and D (`cargo xtask bench relay`).
+    #[command(disable_help_flag = true)]
+    Relay {
+        /// The options of `cargo xtask bench relay --` (`--help` lists them).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        options: Vec<String>,
+    },
+    /// Scenario N, four relays on NATS (`cargo xtask bench cluster`).
+    #[command(disable_help_flag = true)]
+    Cluster {
+        /// The options of `cargo xtask bench cluster --` (`--help` lists them).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        options: Vec<String>,
+    },
+}
+
+fn main() -> Result<()> {
+    match Cli::parse().bench {
+        Bench::Relay { options } => run(&options),
+        Bench::Cluster { options } => run_cluster(&options),
+    }
+}
+
 /// Runs the benchmark; `extra` holds the words after `--`.
-pub fn run(extra: &[String]) -> Result<()> {
+fn run(extra: &[String]) -> Result<()> {
     let options: RelayOptions = parse("cargo xtask bench relay --", extra);
     if relaunch::needed() {
         return relaunch::in_release();
@@ -117,7 +155,7 @@ pub fn run(extra: &[String]) -> Result<()> {
 
 /// Runs scenario N (`cargo xtask bench cluster`); `extra` holds the words
 /// after `--`.
-pub fn run_cluster(extra: &[String]) -> Result<()> {
+fn run_cluster(extra: &[String]) -> Result<()> {
     let options: ClusterOptions = parse("cargo xtask bench cluster --", extra);
     if relaunch::needed() {
         return relaunch::in_release();
@@ -167,7 +205,7 @@ fn run_scenarios(options: &RunOptions, scenarios: &[Scenario]) -> Result<()> {
         None
     };
     let key = if scenarios.iter().any(|s| s.tokens == Tokens::AtSend) {
-        Some(key_file::write_fresh()?)
+        Some(key_file::write_fresh(&fernchat)?)
     } else {
         None
     };

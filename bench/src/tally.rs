@@ -127,7 +127,7 @@ impl Tally {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::relay_bench::frame_book::FrameBook;
+    use crate::frame_book::FrameBook;
 
     #[test]
     fn test_a_frame_received_twice_counts_once() {

@@ -1,19 +1,19 @@
-//! `cargo xtask` is a debug build; the load generator must not be the
-//! bottleneck, so the benchmark runs again from an optimised xtask.
+//! `cargo run` makes a debug build; the load generator must not be the
+//! bottleneck, so the benchmark runs again from an optimised build.
 
 use crate::shell::{cmd, exec, root};
 use anyhow::Result;
 use std::path::PathBuf;
 
-/// True when this xtask is a debug build.
+/// True when this bench is a debug build.
 pub fn needed() -> bool {
     cfg!(debug_assertions)
 }
 
-/// Builds xtask in release and runs it with this process's own arguments.
+/// Builds this in release and runs it with this process's own arguments.
 pub fn in_release() -> Result<()> {
-    exec(&mut cmd("cargo", &["build", "--release", "-p", "xtask"]))?;
-    let mut command = cmd(&release_binary("xtask").to_string_lossy(), &[]);
+    exec(&mut cmd("cargo", &["build", "--release", "-p", PACKAGE]))?;
+    let mut command = cmd(&release_binary(PACKAGE).to_string_lossy(), &[]);
     command.args(std::env::args_os().skip(1));
     exec(&mut command)
 }
@@ -25,3 +25,6 @@ pub fn release_binary(name: &str) -> PathBuf {
         .join("release")
         .join(name)
 }
+
+/// This package, and its binary.
+const PACKAGE: &str = env!("CARGO_PKG_NAME");

@@ -237,8 +237,8 @@ fn closed(e: &io::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::relay_bench::scenario::Tokens;
-    use crate::relay_bench::server::ServerKind;
+    use crate::scenario::Tokens;
+    use crate::server::ServerKind;
     use std::net::{Ipv4Addr, TcpListener};
 
     #[test]

@@ -1,8 +1,10 @@
 //! A frame's identity: the sender and sequence number in its token's IV.
 //! Frames are made to carry them, and a receiver reads them back from 12
-//! characters of a line, without the key.
+//! characters of a line, without the key, with the base64 decoder
+//! `fernchat-core` uses.
 
 use anyhow::{Result, anyhow, ensure};
+use base64_simd::{Out, URL_SAFE};
 use fernchat_core::fernet::hazmat::encrypt_with_iv;
 use fernchat_core::fernet::{HEADER_LEN, IV_LEN, Key, VERSION, token_len};
 
@@ -12,27 +14,20 @@ const PLAINTEXT: &[u8; 64] = b"bench\nthe quick brown fox jumps over the lazy do
 pub const FRAME_LEN: usize = token_len(PLAINTEXT.len()) + 1;
 /// The sender number of the probe frames that check every client is served.
 const PROBE: u32 = u32::MAX;
-/// The base64url alphabet.
-const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-/// Each byte's 6-bit value as a base64url character, or `INVALID`.
-const SEXTETS: [u8; 256] = {
-    let mut table = [INVALID; 256];
-    let mut i = 0;
-    while i < ALPHABET.len() {
-        table[ALPHABET[i] as usize] = i as u8;
-        i += 1;
-    }
-    table
-};
-/// Marks a byte outside the alphabet in [`SEXTETS`].
-const INVALID: u8 = 0xFF;
-/// The first character of every token (it holds the version byte's top bits).
-const VERSION_CHAR: u8 = ALPHABET[(VERSION >> 2) as usize];
+/// The first character of every token: the base64url digit of the version
+/// byte's top 6 bits (0x80 >> 2 = 32, `g`).
+const VERSION_CHAR: u8 = b'g';
+const _: () = assert!(VERSION >> 2 == 32);
 /// Where the IV starts in the token text; it starts a 4-character group.
 const IV_CHAR: usize = (HEADER_LEN - IV_LEN) / 3 * 4;
 const _: () = assert!((HEADER_LEN - IV_LEN).is_multiple_of(3));
-/// Characters that hold the IV's first 9 bytes: sender, sequence number, 0.
-const ID_CHARS: usize = 12;
+/// The IV's first 9 bytes, which a receiver reads: sender, sequence
+/// number, 0.
+const ID_BYTES: usize = 9;
+/// The characters that hold them. Decoding these 12 alone (not the 24 from
+/// the token's start, which would check the version byte itself) costs a
+/// receiver about 9 ns a line here, against 13.
+const ID_CHARS: usize = ID_BYTES / 3 * 4;
 
 /// One frame: a token and its line feed.
 pub type Frame = [u8; FRAME_LEN];
@@ -66,10 +61,12 @@ pub fn make_probe(key: &Key, now: u64, round: u32) -> Result<Frame> {
 /// What a received line (without its line feed) says it is: only its
 /// version character and 12 IV characters are read.
 pub fn read(line: &[u8]) -> Option<Id> {
+    let mut bytes = [0u8; ID_BYTES];
     let iv = line
         .get(IV_CHAR..IV_CHAR + ID_CHARS)
         .filter(|_| line[0] == VERSION_CHAR)
-        .and_then(decode_id)?;
+        .and_then(|chars| URL_SAFE.decode(chars, Out::from_slice(&mut bytes)).ok())
+        .filter(|iv| iv.len() == ID_BYTES)?;
     let sender = u32::from_be_bytes([iv[0], iv[1], iv[2], iv[3]]);
     let seq = u32::from_be_bytes([iv[4], iv[5], iv[6], iv[7]]) as usize;
     Some(match sender {
@@ -94,23 +91,6 @@ fn make_raw(key: &Key, now: u64, sender: u32, seq: u32) -> Result<Frame> {
     Ok(frame)
 }
 
-/// Decodes 12 base64url characters into 9 bytes.
-fn decode_id(chars: &[u8]) -> Option<[u8; 9]> {
-    let mut bytes = [0u8; 9];
-    for (group, quad) in chars.chunks_exact(4).enumerate() {
-        let mut bits = 0u32;
-        for &c in quad {
-            let sextet = SEXTETS[usize::from(c)];
-            if sextet == INVALID {
-                return None;
-            }
-            bits = bits << 6 | u32::from(sextet);
-        }
-        bytes[group * 3..group * 3 + 3].copy_from_slice(&bits.to_be_bytes()[1..]);
-    }
-    Some(bytes)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,9 +104,13 @@ mod tests {
         assert_eq!(read(line), Some(Id::Frame { sender: 2, seq: 3 }));
         let probe = make_probe(&key, 1_000, 9).unwrap();
         assert_eq!(read(&probe[..FRAME_LEN - 1]), Some(Id::Probe));
+        assert_eq!(frame[0], VERSION_CHAR);
         let mut bad_char = line.to_vec();
         bad_char[IV_CHAR + 3] = b'!';
         assert_eq!(read(&bad_char), None);
+        let mut padded = line.to_vec();
+        padded[IV_CHAR + ID_CHARS - 2..IV_CHAR + ID_CHARS].copy_from_slice(b"==");
+        assert_eq!(read(&padded), None);
         assert_eq!(read(&line[..20]), None);
         assert_eq!(read(b"not a frame at all, not a frame at all"), None);
     }
